@@ -1,0 +1,28 @@
+//! The dry-run destination: everything works and is recorded, nothing leaves.
+//!
+//! A dry-run sync ends `synced` with `destination.kind = "dry-run"` and
+//! `destination.id = "{Object}/{SalesforceId}"`, and keeps the payload that a
+//! real destination would have received, so an admin can check a mapping
+//! before connecting anything.
+
+use serde_json::json;
+
+use super::Outcome;
+use crate::mapping::Mapped;
+use crate::record::DestinationRef;
+
+pub fn push(object: &str, mapped: &Mapped) -> Outcome {
+    Outcome::Synced {
+        destination: DestinationRef {
+            kind: "dry-run".into(),
+            id: Some(format!("{object}/{}", mapped.key)),
+            organization_ids: Vec::new(),
+        },
+        payload: Some(json!({
+            "entity": mapped.entity,
+            "external_id": mapped.key,
+            "fields": mapped.fields,
+            "links": mapped.links,
+        })),
+    }
+}

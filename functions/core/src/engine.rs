@@ -1,0 +1,349 @@
+//! One Outbound Message, from request to answer: the triggers' entry point.
+//!
+//! [`handle_outbound_message`] is all that `record-created` and
+//! `field-updated` call. In order:
+//!
+//! 1. Refuse, with a SOAP Fault and without writing anything: sfsync not
+//!    configured, a missing or wrong `?token=`, a body that is not an Outbound
+//!    Message ([`crate::soap`]), a foreign `OrganizationId`.
+//! 2. For each notification ([`process_notification`]): load the record's
+//!    state, drop repeats and stale deliveries, check the active mapping and
+//!    the object's triggers, skip updates that change no mapped field, map,
+//!    push to the destination, and write the new state in one KV write.
+//!    Notifications of different records run concurrently (bounded by
+//!    [`CONCURRENCY`]); those of one record run in delivery order.
+//! 3. Answer `Ack true` only when every outcome is stored and none waits on
+//!    a transient or configuration failure; otherwise a Fault that lists what
+//!    failed, so Salesforce redelivers the message. Redelivered notifications
+//!    that already synced are recognised by their id and cost nothing.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
+
+use crate::destination::{self, Outcome};
+use crate::io::{Http, Kv, KvError};
+use crate::mapping::Mapping;
+use crate::record::{ErrorKind, Status, SyncRecord, Trigger};
+use crate::settings::Settings;
+use crate::soap::{self, FaultCode, Notification};
+use crate::store;
+use crate::web::{Request, Response};
+
+/// How many records of one message are pushed at the same time.
+pub const CONCURRENCY: usize = 8;
+
+/// What a function hands the core: configuration, the two I/O doors, and the
+/// time of the request.
+pub struct Context<'a, K, H> {
+    pub settings: &'a Settings,
+    pub kv: &'a K,
+    pub http: &'a H,
+    pub now: DateTime<Utc>,
+}
+
+/// The outcome of one notification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotificationOutcome {
+    /// `Object/SalesforceId`
+    pub record: String,
+    pub result: Handled,
+}
+
+/// What happened to one notification.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Handled {
+    /// Stored with this status (and error kind when it failed).
+    Stored {
+        status: Status,
+        error: Option<(ErrorKind, String)>,
+    },
+    /// Already applied (same notification id): nothing done.
+    Duplicate,
+    /// Could not be stored: the message must not be acknowledged.
+    NotStored(KvError),
+}
+
+impl NotificationOutcome {
+    /// Whether Salesforce must redeliver the message because of this one.
+    fn needs_redelivery(&self) -> Option<String> {
+        match &self.result {
+            Handled::NotStored(e) => Some(format!("{}: not stored ({e})", self.record)),
+            Handled::Stored {
+                error: Some((ErrorKind::Transient | ErrorKind::Config, msg)),
+                ..
+            } => Some(format!("{}: {msg}", self.record)),
+            _ => None,
+        }
+    }
+}
+
+/// Handle `POST /sf/created` or `/sf/updated`.
+pub async fn handle_outbound_message<K: Kv, H: Http>(
+    trigger: Trigger,
+    req: &Request,
+    ctx: &Context<'_, K, H>,
+) -> Response {
+    let client_fault = |msg: &str| Response::soap(500, soap::fault(FaultCode::Client, msg));
+    let server_fault = |msg: &str| Response::soap(500, soap::fault(FaultCode::Server, msg));
+
+    if req.method != "POST" {
+        return Response::soap(
+            405,
+            soap::fault(
+                FaultCode::Client,
+                "this endpoint takes Salesforce Outbound Messages sent with POST",
+            ),
+        )
+        .with_header("allow", "POST");
+    }
+    let settings = ctx.settings;
+    let Some(expected_token) = &settings.sf_endpoint_token else {
+        return server_fault(
+            "sfsync refuses every message until the variable sf_endpoint_token is set; set it, then put the same value in the Outbound Message endpoint URL as ?token=",
+        );
+    };
+    if settings.sf_organization_id.is_none() {
+        return server_fault(
+            "sfsync refuses every message until the variable sf_organization_id is set to this org's id (Setup > Company Information)",
+        );
+    }
+    match req.query_param("token") {
+        None => {
+            return client_fault(
+                "the endpoint URL has no ?token=; edit the Outbound Message endpoint URL to end with ?token=<sf_endpoint_token>",
+            )
+        }
+        Some(token) if !expected_token.matches(&token) => {
+            return client_fault(
+                "the ?token= in the endpoint URL does not match sfsync's sf_endpoint_token; correct the Outbound Message endpoint URL",
+            )
+        }
+        Some(_) => {}
+    }
+    let message = match soap::parse(&req.body) {
+        Ok(m) => m,
+        Err(e) => return client_fault(&e.to_string()),
+    };
+    if !settings.accepts_organization(&message.organization_id) {
+        return client_fault(&format!(
+            "OrganizationId {} is not the org this sfsync deployment serves (sf_organization_id); send from the right org or deploy sfsync for this one",
+            message.organization_id
+        ));
+    }
+    let (mapping, paused) = match (store::active_mapping(ctx.kv).await, store::is_paused(ctx.kv).await) {
+        (Ok(m), Ok(p)) => (m, p),
+        (Err(e), _) | (_, Err(e)) => {
+            return server_fault(&format!("could not read sfsync's state, nothing was done; Salesforce will retry ({e})"))
+        }
+    };
+
+    let outcomes = process_all(trigger, message.notifications, &mapping, paused, ctx).await;
+    let failures: Vec<String> = outcomes
+        .iter()
+        .filter_map(NotificationOutcome::needs_redelivery)
+        .collect();
+    if failures.is_empty() {
+        Response::soap(200, soap::ack(true))
+    } else {
+        const SHOWN: usize = 5;
+        let mut text = format!(
+            "{} of {} notifications were not synced and will be retried by Salesforce: {}",
+            failures.len(),
+            outcomes.len(),
+            failures.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ")
+        );
+        if failures.len() > SHOWN {
+            text.push_str(&format!("; and {} more (see GET /admin/records?status=error)", failures.len() - SHOWN));
+        }
+        server_fault(&text)
+    }
+}
+
+/// Process every notification: records concurrently, each record's
+/// notifications in order.
+pub async fn process_all<K: Kv, H: Http>(
+    trigger: Trigger,
+    notifications: Vec<Notification>,
+    mapping: &Mapping,
+    paused: bool,
+    ctx: &Context<'_, K, H>,
+) -> Vec<NotificationOutcome> {
+    let mut groups: BTreeMap<(String, String), Vec<Notification>> = BTreeMap::new();
+    for n in notifications {
+        groups
+            .entry((n.sobject.object_type.clone(), n.sobject.id.clone()))
+            .or_default()
+            .push(n);
+    }
+    stream::iter(groups.into_values())
+        .map(|group| async move {
+            let mut out = Vec::with_capacity(group.len());
+            for n in group {
+                out.push(process_notification(trigger, n, mapping, paused, ctx).await);
+            }
+            out
+        })
+        .buffer_unordered(CONCURRENCY)
+        .flat_map(stream::iter)
+        .collect()
+        .await
+}
+
+/// Process one notification and store its outcome.
+pub async fn process_notification<K: Kv, H: Http>(
+    trigger: Trigger,
+    n: Notification,
+    mapping: &Mapping,
+    paused: bool,
+    ctx: &Context<'_, K, H>,
+) -> NotificationOutcome {
+    let so = n.sobject;
+    let label = format!("{}/{}", so.object_type, so.id);
+    let existing = match store::load_record(ctx.kv, &so.object_type, &so.id).await {
+        Ok(r) => r,
+        Err(e) => {
+            return NotificationOutcome {
+                record: label,
+                result: Handled::NotStored(e),
+            }
+        }
+    };
+    if existing
+        .as_ref()
+        .is_some_and(|r| r.notification_ids.iter().any(|id| *id == n.id))
+    {
+        return NotificationOutcome {
+            record: label,
+            result: Handled::Duplicate,
+        };
+    }
+    let seen_before = existing.is_some();
+    let mut record = existing.unwrap_or_else(|| SyncRecord::new(&so.object_type, &so.id, trigger));
+    record.last_trigger = trigger;
+    record.remember_notification(&n.id);
+    let now = ctx.now;
+
+    let stale = match (record.source_modified_at.as_deref(), so.modified_at()) {
+        (Some(stored), Some(incoming)) => is_older(incoming, stored),
+        _ => false,
+    };
+    if stale {
+        record.mark_skipped(now, "stale: an older delivery than the one already applied");
+        return finish(label, &n.id, record, ctx).await;
+    }
+    record.source_fields = so.fields.clone();
+    record.source_modified_at = so.modified_at().map(str::to_string);
+
+    let Some(object_mapping) = mapping.object(&so.object_type) else {
+        record.mark_skipped(
+            now,
+            &format!("object {} is not in the active mapping", so.object_type),
+        );
+        return finish(label, &n.id, record, ctx).await;
+    };
+    record.links = object_mapping
+        .links
+        .values()
+        .filter_map(|field| so.text(field).filter(|v| !v.is_empty()).map(|v| (field.clone(), v.to_string())))
+        .collect();
+    let sync_trigger = if trigger == Trigger::Updated && !seen_before {
+        Trigger::Created
+    } else {
+        trigger
+    };
+    if matches!(sync_trigger, Trigger::Created | Trigger::Updated)
+        && !object_mapping.triggers.contains(&sync_trigger)
+    {
+        record.mark_skipped(
+            now,
+            &format!(
+                "the {} trigger is off for {} in the active mapping",
+                sync_trigger.as_str(),
+                so.object_type
+            ),
+        );
+        return finish(label, &n.id, record, ctx).await;
+    }
+    if paused {
+        record.status = Status::Pending;
+        record.skip_reason = None;
+        record.last_attempt_at = Some(now);
+        return finish(label, &n.id, record, ctx).await;
+    }
+    let fingerprint = object_mapping.fingerprint(&so);
+    if trigger == Trigger::Updated
+        && record.status != Status::Error
+        && record.ever_synced
+        && record.fingerprint.as_deref() == Some(fingerprint.as_str())
+    {
+        record.mark_skipped(now, "no mapped field changed");
+        return finish(label, &n.id, record, ctx).await;
+    }
+    match object_mapping.apply(&so) {
+        Err(e) => record.mark_error(now, ErrorKind::Permanent, None, e.to_string()),
+        Ok(mapped) => match destination::push(ctx.settings, ctx.http, &so.object_type, &mapped).await {
+            Outcome::Synced {
+                destination,
+                payload,
+            } => {
+                record.mark_synced(now, destination);
+                record.fingerprint = Some(fingerprint);
+                record.last_payload = payload;
+            }
+            Outcome::Failed {
+                kind,
+                http_status,
+                message,
+            } => record.mark_error(now, kind, http_status, message),
+        },
+    }
+    finish(label, &n.id, record, ctx).await
+}
+
+/// Store the record. A notification that must be redelivered (transient or
+/// configuration failure) is not remembered as applied, so its redelivery is
+/// processed again rather than dropped as a repeat.
+async fn finish<K: Kv, H: Http>(
+    label: String,
+    notification_id: &str,
+    mut record: SyncRecord,
+    ctx: &Context<'_, K, H>,
+) -> NotificationOutcome {
+    let retry = record.status == Status::Error
+        && record
+            .last_error
+            .as_ref()
+            .is_some_and(|e| matches!(e.kind, ErrorKind::Transient | ErrorKind::Config));
+    if retry {
+        record.notification_ids.retain(|id| id != notification_id);
+    }
+    let result = match store::save_record(ctx.kv, &record).await {
+        Ok(()) => Handled::Stored {
+            status: record.status,
+            error: record
+                .last_error
+                .as_ref()
+                .filter(|_| record.status == Status::Error)
+                .map(|e| (e.kind, e.message.clone())),
+        },
+        Err(e) => Handled::NotStored(e),
+    };
+    NotificationOutcome {
+        record: label,
+        result,
+    }
+}
+
+/// Whether Salesforce stamp `a` is strictly older than `b`. Unparseable
+/// stamps are never called older.
+fn is_older(a: &str, b: &str) -> bool {
+    match (DateTime::parse_from_rfc3339(a), DateTime::parse_from_rfc3339(b)) {
+        (Ok(a), Ok(b)) => a < b,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

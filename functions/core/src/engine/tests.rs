@@ -1,0 +1,227 @@
+//! The engine against in-memory I/O: what a trigger stores and answers.
+
+use super::*;
+use crate::memory::{MemoryKv, ScriptedHttp};
+use crate::record::SyncRecord;
+use crate::settings::Settings;
+use crate::web::Request;
+use futures::executor::block_on;
+
+const ORG: &str = "00D000000000062EAA";
+const TOKEN: &str = "endpoint-token-1";
+
+fn settings(pairs: &[(&str, &str)]) -> Settings {
+    let mut all: Vec<(String, String)> = vec![
+        ("sf_organization_id".into(), ORG[..15].into()),
+        ("sf_endpoint_token".into(), TOKEN.into()),
+        ("admin_token".into(), "admin".into()),
+    ];
+    for (k, v) in pairs {
+        all.retain(|(name, _)| name != k);
+        all.push((k.to_string(), v.to_string()));
+    }
+    Settings::load(|name| all.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        .expect("settings")
+}
+
+fn contact(notification_id: &str, id: &str, email: &str, modified: &str) -> String {
+    format!(
+        r#"<Notification><Id>{notification_id}</Id><sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Id>{id}</sf:Id><sf:Email>{email}</sf:Email><sf:FirstName>Ana</sf:FirstName><sf:LastName>Lima</sf:LastName><sf:Phone xsi:nil="true"/><sf:LastModifiedDate>{modified}</sf:LastModifiedDate><sf:Zz_Note__c>{notification_id}</sf:Zz_Note__c></sObject></Notification>"#
+    )
+}
+
+fn message(org: &str, notifications: &[String]) -> Vec<u8> {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>{org}</OrganizationId><SessionId>SESSION-SECRET</SessionId>{}</notifications></soapenv:Body></soapenv:Envelope>"#,
+        notifications.concat()
+    )
+    .into_bytes()
+}
+
+fn post(query: &str, body: Vec<u8>) -> Request {
+    Request {
+        method: "POST".into(),
+        path: "/sf/created".into(),
+        query: query.into(),
+        headers: vec![("content-type".into(), "text/xml".into())],
+        body,
+    }
+}
+
+fn run(trigger: Trigger, settings: &Settings, kv: &MemoryKv, req: &Request) -> Response {
+    let http = ScriptedHttp::default();
+    let now = DateTime::parse_from_rfc3339("2026-11-20T10:15:01Z")
+        .expect("time")
+        .with_timezone(&Utc);
+    let ctx = Context {
+        settings,
+        kv,
+        http: &http,
+        now,
+    };
+    block_on(handle_outbound_message(trigger, req, &ctx))
+}
+
+fn stored(kv: &MemoryKv, object: &str, id: &str) -> SyncRecord {
+    let bytes = kv
+        .snapshot()
+        .get(&format!("rec/{object}/{id}"))
+        .cloned()
+        .unwrap_or_else(|| panic!("{object}/{id} not stored"));
+    serde_json::from_slice(&bytes).expect("record")
+}
+
+fn body(resp: &Response) -> String {
+    String::from_utf8_lossy(&resp.body).into_owned()
+}
+
+#[test]
+fn created_message_is_synced_dry_run_and_acknowledged() {
+    let kv = MemoryKv::new();
+    let s = settings(&[]);
+    let ids = ["003000000000001AAA", "003000000000002AAA", "003000000000003AAA"];
+    let ns: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| contact(&format!("04l00000000000{i}AAA"), id, "Ana@Example.com", "2026-11-20T10:15:00.000Z"))
+        .collect();
+    let resp = run(Trigger::Created, &s, &kv, &post(&format!("token={TOKEN}"), message(ORG, &ns)));
+    assert_eq!(resp.status, 200, "{}", body(&resp));
+    assert!(body(&resp).contains("<Ack>true</Ack>"));
+    for id in ids {
+        let r = stored(&kv, "Contact", id);
+        assert_eq!(r.status, Status::Synced);
+        assert!(r.ever_synced);
+        assert_eq!(r.attempts, 1);
+        let dest = r.destination.expect("destination");
+        assert_eq!(dest.kind, "dry-run");
+        assert_eq!(dest.id.as_deref(), Some(format!("Contact/{id}").as_str()));
+        let payload = r.last_payload.expect("payload");
+        assert_eq!(payload["fields"]["email"], "ana@example.com");
+        assert_eq!(payload["fields"]["name"], "Ana Lima");
+        assert!(r.fingerprint.is_some());
+    }
+    let everything = format!("{:?}", kv.snapshot());
+    assert!(!everything.contains("SESSION-SECRET"), "session id stored");
+}
+
+#[test]
+fn refusals_write_nothing() {
+    let good = message(ORG, &[contact("04l1", "003000000000001AAA", "a@b.c", "2026-11-20T10:15:00.000Z")]);
+    let cases: Vec<(&str, Settings, Request, &str)> = vec![
+        ("wrong token", settings(&[]), post("token=nope", good.clone()), "does not match"),
+        ("no token", settings(&[]), post("", good.clone()), "no ?token="),
+        ("unset endpoint token", settings(&[("sf_endpoint_token", "")]), post(&format!("token={TOKEN}"), good.clone()), "sf_endpoint_token is set"),
+        ("unset org id", settings(&[("sf_organization_id", "")]), post(&format!("token={TOKEN}"), good.clone()), "sf_organization_id is set"),
+        ("foreign org", settings(&[]), post(&format!("token={TOKEN}"), message("00D000000000099EAA", &[contact("04l1", "003000000000001AAA", "a@b.c", "2026-11-20T10:15:00.000Z")])), "is not the org"),
+        ("not XML", settings(&[]), post(&format!("token={TOKEN}"), b"hello".to_vec()), "not well-formed XML"),
+    ];
+    for (name, s, req, says) in cases {
+        let kv = MemoryKv::new();
+        let resp = run(Trigger::Created, &s, &kv, &req);
+        assert_eq!(resp.status, 500, "{name}");
+        let text = body(&resp);
+        assert!(text.contains("<soapenv:Fault>"), "{name}: {text}");
+        assert!(text.contains(says), "{name}: {text}");
+        assert!(kv.snapshot().is_empty(), "{name}: wrote something");
+    }
+}
+
+#[test]
+fn update_without_mapped_change_is_skipped_and_keeps_history() {
+    let kv = MemoryKv::new();
+    let s = settings(&[]);
+    let q = format!("token={TOKEN}");
+    let first = message(ORG, &[contact("04l1", "003000000000001AAA", "a@b.c", "2026-11-20T10:15:00.000Z")]);
+    assert_eq!(run(Trigger::Created, &s, &kv, &post(&q, first)).status, 200);
+    // Only the unmapped Zz_Note__c differs (it carries the notification id).
+    let same = message(ORG, &[contact("04l2", "003000000000001AAA", "a@b.c", "2026-11-20T10:16:00.000Z")]);
+    assert_eq!(run(Trigger::Updated, &s, &kv, &post(&q, same)).status, 200);
+    let r = stored(&kv, "Contact", "003000000000001AAA");
+    assert_eq!(r.status, Status::Skipped);
+    assert_eq!(r.skip_reason.as_deref(), Some("no mapped field changed"));
+    assert!(r.ever_synced);
+    assert_eq!(r.attempts, 1);
+    assert!(r.last_synced_at.is_some());
+
+    let changed = message(ORG, &[contact("04l3", "003000000000001AAA", "new@b.c", "2026-11-20T10:17:00.000Z")]);
+    assert_eq!(run(Trigger::Updated, &s, &kv, &post(&q, changed)).status, 200);
+    let r = stored(&kv, "Contact", "003000000000001AAA");
+    assert_eq!(r.status, Status::Synced);
+    assert_eq!(r.attempts, 2);
+}
+
+#[test]
+fn repeats_and_stale_deliveries_change_nothing_that_synced() {
+    let kv = MemoryKv::new();
+    let s = settings(&[]);
+    let q = format!("token={TOKEN}");
+    let m = message(ORG, &[contact("04l1", "003000000000001AAA", "a@b.c", "2026-11-20T10:15:00.000Z")]);
+    assert_eq!(run(Trigger::Created, &s, &kv, &post(&q, m.clone())).status, 200);
+    let before = kv.snapshot();
+    assert_eq!(run(Trigger::Created, &s, &kv, &post(&q, m)).status, 200);
+    assert_eq!(before, kv.snapshot(), "a repeat changed the store");
+
+    let old = message(ORG, &[contact("04l0", "003000000000001AAA", "old@b.c", "2026-11-20T09:00:00.000Z")]);
+    assert_eq!(run(Trigger::Updated, &s, &kv, &post(&q, old)).status, 200);
+    let r = stored(&kv, "Contact", "003000000000001AAA");
+    assert_eq!(r.status, Status::Skipped);
+    assert!(r.skip_reason.as_deref().unwrap_or_default().starts_with("stale"));
+    assert_eq!(r.source_fields.get("Email").and_then(|v| v.as_text()), Some("a@b.c"));
+}
+
+#[test]
+fn unmapped_object_is_skipped_with_its_reason() {
+    let kv = MemoryKv::new();
+    let s = settings(&[]);
+    let n = r#"<Notification><Id>04l9</Id><sObject xsi:type="sf:Opportunity" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Id>006000000000001AAA</sf:Id></sObject></Notification>"#;
+    let resp = run(Trigger::Created, &s, &kv, &post(&format!("token={TOKEN}"), message(ORG, &[n.to_string()])));
+    assert_eq!(resp.status, 200);
+    let r = stored(&kv, "Opportunity", "006000000000001AAA");
+    assert_eq!(r.status, Status::Skipped);
+    assert_eq!(r.skip_reason.as_deref(), Some("object Opportunity is not in the active mapping"));
+}
+
+#[test]
+fn a_record_the_mapping_cannot_map_is_an_error_and_acknowledged() {
+    let kv = MemoryKv::new();
+    let s = settings(&[]);
+    let n = r#"<Notification><Id>04l9</Id><sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Id>003000000000009AAA</sf:Id><sf:Email>x@y.z</sf:Email></sObject></Notification>"#;
+    let resp = run(Trigger::Created, &s, &kv, &post(&format!("token={TOKEN}"), message(ORG, &[n.to_string()])));
+    assert_eq!(resp.status, 200, "a permanent error is acknowledged");
+    let r = stored(&kv, "Contact", "003000000000009AAA");
+    assert_eq!(r.status, Status::Error);
+    let err = r.last_error.expect("error");
+    assert_eq!(err.kind, ErrorKind::Permanent);
+    assert!(err.message.contains("FirstName, LastName"), "{}", err.message);
+}
+
+#[test]
+fn a_store_that_cannot_write_is_never_acknowledged() {
+    let kv = MemoryKv::new();
+    *kv.fail_writes.borrow_mut() = Some("disk full".into());
+    let s = settings(&[]);
+    let m = message(ORG, &[contact("04l1", "003000000000001AAA", "a@b.c", "2026-11-20T10:15:00.000Z")]);
+    let resp = run(Trigger::Created, &s, &kv, &post(&format!("token={TOKEN}"), m));
+    assert_eq!(resp.status, 500);
+    let text = body(&resp);
+    assert!(text.contains("soapenv:Server") && text.contains("disk full"), "{text}");
+}
+
+#[test]
+fn a_destination_not_yet_available_is_not_acknowledged() {
+    let kv = MemoryKv::new();
+    let s = settings(&[("destination", "zendesk")]);
+    let m = message(ORG, &[contact("04l1", "003000000000001AAA", "a@b.c", "2026-11-20T10:15:00.000Z")]);
+    let resp = run(Trigger::Created, &s, &kv, &post(&format!("token={TOKEN}"), m));
+    assert_eq!(resp.status, 500);
+    let r = stored(&kv, "Contact", "003000000000001AAA");
+    assert_eq!(r.status, Status::Error);
+    assert_eq!(r.last_error.map(|e| e.kind), Some(ErrorKind::Config));
+    // Redelivered once dry-run is chosen: processed again, not dropped as a repeat.
+    let s = settings(&[]);
+    let m = message(ORG, &[contact("04l1", "003000000000001AAA", "a@b.c", "2026-11-20T10:15:00.000Z")]);
+    let resp = run(Trigger::Created, &s, &kv, &post(&format!("token={TOKEN}"), m));
+    assert_eq!(resp.status, 200, "{}", body(&resp));
+    assert_eq!(stored(&kv, "Contact", "003000000000001AAA").status, Status::Synced);
+}

@@ -1,0 +1,73 @@
+//! The two doors to the world: [`Kv`] (the host's key-value store) and
+//! [`Http`] (outbound requests to a destination).
+//!
+//! `sync-core` never performs I/O itself. Each Spin function implements these
+//! traits with spin-sdk; the tests implement them in memory
+//! ([`crate::memory`]). Everything else in the crate is plain data and
+//! decisions, so it runs the same natively and in WebAssembly.
+
+use std::collections::BTreeMap;
+
+/// A key-value store failure. Never acknowledged to Salesforce: a message
+/// whose outcome could not be written is retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("key-value store: {0}")]
+pub struct KvError(pub String);
+
+/// The host's key-value store (Spin's `default` store).
+#[allow(async_fn_in_trait)]
+pub trait Kv {
+    /// The value at `key`, or `None`.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    /// Insert or overwrite `key`.
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError>;
+    /// Remove `key`; removing a missing key is not an error.
+    async fn delete(&self, key: &str) -> Result<(), KvError>;
+    /// Keys starting with `prefix`, in ascending byte order, strictly after
+    /// `after` when given, at most `limit` of them.
+    async fn list_keys(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, KvError>;
+}
+
+/// An outbound request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A destination's answer (any status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names lower-cased.
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+/// A request that got no HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    /// The host refused the call: the URL's host is not in
+    /// `allowed_outbound_hosts`.
+    #[error("the host refused the outbound request (not in allowed_outbound_hosts)")]
+    Denied,
+    #[error("timed out")]
+    Timeout,
+    #[error("connection failed: {0}")]
+    Connection(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Outbound HTTP.
+#[allow(async_fn_in_trait)]
+pub trait Http {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError>;
+}

@@ -1,0 +1,261 @@
+//! `SyncRecord`: what sfsync knows about one Salesforce record, stored as one
+//! JSON value under `rec/{Object}/{SalesforceId}` so that one write is atomic.
+//!
+//! The record keeps the last outcome (`status`), the history that matters to
+//! an admin (`ever_synced`, first/last sync, attempts, last error), the
+//! destination ids, and what resend needs (the last source fields received,
+//! their fingerprint, the last notification ids and modification stamp).
+//! [`RecordView`] is the JSON shape the admin API shows (interfaces.md).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::sobject::FieldValue;
+
+/// How many notification ids a record remembers for deduplication.
+pub const NOTIFICATION_IDS_KEPT: usize = 20;
+
+/// The key of a record.
+pub fn record_key(object: &str, salesforce_id: &str) -> String {
+    format!("rec/{object}/{salesforce_id}")
+}
+
+/// Which path brought a record in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    Created,
+    Updated,
+    Resend,
+    Backfill,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Created => "created",
+            Trigger::Updated => "updated",
+            Trigger::Resend => "resend",
+            Trigger::Backfill => "backfill",
+        }
+    }
+}
+
+/// The outcome of the last attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Synced,
+    Error,
+    Skipped,
+    Pending,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Synced => "synced",
+            Status::Error => "error",
+            Status::Skipped => "skipped",
+            Status::Pending => "pending",
+        }
+    }
+}
+
+/// How an error should be handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorKind {
+    /// The data or the request is wrong; retrying the same thing fails again.
+    Permanent,
+    /// Worth retrying: rate limit, server error, timeout, connection.
+    Transient,
+    /// sfsync's configuration (credentials, URL) must be fixed.
+    Config,
+}
+
+/// The last error, in the destination's own words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastError {
+    pub kind: ErrorKind,
+    pub http_status: Option<u16>,
+    pub message: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The destination record this Salesforce record is linked to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationRef {
+    pub kind: String,
+    pub id: Option<String>,
+    #[serde(default)]
+    pub organization_ids: Vec<String>,
+}
+
+/// Everything stored for one record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncRecord {
+    pub object: String,
+    pub salesforce_id: String,
+    /// Linked Salesforce ids by field name, e.g. `AccountId`.
+    #[serde(default)]
+    pub links: BTreeMap<String, String>,
+    pub destination: Option<DestinationRef>,
+    pub status: Status,
+    pub skip_reason: Option<String>,
+    pub ever_synced: bool,
+    pub first_synced_at: Option<DateTime<Utc>>,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<LastError>,
+    pub attempts: u32,
+    pub last_trigger: Trigger,
+    pub syncing_record: Option<bool>,
+    pub fields_synced: Option<bool>,
+    /// Fingerprint of the mapped source fields last synced.
+    pub fingerprint: Option<String>,
+    /// The last source fields received (what resend re-maps).
+    #[serde(default)]
+    pub source_fields: BTreeMap<String, FieldValue>,
+    /// `LastModifiedDate` (or `SystemModstamp`) of the last delivery applied.
+    pub source_modified_at: Option<String>,
+    /// The latest notification ids applied, newest last.
+    #[serde(default)]
+    pub notification_ids: Vec<String>,
+    /// With the dry-run destination: what would have been sent.
+    pub last_payload: Option<Value>,
+}
+
+impl SyncRecord {
+    /// A record seen for the first time.
+    pub fn new(object: &str, salesforce_id: &str, trigger: Trigger) -> SyncRecord {
+        SyncRecord {
+            object: object.to_string(),
+            salesforce_id: salesforce_id.to_string(),
+            links: BTreeMap::new(),
+            destination: None,
+            status: Status::Pending,
+            skip_reason: None,
+            ever_synced: false,
+            first_synced_at: None,
+            last_synced_at: None,
+            last_attempt_at: None,
+            last_error: None,
+            attempts: 0,
+            last_trigger: trigger,
+            syncing_record: None,
+            fields_synced: None,
+            fingerprint: None,
+            source_fields: BTreeMap::new(),
+            source_modified_at: None,
+            notification_ids: Vec::new(),
+            last_payload: None,
+        }
+    }
+
+    pub fn key(&self) -> String {
+        record_key(&self.object, &self.salesforce_id)
+    }
+
+    /// Remember a notification id (bounded, oldest dropped).
+    pub fn remember_notification(&mut self, id: &str) {
+        if !self.notification_ids.iter().any(|n| n == id) {
+            self.notification_ids.push(id.to_string());
+        }
+        let excess = self.notification_ids.len().saturating_sub(NOTIFICATION_IDS_KEPT);
+        self.notification_ids.drain(..excess);
+    }
+
+    /// A successful sync at `now`.
+    pub fn mark_synced(&mut self, now: DateTime<Utc>, destination: DestinationRef) {
+        self.status = Status::Synced;
+        self.skip_reason = None;
+        self.ever_synced = true;
+        self.first_synced_at.get_or_insert(now);
+        self.last_synced_at = Some(now);
+        self.last_attempt_at = Some(now);
+        self.last_error = None;
+        self.attempts += 1;
+        self.destination = Some(destination);
+    }
+
+    /// A failed attempt at `now`. `ever_synced` and the sync times are kept.
+    pub fn mark_error(
+        &mut self,
+        now: DateTime<Utc>,
+        kind: ErrorKind,
+        http_status: Option<u16>,
+        message: String,
+    ) {
+        self.status = Status::Error;
+        self.skip_reason = None;
+        self.last_attempt_at = Some(now);
+        self.attempts += 1;
+        self.last_error = Some(LastError {
+            kind,
+            http_status,
+            message,
+            at: now,
+        });
+    }
+
+    /// Nothing to do this time, with the reason.
+    pub fn mark_skipped(&mut self, now: DateTime<Utc>, reason: &str) {
+        self.status = Status::Skipped;
+        self.skip_reason = Some(reason.to_string());
+        self.last_attempt_at = Some(now);
+    }
+
+    /// The admin API's view of this record.
+    pub fn view(&self) -> RecordView<'_> {
+        RecordView {
+            object: &self.object,
+            salesforce_id: &self.salesforce_id,
+            links: &self.links,
+            destination: self.destination.as_ref(),
+            status: self.status,
+            skip_reason: self.skip_reason.as_deref(),
+            ever_synced: self.ever_synced,
+            first_synced_at: self.first_synced_at,
+            last_synced_at: self.last_synced_at,
+            last_attempt_at: self.last_attempt_at,
+            last_error: self.last_error.as_ref(),
+            attempts: self.attempts,
+            last_trigger: self.last_trigger,
+            syncing_record: self.syncing_record,
+            fields_synced: self.fields_synced,
+            source_modified_at: self.source_modified_at.as_deref(),
+            notification_ids: &self.notification_ids,
+            last_payload: self.last_payload.as_ref(),
+        }
+    }
+}
+
+/// The record view of interfaces.md (serialised as JSON).
+#[derive(Debug, Serialize)]
+pub struct RecordView<'a> {
+    pub object: &'a str,
+    pub salesforce_id: &'a str,
+    pub links: &'a BTreeMap<String, String>,
+    pub destination: Option<&'a DestinationRef>,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<&'a str>,
+    pub ever_synced: bool,
+    pub first_synced_at: Option<DateTime<Utc>>,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<&'a LastError>,
+    pub attempts: u32,
+    pub last_trigger: Trigger,
+    pub syncing_record: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields_synced: Option<bool>,
+    pub source_modified_at: Option<&'a str>,
+    pub notification_ids: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_payload: Option<&'a Value>,
+}

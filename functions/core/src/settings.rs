@@ -1,0 +1,266 @@
+//! The deployment's configuration, read from Spin variables.
+//!
+//! Every variable is declared in `spin.toml` with an empty default: an empty
+//! value means *unset*. Nothing unset grants access: the Outbound Message
+//! endpoints refuse every message until `sf_organization_id` and
+//! `sf_endpoint_token` are set, and the admin API refuses every call until
+//! `admin_token` is set. With no `destination` the connector runs dry: it
+//! records what it would have sent and sends nothing.
+//!
+//! Secrets are held in [`Secret`], whose `Debug` never prints the value.
+
+use subtle::ConstantTimeEq;
+
+/// The variables sfsync reads, by their `spin.toml` names.
+pub const VARIABLES: &[&str] = &[
+    "destination",
+    "zendesk_url",
+    "zendesk_email",
+    "zendesk_api_token",
+    "zendesk_multi_org",
+    "webhook_url",
+    "webhook_auth",
+    "sf_organization_id",
+    "sf_endpoint_token",
+    "admin_token",
+];
+
+/// A secret value: compared in constant time, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value, for building an outbound request header. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Constant-time comparison with what a caller presented.
+    pub fn matches(&self, presented: &str) -> bool {
+        bool::from(self.0.as_bytes().ct_eq(presented.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// Where mapped records go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestinationKind {
+    DryRun,
+    Zendesk,
+    Webhook,
+}
+
+impl DestinationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DestinationKind::DryRun => "dry-run",
+            DestinationKind::Zendesk => "zendesk",
+            DestinationKind::Webhook => "webhook",
+        }
+    }
+}
+
+/// A variable whose value cannot work; the message names it and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("variable {variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+/// Everything sfsync needs from its variables.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub destination: DestinationKind,
+    pub zendesk_url: Option<String>,
+    pub zendesk_email: Option<String>,
+    pub zendesk_api_token: Option<Secret>,
+    pub zendesk_multi_org: bool,
+    pub webhook_url: Option<String>,
+    pub webhook_auth: Option<Secret>,
+    pub sf_organization_id: Option<String>,
+    pub sf_endpoint_token: Option<Secret>,
+    pub admin_token: Option<Secret>,
+}
+
+impl Settings {
+    /// Read the settings through `get`, which returns a variable's value (or
+    /// `None` when the host has none). Empty and blank values count as unset.
+    pub fn load(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let var = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let destination = match var("destination").as_deref() {
+            None | Some("dry-run") => DestinationKind::DryRun,
+            Some("zendesk") => DestinationKind::Zendesk,
+            Some("webhook") => DestinationKind::Webhook,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: "destination",
+                    message: format!(
+                        "\"{other}\" is not a destination; use dry-run, zendesk or webhook"
+                    ),
+                })
+            }
+        };
+        let zendesk_multi_org = match var("zendesk_multi_org").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: "zendesk_multi_org",
+                    message: format!("\"{other}\" is not a boolean; use true or false"),
+                })
+            }
+        };
+        let zendesk_url = var("zendesk_url");
+        let webhook_url = var("webhook_url");
+        for (name, value) in [("zendesk_url", &zendesk_url), ("webhook_url", &webhook_url)] {
+            if let Some(url) = value {
+                check_base_url(name, url)?;
+            }
+        }
+        let sf_organization_id = var("sf_organization_id");
+        if let Some(id) = &sf_organization_id {
+            if !crate::sobject::is_salesforce_id(id) {
+                return Err(ConfigError {
+                    variable: "sf_organization_id",
+                    message: "must be the 15- or 18-character org id (Setup > Company Information)"
+                        .into(),
+                });
+            }
+        }
+        Ok(Settings {
+            destination,
+            zendesk_url,
+            zendesk_email: var("zendesk_email"),
+            zendesk_api_token: var("zendesk_api_token").map(Secret),
+            zendesk_multi_org,
+            webhook_url,
+            webhook_auth: var("webhook_auth").map(Secret),
+            sf_organization_id,
+            sf_endpoint_token: var("sf_endpoint_token").map(Secret),
+            admin_token: var("admin_token").map(Secret),
+        })
+    }
+
+    /// Whether a message's `OrganizationId` (always 18 characters) is the
+    /// configured org, given in its 15- or 18-character form. The first 15
+    /// characters are the case-sensitive id; the last 3 only encode case.
+    pub fn accepts_organization(&self, organization_id: &str) -> bool {
+        let Some(configured) = &self.sf_organization_id else {
+            return false;
+        };
+        match configured.len() {
+            18 => configured == organization_id,
+            15 => organization_id.len() == 18 && organization_id.starts_with(configured.as_str()),
+            _ => false,
+        }
+    }
+}
+
+/// Spin accepts only `scheme://host[:port]` in a templated
+/// `allowed_outbound_hosts` entry and denies *every* outbound call when one is
+/// malformed, so a URL with a path is refused here, by name.
+fn check_base_url(variable: &'static str, url: &str) -> Result<(), ConfigError> {
+    let fail = |why: &str| ConfigError {
+        variable,
+        message: format!(
+            "\"{url}\" {why}; give only scheme://host[:port], e.g. https://acme.zendesk.com"
+        ),
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| fail("does not start with https:// or http://"))?;
+    if rest.is_empty() {
+        return Err(fail("has no host"));
+    }
+    if rest.contains('/') || rest.contains('?') || rest.contains('#') {
+        return Err(fail("has a path, query or trailing slash"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load(|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn nothing_set_is_dry_run_and_refuses_access() {
+        let s = load(&[]).expect("loads");
+        assert_eq!(s.destination, DestinationKind::DryRun);
+        assert!(s.sf_endpoint_token.is_none());
+        assert!(s.admin_token.is_none());
+        assert!(!s.accepts_organization("00D000000000062EAA"));
+        let blank = load(&[("sf_endpoint_token", "  "), ("admin_token", "")]).expect("loads");
+        assert!(blank.sf_endpoint_token.is_none() && blank.admin_token.is_none());
+    }
+
+    #[test]
+    fn organization_id_forms() {
+        let cases = [
+            ("00D000000000062EAA", "00D000000000062EAA", true),
+            ("00D000000000062", "00D000000000062EAA", true),
+            ("00D000000000062", "00D000000000063EAA", false),
+            ("00d000000000062", "00D000000000062EAA", false),
+            ("00D000000000062EAA", "00D000000000062EAB", false),
+            ("00D000000000062EAA", "00D000000000062", false),
+        ];
+        for (configured, sent, ok) in cases {
+            let s = load(&[("sf_organization_id", configured)]).expect("loads");
+            assert_eq!(s.accepts_organization(sent), ok, "{configured} vs {sent}");
+        }
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let cases = [
+            ("destination", "zendsk"),
+            ("zendesk_multi_org", "yes"),
+            ("zendesk_url", "https://acme.zendesk.com/api/v2"),
+            ("zendesk_url", "https://acme.zendesk.com/"),
+            ("webhook_url", "acme.example.com"),
+            ("sf_organization_id", "00D-not-an-id"),
+        ];
+        for (name, value) in cases {
+            let err = load(&[(name, value)]).expect_err(value);
+            assert_eq!(err.variable, name);
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn secrets_compare_and_hide() {
+        let s = Secret::new("s3cret-token");
+        assert!(s.matches("s3cret-token"));
+        assert!(!s.matches("s3cret-tokeN"));
+        assert!(!s.matches("s3cret"));
+        assert!(!s.matches(""));
+        assert!(!format!("{s:?}").contains("s3cret"));
+    }
+}

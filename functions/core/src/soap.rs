@@ -1,0 +1,380 @@
+//! Salesforce Outbound Messages: reading the SOAP request, writing the answer.
+//!
+//! An Outbound Message is a SOAP 1.1 envelope whose body holds one
+//! `notifications` element (namespace `http://soap.sforce.com/2005/09/outbound`)
+//! with 1 to 100 `Notification`s, each carrying an `sObject`: the fields the
+//! admin chose in Setup. [`parse`] turns the bytes into an [`OutboundMessage`]
+//! or a [`SoapError`] whose text tells the Salesforce admin what to fix (it is
+//! shown on Setup's "Outbound Messages" delivery-failure page).
+//!
+//! Rules kept here:
+//! - Names are matched by namespace URI and local name, never by prefix.
+//! - A field with `xsi:nil="true"` is [`FieldValue::Null`]; an empty element is
+//!   an empty string; a field not sent is absent from the map.
+//! - Entities and character references are decoded; a DOCTYPE (and with it any
+//!   entity declaration) is refused, never expanded.
+//! - Bodies over [`MAX_BODY_BYTES`] and more than [`MAX_NOTIFICATIONS`]
+//!   notifications are refused before anything is done with them.
+//! - `SessionId` is a live Salesforce credential: it is skipped while reading
+//!   and never kept in any returned value.
+//!
+//! [`ack`] renders the `<Ack>` answer and [`fault`] a SOAP Fault.
+
+use std::collections::BTreeMap;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
+
+use crate::sobject::{FieldValue, SObject};
+
+/// The SOAP 1.1 envelope namespace.
+pub const SOAP_ENV_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+/// The namespace of Salesforce's outbound messaging schema.
+pub const OUTBOUND_NS: &str = "http://soap.sforce.com/2005/09/outbound";
+/// XML Schema instance namespace (`xsi:nil`, `xsi:type`).
+pub const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
+/// Largest body accepted: 8 MiB. A full message of 100 notifications with
+/// every field of a wide object stays far below 1 MiB; the limit only stops
+/// abuse from costing memory.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Salesforce sends at most 100 notifications in one message.
+pub const MAX_NOTIFICATIONS: usize = 100;
+/// Deepest element nesting accepted (an Outbound Message is 5 levels deep).
+const MAX_DEPTH: usize = 32;
+
+/// One parsed Outbound Message, without its `SessionId`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboundMessage {
+    /// The sending org's 18-character id.
+    pub organization_id: String,
+    /// The Outbound Message definition that sent it, if given.
+    pub action_id: Option<String>,
+    /// 1 to 100 notifications, in document order.
+    pub notifications: Vec<Notification>,
+}
+
+/// One notification: a stable delivery id and the record's fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    /// Same across redeliveries of this notification.
+    pub id: String,
+    /// The record as sent.
+    pub sobject: SObject,
+}
+
+/// Why a body is not an acceptable Outbound Message. Each text says what to fix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SoapError {
+    #[error("message body is {size} bytes, over sfsync's limit of {limit} bytes; send fewer or smaller notifications")]
+    TooLarge { size: usize, limit: usize },
+    #[error("message body is not UTF-8 text; Outbound Messages are UTF-8 XML, check what is calling this endpoint")]
+    NotUtf8,
+    #[error("message body is not well-formed XML ({0}); this endpoint accepts Salesforce Outbound Messages only")]
+    NotXml(String),
+    #[error("message contains a DOCTYPE or entity declaration, which sfsync refuses; Salesforce never sends one, check what is calling this endpoint")]
+    Doctype,
+    #[error("message is not a SOAP 1.1 envelope ({0}); this endpoint accepts Salesforce Outbound Messages only")]
+    NotEnvelope(String),
+    #[error("SOAP body does not hold an Outbound Message ({0}); point only Outbound Message actions at this endpoint")]
+    NotOutboundMessage(String),
+    #[error("Outbound Message has no OrganizationId; it cannot be checked against sf_organization_id")]
+    MissingOrganizationId,
+    #[error("Outbound Message holds no Notification; nothing to sync")]
+    NoNotifications,
+    #[error("Outbound Message holds {0} notifications, more than the 100 Salesforce may send in one message")]
+    TooManyNotifications(usize),
+    #[error("notification {0} has no Id; every notification needs one to be deduplicated")]
+    NotificationWithoutId(usize),
+    #[error("notification {0} has no sObject; the Outbound Message must send the record")]
+    NotificationWithoutSObject(usize),
+    #[error("notification {0}: sObject has no xsi:type naming its object (e.g. sf:Contact)")]
+    SObjectWithoutType(usize),
+    #[error("notification {0}: sObject has no Id field; add Id to the fields the Outbound Message sends")]
+    SObjectWithoutRecordId(usize),
+    #[error("notification {index}: field {field} is not a plain value; send only fields of the object itself")]
+    NestedField { index: usize, field: String },
+}
+
+/// A light element tree: just what an Outbound Message needs.
+#[derive(Debug, Default)]
+struct Element {
+    ns: Option<String>,
+    name: String,
+    nil: bool,
+    xsi_type: Option<String>,
+    text: String,
+    children: Vec<Element>,
+}
+
+impl Element {
+    fn is(&self, ns: &str, name: &str) -> bool {
+        self.ns.as_deref() == Some(ns) && self.name == name
+    }
+
+    fn child(&self, ns: &str, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.is(ns, name))
+    }
+
+    fn text_of(&self, ns: &str, name: &str) -> Option<String> {
+        self.child(ns, name)
+            .filter(|c| !c.nil)
+            .map(|c| c.text.trim().to_string())
+            .filter(|t| !t.is_empty())
+    }
+}
+
+/// Parse an Outbound Message body.
+pub fn parse(body: &[u8]) -> Result<OutboundMessage, SoapError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(SoapError::TooLarge {
+            size: body.len(),
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    let text = std::str::from_utf8(body).map_err(|_| SoapError::NotUtf8)?;
+    let root = read_tree(text)?;
+    message_from_tree(&root)
+}
+
+fn read_tree(text: &str) -> Result<Element, SoapError> {
+    let mut reader = NsReader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    // Depth inside a SessionId element: its text is skipped, never kept.
+    let mut secret_depth = 0usize;
+    loop {
+        let (resolved, event) = reader
+            .read_resolved_event()
+            .map_err(|e| SoapError::NotXml(e.to_string()))?;
+        let ns = owned_namespace(resolved);
+        match event {
+            Event::DocType(_) => return Err(SoapError::Doctype),
+            Event::Start(_) | Event::Empty(_) if root.is_some() && stack.is_empty() => {
+                return Err(SoapError::NotXml("more than one root element".into()));
+            }
+            Event::Start(start) => {
+                let element = open_element(&reader, ns?, &start)?;
+                if secret_depth > 0 || element.is(OUTBOUND_NS, "SessionId") {
+                    secret_depth += 1;
+                }
+                stack.push(element);
+                if stack.len() > MAX_DEPTH {
+                    return Err(SoapError::NotXml(format!(
+                        "elements nested deeper than {MAX_DEPTH} levels"
+                    )));
+                }
+            }
+            Event::Empty(start) => {
+                let element = open_element(&reader, ns?, &start)?;
+                close_element(element, &mut stack, &mut root);
+            }
+            Event::End(_) => {
+                secret_depth = secret_depth.saturating_sub(1);
+                let element = stack
+                    .pop()
+                    .ok_or_else(|| SoapError::NotXml("unexpected end tag".into()))?;
+                close_element(element, &mut stack, &mut root);
+            }
+            Event::Text(t) => {
+                let decoded = t.unescape().map_err(|e| SoapError::NotXml(e.to_string()))?;
+                match stack.last_mut() {
+                    Some(top) if secret_depth == 0 => top.text.push_str(&decoded),
+                    Some(_) => {}
+                    None if decoded.trim().is_empty() => {}
+                    None => return Err(SoapError::NotXml("text outside the root element".into())),
+                }
+            }
+            Event::CData(c) => {
+                let raw = std::str::from_utf8(&c).map_err(|_| SoapError::NotUtf8)?;
+                match stack.last_mut() {
+                    Some(top) if secret_depth == 0 => top.text.push_str(raw),
+                    Some(_) => {}
+                    None => return Err(SoapError::NotXml("CDATA outside the root element".into())),
+                }
+            }
+            Event::Eof => break,
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err(SoapError::NotXml("document ends inside an element".into()));
+    }
+    root.ok_or_else(|| SoapError::NotXml("no root element".into()))
+}
+
+/// The namespace URI an element name resolved to; an undeclared prefix is an error.
+fn owned_namespace(resolved: ResolveResult) -> Result<Option<String>, SoapError> {
+    match resolved {
+        ResolveResult::Bound(ns) => Ok(Some(String::from_utf8_lossy(ns.as_ref()).into_owned())),
+        ResolveResult::Unbound => Ok(None),
+        ResolveResult::Unknown(prefix) => Err(SoapError::NotXml(format!(
+            "namespace prefix {} is not declared",
+            String::from_utf8_lossy(&prefix)
+        ))),
+    }
+}
+
+fn open_element(
+    reader: &NsReader<&[u8]>,
+    ns: Option<String>,
+    start: &BytesStart,
+) -> Result<Element, SoapError> {
+    let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
+    let mut element = Element {
+        ns,
+        name,
+        ..Element::default()
+    };
+    for attr in start.attributes() {
+        let attr = attr.map_err(|e| SoapError::NotXml(e.to_string()))?;
+        let (attr_ns, local) = reader.resolve_attribute(attr.key);
+        let is_xsi = matches!(attr_ns, ResolveResult::Bound(ns) if ns.as_ref() == XSI_NS.as_bytes());
+        if !is_xsi {
+            continue;
+        }
+        let value = attr
+            .unescape_value()
+            .map_err(|e| SoapError::NotXml(e.to_string()))?;
+        match local.as_ref() {
+            b"nil" => element.nil = matches!(value.trim(), "true" | "1"),
+            b"type" => element.xsi_type = Some(value.trim().to_string()),
+            _ => {}
+        }
+    }
+    Ok(element)
+}
+
+fn close_element(element: Element, stack: &mut [Element], root: &mut Option<Element>) {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(element),
+        None => *root = Some(element),
+    }
+}
+
+fn message_from_tree(root: &Element) -> Result<OutboundMessage, SoapError> {
+    if !root.is(SOAP_ENV_NS, "Envelope") {
+        return Err(SoapError::NotEnvelope(format!(
+            "root element is {} in namespace {}",
+            root.name,
+            root.ns.as_deref().unwrap_or("(none)")
+        )));
+    }
+    let body = root
+        .child(SOAP_ENV_NS, "Body")
+        .ok_or_else(|| SoapError::NotEnvelope("no soap Body element".into()))?;
+    let notifications = body.child(OUTBOUND_NS, "notifications").ok_or_else(|| {
+        let found = body
+            .children
+            .first()
+            .map(|c| format!("found {} in namespace {}", c.name, c.ns.as_deref().unwrap_or("(none)")))
+            .unwrap_or_else(|| "the Body is empty".into());
+        SoapError::NotOutboundMessage(format!("expected notifications in {OUTBOUND_NS}, {found}"))
+    })?;
+    let organization_id = notifications
+        .text_of(OUTBOUND_NS, "OrganizationId")
+        .ok_or(SoapError::MissingOrganizationId)?;
+    let action_id = notifications.text_of(OUTBOUND_NS, "ActionId");
+
+    let items: Vec<&Element> = notifications
+        .children
+        .iter()
+        .filter(|c| c.is(OUTBOUND_NS, "Notification"))
+        .collect();
+    if items.is_empty() {
+        return Err(SoapError::NoNotifications);
+    }
+    if items.len() > MAX_NOTIFICATIONS {
+        return Err(SoapError::TooManyNotifications(items.len()));
+    }
+    let notifications = items
+        .iter()
+        .enumerate()
+        .map(|(i, n)| notification_from_tree(i + 1, n))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(OutboundMessage {
+        organization_id,
+        action_id,
+        notifications,
+    })
+}
+
+fn notification_from_tree(index: usize, n: &Element) -> Result<Notification, SoapError> {
+    let id = n
+        .text_of(OUTBOUND_NS, "Id")
+        .ok_or(SoapError::NotificationWithoutId(index))?;
+    let so = n
+        .child(OUTBOUND_NS, "sObject")
+        .ok_or(SoapError::NotificationWithoutSObject(index))?;
+    let object_type = so
+        .xsi_type
+        .as_deref()
+        .map(|t| t.rsplit(':').next().unwrap_or(t).trim().to_string())
+        .filter(|t| !t.is_empty())
+        .ok_or(SoapError::SObjectWithoutType(index))?;
+    let mut fields = BTreeMap::new();
+    for field in &so.children {
+        if !field.children.is_empty() {
+            return Err(SoapError::NestedField {
+                index,
+                field: field.name.clone(),
+            });
+        }
+        let value = if field.nil {
+            FieldValue::Null
+        } else {
+            FieldValue::Text(field.text.clone())
+        };
+        fields.insert(field.name.clone(), value);
+    }
+    let record_id = match fields.get("Id") {
+        Some(FieldValue::Text(id)) if !id.trim().is_empty() => id.trim().to_string(),
+        _ => return Err(SoapError::SObjectWithoutRecordId(index)),
+    };
+    Ok(Notification {
+        id,
+        sobject: SObject {
+            object_type,
+            id: record_id,
+            fields,
+        },
+    })
+}
+
+/// Whose fault a SOAP Fault is: `Client` when the message or its sender's
+/// configuration must change, `Server` when sfsync could not finish and
+/// Salesforce should simply retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultCode {
+    Client,
+    Server,
+}
+
+const ENVELOPE_OPEN: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">\n <soapenv:Body>\n";
+const ENVELOPE_CLOSE: &str = " </soapenv:Body>\n</soapenv:Envelope>\n";
+
+/// The `notificationsResponse` answer. `true` tells Salesforce to drop the
+/// message from its queue; `false` makes it retry.
+pub fn ack(value: bool) -> String {
+    format!(
+        "{ENVELOPE_OPEN}  <notificationsResponse xmlns=\"{OUTBOUND_NS}\">\n   <Ack>{value}</Ack>\n  </notificationsResponse>\n{ENVELOPE_CLOSE}"
+    )
+}
+
+/// A SOAP 1.1 Fault. Salesforce keeps the message and retries; Setup shows
+/// `message` to the admin.
+pub fn fault(code: FaultCode, message: &str) -> String {
+    let code = match code {
+        FaultCode::Client => "soapenv:Client",
+        FaultCode::Server => "soapenv:Server",
+    };
+    format!(
+        "{ENVELOPE_OPEN}  <soapenv:Fault>\n   <faultcode>{code}</faultcode>\n   <faultstring>sfsync: {}</faultstring>\n  </soapenv:Fault>\n{ENVELOPE_CLOSE}",
+        quick_xml::escape::escape(message)
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,120 @@
+//! The HTTP request and response as the core sees them: plain data that each
+//! function converts from and to spin-sdk's types, so every decision about a
+//! request (auth, routing, status codes, bodies) is made and tested here.
+
+/// An incoming request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    /// Upper-case method, e.g. `POST`.
+    pub method: String,
+    /// The path without the query, e.g. `/admin/records/Contact/003…`.
+    pub path: String,
+    /// The raw query string without `?` (may be empty).
+    pub query: String,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The first value of a header (name case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A query parameter, percent-decoded (`+` is a space). The first one wins.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k) == name).then(|| percent_decode(v))
+        })
+    }
+}
+
+/// Decode `%XX` escapes and `+`; invalid escapes are kept as they are.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// An outgoing response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Response {
+        Response {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: body.into(),
+        }
+    }
+
+    /// A JSON body.
+    pub fn json(status: u16, value: &impl serde::Serialize) -> Response {
+        match serde_json::to_vec(value) {
+            Ok(body) => Response::new(status, "application/json", body),
+            Err(e) => Response::error(500, &format!("could not render the response: {e}")),
+        }
+    }
+
+    /// `{"error": message}`: what is wrong and how to fix it.
+    pub fn error(status: u16, message: &str) -> Response {
+        let body = serde_json::json!({ "error": message }).to_string();
+        Response::new(status, "application/json", body)
+    }
+
+    /// A SOAP answer (Ack or Fault) for Salesforce.
+    pub fn soap(status: u16, xml: String) -> Response {
+        Response::new(status, "text/xml; charset=utf-8", xml)
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Response {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_are_decoded() {
+        let req = Request {
+            query: "token=a%2Bb%3D&x=1&q=ana+lima&token=second&bad=%zz&end=%4".into(),
+            ..Request::default()
+        };
+        assert_eq!(req.query_param("token").as_deref(), Some("a+b="));
+        assert_eq!(req.query_param("q").as_deref(), Some("ana lima"));
+        assert_eq!(req.query_param("bad").as_deref(), Some("%zz"));
+        assert_eq!(req.query_param("end").as_deref(), Some("%4"));
+        assert_eq!(req.query_param("missing"), None);
+    }
+}
