@@ -1,1 +1,11 @@
-pub fn x(){}
+//! `POST /sf/updated`: Salesforce Outbound Messages sent when a record is updated.
+//! A sync happens only when a mapped field changed (the core decides).
+
+use spin_sdk::http::{Request, Response};
+use spin_sdk::http_component;
+use sync_core::record::Trigger;
+
+#[http_component]
+async fn handle(req: Request) -> Response {
+    sfsync_spin::outbound_message(Trigger::Updated, req).await
+}

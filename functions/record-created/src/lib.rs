@@ -1,1 +1,10 @@
-pub fn x(){}
+//! `POST /sf/created`: Salesforce Outbound Messages sent when a record is created.
+
+use spin_sdk::http::{Request, Response};
+use spin_sdk::http_component;
+use sync_core::record::Trigger;
+
+#[http_component]
+async fn handle(req: Request) -> Response {
+    sfsync_spin::outbound_message(Trigger::Created, req).await
+}

@@ -1,1 +1,9 @@
-pub fn x(){}
+//! `POST /admin/resend`: push records again with the current mapping.
+
+use spin_sdk::http::{Request, Response};
+use spin_sdk::http_component;
+
+#[http_component]
+async fn handle(req: Request) -> Response {
+    sfsync_spin::resend(req).await
+}

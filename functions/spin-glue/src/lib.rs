@@ -1,1 +1,221 @@
-pub fn x(){}
+//! The Spin side of sfsync: spin-sdk implementations of `sync-core`'s I/O
+//! traits, the variable reader, and the request/response conversions that
+//! every function shares.
+//!
+//! A function crate is one `#[http_component]` that calls [`outbound_message`]
+//! or [`admin`]; nothing here decides anything about a request.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use spin_sdk::http::{ErrorCode, Method, Request, Response, SendError};
+use spin_sdk::key_value::Store;
+use sync_core::engine::Context;
+use sync_core::io::{Http, HttpError, HttpRequest, HttpResponse, Kv, KvError};
+use sync_core::record::Trigger;
+use sync_core::settings::{ConfigError, Settings};
+use sync_core::soap::{self, FaultCode};
+use sync_core::web;
+
+/// Spin's `default` key-value store.
+pub struct SpinKv {
+    store: Store,
+    /// Keys listed once per request: Spin's API only lists every key.
+    keys: RefCell<Option<Vec<String>>>,
+}
+
+impl SpinKv {
+    pub fn open_default() -> Result<SpinKv, KvError> {
+        Store::open_default()
+            .map(|store| SpinKv {
+                store,
+                keys: RefCell::new(None),
+            })
+            .map_err(|e| KvError(format!("cannot open the default store: {e}")))
+    }
+}
+
+fn kv_err(e: spin_sdk::key_value::Error) -> KvError {
+    KvError(e.to_string())
+}
+
+impl Kv for SpinKv {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.store.get(key).map_err(kv_err)
+    }
+
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        self.keys.borrow_mut().take();
+        self.store.set(key, value).map_err(kv_err)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.keys.borrow_mut().take();
+        self.store.delete(key).map_err(kv_err)
+    }
+
+    async fn list_keys(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, KvError> {
+        let mut cache = self.keys.borrow_mut();
+        if cache.is_none() {
+            let mut keys = self.store.get_keys().map_err(kv_err)?;
+            keys.sort_unstable();
+            *cache = Some(keys);
+        }
+        let keys = cache.as_deref().unwrap_or_default();
+        let first_with_prefix = keys.partition_point(|k| k.as_str() < prefix);
+        let start = match after {
+            Some(a) => first_with_prefix.max(keys.partition_point(|k| k.as_str() <= a)),
+            None => first_with_prefix,
+        };
+        Ok(keys[start..]
+            .iter()
+            .take_while(|k| k.starts_with(prefix))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+}
+
+/// Outbound HTTP through the host (subject to `allowed_outbound_hosts`).
+pub struct SpinHttp;
+
+impl Http for SpinHttp {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let method = match request.method.as_str() {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            other => Method::Other(other.to_string()),
+        };
+        let mut builder = Request::builder();
+        builder.method(method).uri(request.url);
+        for (name, value) in request.headers {
+            builder.header(name, value);
+        }
+        let outgoing = builder.body(request.body).build();
+        let response: Response = spin_sdk::http::send(outgoing).await.map_err(|e| match e {
+            SendError::Http(ErrorCode::HttpRequestDenied) => HttpError::Denied,
+            SendError::Http(
+                ErrorCode::ConnectionTimeout
+                | ErrorCode::ConnectionReadTimeout
+                | ErrorCode::ConnectionWriteTimeout
+                | ErrorCode::HttpResponseTimeout,
+            ) => HttpError::Timeout,
+            SendError::Http(code) => HttpError::Connection(format!("{code:?}")),
+            other => HttpError::Other(other.to_string()),
+        })?;
+        let headers: BTreeMap<String, String> = response
+            .headers()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k.to_ascii_lowercase(), v.to_string())))
+            .collect();
+        Ok(HttpResponse {
+            status: *response.status(),
+            headers,
+            body: response.into_body(),
+        })
+    }
+}
+
+/// sfsync's settings from this component's variables.
+pub fn settings() -> Result<Settings, ConfigError> {
+    Settings::load(|name| spin_sdk::variables::get(name).ok())
+}
+
+/// The current time, to the millisecond.
+pub fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+/// spin-sdk request to the core's.
+pub fn to_core(req: Request) -> web::Request {
+    let headers = req
+        .headers()
+        .filter_map(|(k, v)| v.as_str().map(|v| (k.to_ascii_lowercase(), v.to_string())))
+        .collect();
+    web::Request {
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+        query: req.query().to_string(),
+        headers,
+        body: req.into_body(),
+    }
+}
+
+/// The core's response to spin-sdk's.
+pub fn from_core(resp: web::Response) -> Response {
+    let mut builder = Response::builder();
+    builder.status(resp.status);
+    for (name, value) in resp.headers {
+        builder.header(name, value);
+    }
+    builder.body(resp.body).build()
+}
+
+/// `record-created` and `field-updated`: one Outbound Message.
+pub async fn outbound_message(trigger: Trigger, req: Request) -> Response {
+    let settings = match settings() {
+        Ok(s) => s,
+        Err(e) => {
+            return from_core(web::Response::soap(
+                500,
+                soap::fault(FaultCode::Server, &format!("sfsync is misconfigured: {e}")),
+            ))
+        }
+    };
+    let kv = match SpinKv::open_default() {
+        Ok(kv) => kv,
+        Err(e) => {
+            return from_core(web::Response::soap(
+                500,
+                soap::fault(FaultCode::Server, &format!("{e}; Salesforce will retry")),
+            ))
+        }
+    };
+    let ctx = Context {
+        settings: &settings,
+        kv: &kv,
+        http: &SpinHttp,
+        now: now(),
+    };
+    let req = to_core(req);
+    from_core(sync_core::engine::handle_outbound_message(trigger, &req, &ctx).await)
+}
+
+/// `admin`: every `/admin/...` route but resend.
+pub async fn admin(req: Request) -> Response {
+    let settings = match settings() {
+        Ok(s) => s,
+        Err(e) => return from_core(web::Response::error(500, &format!("sfsync is misconfigured: {e}"))),
+    };
+    let kv = match SpinKv::open_default() {
+        Ok(kv) => kv,
+        Err(e) => return from_core(web::Response::error(503, &e.to_string())),
+    };
+    let req = to_core(req);
+    from_core(sync_core::admin::handle(&req, &settings, &kv).await)
+}
+
+/// `resend`: not built in this version; answers so, behind the admin token.
+pub async fn resend(req: Request) -> Response {
+    let settings = match settings() {
+        Ok(s) => s,
+        Err(e) => return from_core(web::Response::error(500, &format!("sfsync is misconfigured: {e}"))),
+    };
+    let req = to_core(req);
+    if let Err(resp) = sync_core::admin::authorize(&settings, &req) {
+        return from_core(resp);
+    }
+    from_core(web::Response::error(
+        501,
+        "POST /admin/resend is part of the admin API but not built in this version of sfsync",
+    ))
+}

@@ -1,0 +1,318 @@
+//! `TestApp`: the one API the end-to-end tests use, whichever host runs the
+//! components.
+//!
+//! - Without `SPIN_BIN`, the components run in this process on the test host
+//!   ([`crate::host`]); [`TestApp::listen`] also serves them on 127.0.0.1.
+//! - With `SPIN_BIN=/path/to/spin`, the same tests start
+//!   `spin up --listen 127.0.0.1:{free port}` on the built app with a
+//!   temporary state directory and the variables as `SPIN_VARIABLE_*`, and
+//!   talk HTTP to it.
+//!
+//! Both keep the key-value store in `{state dir}/sqlite_key_value.db`, so
+//! [`TestApp::kv_dump`] reads the store the same way for both.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::host::{Host, Listener, TestRequest, TestResponse};
+
+/// The workspace root (where spin.toml is).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// The components the manifest names.
+pub const COMPONENTS: &[&str] = &["record-created", "field-updated", "resend", "admin"];
+
+/// Build the components for wasm32-wasip2 (once per test process), so the
+/// tests never run a stale `.wasm`. Cargo makes this a no-op when up to date.
+pub fn ensure_built() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.current_dir(root())
+            .args(["build", "--quiet", "--target", "wasm32-wasip2", "--release"]);
+        for c in COMPONENTS {
+            cmd.args(["-p", c]);
+        }
+        let status = cmd
+            .status()
+            .unwrap_or_else(|e| panic!("could not run cargo to build the components: {e}"));
+        assert!(
+            status.success(),
+            "building the components failed; is the target installed? (rustup target add wasm32-wasip2)"
+        );
+    });
+}
+
+/// The variables every test starts from: a configured org and tokens, dry-run.
+pub const ORG_ID: &str = "00D000000000062EAA";
+pub const ENDPOINT_TOKEN: &str = "sf-endpoint-token-e2e";
+pub const ADMIN_TOKEN: &str = "admin-token-e2e";
+
+pub fn default_variables() -> BTreeMap<String, String> {
+    [
+        ("sf_organization_id", &ORG_ID[..15]),
+        ("sf_endpoint_token", ENDPOINT_TOKEN),
+        ("admin_token", ADMIN_TOKEN),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+enum Backend {
+    TestHost {
+        runtime: tokio::runtime::Runtime,
+        host: Arc<Host>,
+    },
+    Spin {
+        child: Child,
+        addr: SocketAddr,
+    },
+}
+
+/// A running sfsync app over its own temporary state directory.
+pub struct TestApp {
+    backend: Backend,
+    state: tempfile::TempDir,
+    variables: BTreeMap<String, String>,
+}
+
+impl TestApp {
+    /// Start with [`default_variables`].
+    pub fn start() -> TestApp {
+        TestApp::with_variables(default_variables())
+    }
+
+    /// Start with exactly these variable values (spin.toml defaults for the rest).
+    pub fn with_variables(variables: BTreeMap<String, String>) -> TestApp {
+        ensure_built();
+        let state = tempfile::Builder::new()
+            .prefix("sfsync-e2e-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("temp dir: {e}"));
+        let backend = start_backend(state.path(), &variables);
+        TestApp {
+            backend,
+            state,
+            variables,
+        }
+    }
+
+    /// Which host runs the components.
+    pub fn host_name(&self) -> &'static str {
+        match self.backend {
+            Backend::TestHost { .. } => "test host",
+            Backend::Spin { .. } => "spin",
+        }
+    }
+
+    /// Stop and start again over the same state directory.
+    pub fn restart(&mut self) {
+        if let Backend::Spin { child, .. } = &mut self.backend {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.backend = start_backend(self.state.path(), &self.variables);
+    }
+
+    /// Send a request.
+    pub fn request(&self, req: TestRequest) -> TestResponse {
+        match &self.backend {
+            Backend::TestHost { runtime, host } => {
+                let client: SocketAddr = ([127, 0, 0, 1], 50000).into();
+                runtime
+                    .block_on(host.handle(req, client, "127.0.0.1:3000"))
+                    .unwrap_or_else(|e| panic!("test host: {e:?}"))
+            }
+            Backend::Spin { addr, .. } => http_request(&format!("http://{addr}"), req),
+        }
+    }
+
+    /// `POST` a body to a path (with query).
+    pub fn post(&self, path_and_query: &str, content_type: &str, body: impl Into<Vec<u8>>) -> TestResponse {
+        self.request(TestRequest {
+            method: "POST".into(),
+            path_and_query: path_and_query.into(),
+            headers: vec![("content-type".into(), content_type.into())],
+            body: body.into(),
+        })
+    }
+
+    /// Send an Outbound Message to `/sf/created` or `/sf/updated` with the
+    /// right token.
+    pub fn send_message(&self, route: &str, xml: &str) -> TestResponse {
+        let mut req = TestRequest {
+            method: "POST".into(),
+            path_and_query: format!("{route}?token={ENDPOINT_TOKEN}"),
+            headers: vec![
+                ("content-type".into(), "text/xml; charset=utf-8".into()),
+                ("soapaction".into(), "\"\"".into()),
+            ],
+            body: xml.as_bytes().to_vec(),
+        };
+        req.headers.push(("user-agent".into(), "Jakarta Commons-HttpClient/3.1".into()));
+        self.request(req)
+    }
+
+    /// `GET` an admin path with the configured admin token.
+    pub fn admin_get(&self, path_and_query: &str) -> TestResponse {
+        self.admin_get_with(path_and_query, Some(ADMIN_TOKEN))
+    }
+
+    /// `GET` an admin path with the given bearer token (or none).
+    pub fn admin_get_with(&self, path_and_query: &str, token: Option<&str>) -> TestResponse {
+        let mut headers = Vec::new();
+        if let Some(t) = token {
+            headers.push(("authorization".into(), format!("Bearer {t}")));
+        }
+        self.request(TestRequest {
+            method: "GET".into(),
+            path_and_query: path_and_query.into(),
+            headers,
+            body: Vec::new(),
+        })
+    }
+
+    /// Every key and value of the `default` store, in key order.
+    pub fn kv_dump(&self) -> Vec<(String, Vec<u8>)> {
+        crate::kv::dump(&crate::kv::db_path(self.state.path()))
+            .unwrap_or_else(|e| panic!("reading the store: {e}"))
+    }
+
+    /// Serve the test host on 127.0.0.1 and return its base URL; with Spin,
+    /// Spin's own listener. The listener stops when the handle is dropped.
+    pub fn listen(&self) -> (String, Option<Listener>) {
+        match &self.backend {
+            Backend::TestHost { runtime, host } => {
+                let listener = runtime
+                    .block_on(host.clone().listen())
+                    .unwrap_or_else(|e| panic!("listen: {e}"));
+                (format!("http://{}", listener.addr), Some(listener))
+            }
+            Backend::Spin { addr, .. } => (format!("http://{addr}"), None),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Backend::Spin { child, .. } = &mut self.backend {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn start_backend(state_dir: &Path, variables: &BTreeMap<String, String>) -> Backend {
+    match std::env::var_os("SPIN_BIN") {
+        Some(bin) if !bin.is_empty() => start_spin(Path::new(&bin), state_dir, variables),
+        _ => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap_or_else(|e| panic!("tokio: {e}"));
+            let host = Host::start(&root().join("spin.toml"), state_dir, variables)
+                .unwrap_or_else(|e| panic!("test host: {e:?}"));
+            Backend::TestHost {
+                runtime,
+                host: Arc::new(host),
+            }
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+fn start_spin(bin: &Path, state_dir: &Path, variables: &BTreeMap<String, String>) -> Backend {
+    let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(root())
+        .arg("up")
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--state-dir")
+        .arg(state_dir)
+        .arg("-f")
+        .arg(root().join("spin.toml"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (k, v) in variables {
+        cmd.env(format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v);
+    }
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {}: {e}", bin.display()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let health = TestRequest {
+            method: "GET".into(),
+            path_and_query: "/.well-known/spin/health".into(),
+            ..TestRequest::default()
+        };
+        if std::net::TcpStream::connect(addr).is_ok()
+            && http_request(&format!("http://{addr}"), health).status == 200
+        {
+            return Backend::Spin { child, addr };
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("spin up exited early with {status}");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("spin up did not answer on {addr} within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// One HTTP request over loopback.
+pub fn http_request(base: &str, req: TestRequest) -> TestResponse {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(60))
+        .build();
+    let mut r = agent.request(&req.method, &format!("{base}{}", req.path_and_query));
+    for (k, v) in &req.headers {
+        r = r.set(k, v);
+    }
+    let result = if req.body.is_empty() && req.method == "GET" {
+        r.call()
+    } else {
+        r.send_bytes(&req.body)
+    };
+    let resp = match result {
+        Ok(resp) | Err(ureq::Error::Status(_, resp)) => resp,
+        Err(e) => panic!("{} {}: {e}", req.method, req.path_and_query),
+    };
+    let status = resp.status();
+    let headers = resp
+        .headers_names()
+        .into_iter()
+        .filter_map(|n| resp.header(&n).map(|v| (n.clone(), v.to_string())))
+        .collect();
+    let mut body = Vec::new();
+    resp.into_reader()
+        .read_to_end(&mut body)
+        .unwrap_or_else(|e| panic!("reading the body: {e}"));
+    TestResponse {
+        status,
+        headers,
+        body,
+    }
+}

@@ -1,0 +1,613 @@
+//! A small Spin-like host for the built `.wasm` components — test-only.
+//!
+//! It does what `spin up` does for sfsync, no more: routes from spin.toml,
+//! the Spin headers a component receives, a fresh instance per request, the
+//! `fermyon:spin` key-value (on SQLite, [`crate::kv`]) and variables
+//! interfaces generated from `wit/`, WASI 0.2 and `wasi:http` from
+//! wasmtime-wasi(-http), and outbound HTTP limited to each component's
+//! `allowed_outbound_hosts` ([`crate::outbound`]).
+//!
+//! [`Host::handle`] runs a request in process; [`Host::listen`] serves
+//! 127.0.0.1 on a free port.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
+
+use anyhow::{anyhow, Context as _, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+use crate::kv::SqliteKv;
+use crate::manifest::{expand, Manifest};
+use crate::outbound::AllowedHosts;
+use crate::router::{RouteMatch, Router};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "sfsync:host/function",
+        with: { "fermyon:spin/key-value.store": super::KvHandle },
+        imports: { default: trappable },
+    });
+}
+
+use bindings::fermyon::spin::{key_value, variables};
+
+/// An open key-value store of one instance.
+pub struct KvHandle {
+    label: String,
+}
+
+/// A request as the tests write it.
+#[derive(Debug, Clone, Default)]
+pub struct TestRequest {
+    pub method: String,
+    /// Path and query, e.g. `/sf/created?token=x`.
+    pub path_and_query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A response as the tests read it.
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Per-instance state, as Spin keeps it.
+pub struct HostState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    hooks: OutboundHooks,
+    kv: SqliteKv,
+    kv_labels: Vec<String>,
+    component: String,
+    variables: BTreeMap<String, String>,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            hooks: &mut self.hooks,
+            table: &mut self.table,
+            ctx: &mut self.http,
+        }
+    }
+}
+
+/// Outbound HTTP: denied unless `allowed_outbound_hosts` allows it.
+struct OutboundHooks {
+    allowed: AllowedHosts,
+    component: String,
+}
+
+impl WasiHttpHooks for OutboundHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        fut: Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> Box<
+        dyn std::future::Future<
+                Output = wasmtime_wasi_http::Result<(
+                    http::Response<wasmtime_wasi_http::WasiBody>,
+                    Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+                )>,
+            > + Send,
+    > {
+        let uri = request.uri();
+        let scheme = uri.scheme_str().unwrap_or("https").to_string();
+        let host = uri.host().unwrap_or_default().to_string();
+        let port = uri.port_u16();
+        if !self.allowed.allows(&scheme, &host, port) {
+            eprintln!(
+                "test host: component {} denied outbound request to {scheme}://{host}{}: not in allowed_outbound_hosts ({:?})",
+                self.component,
+                port.map(|p| format!(":{p}")).unwrap_or_default(),
+                self.allowed
+            );
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        drop(fut);
+        Box::new(async move {
+            let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                res.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn std::future::Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
+
+impl key_value::Host for HostState {}
+
+impl key_value::HostStore for HostState {
+    fn open(
+        &mut self,
+        label: String,
+    ) -> wasmtime::Result<Result<Resource<KvHandle>, key_value::Error>> {
+        if !self.kv_labels.contains(&label) {
+            return Ok(Err(key_value::Error::AccessDenied));
+        }
+        Ok(Ok(self.table.push(KvHandle { label })?))
+    }
+
+    fn get(
+        &mut self,
+        store: Resource<KvHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, key_value::Error>> {
+        let label = self.table.get(&store)?.label.clone();
+        Ok(self.kv.get(&label, &key).map_err(key_value::Error::Other))
+    }
+
+    fn set(
+        &mut self,
+        store: Resource<KvHandle>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), key_value::Error>> {
+        let label = self.table.get(&store)?.label.clone();
+        Ok(self.kv.set(&label, &key, &value).map_err(key_value::Error::Other))
+    }
+
+    fn delete(
+        &mut self,
+        store: Resource<KvHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), key_value::Error>> {
+        let label = self.table.get(&store)?.label.clone();
+        Ok(self.kv.delete(&label, &key).map_err(key_value::Error::Other))
+    }
+
+    fn exists(
+        &mut self,
+        store: Resource<KvHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, key_value::Error>> {
+        let label = self.table.get(&store)?.label.clone();
+        Ok(self
+            .kv
+            .get(&label, &key)
+            .map(|v| v.is_some())
+            .map_err(key_value::Error::Other))
+    }
+
+    fn get_keys(
+        &mut self,
+        store: Resource<KvHandle>,
+    ) -> wasmtime::Result<Result<Vec<String>, key_value::Error>> {
+        let label = self.table.get(&store)?.label.clone();
+        Ok(self.kv.keys(&label).map_err(key_value::Error::Other))
+    }
+
+    fn drop(&mut self, store: Resource<KvHandle>) -> wasmtime::Result<()> {
+        self.table.delete(store)?;
+        Ok(())
+    }
+}
+
+/// Spin's variable names: `a-z`, `0-9`, `_`, starting with a letter, no `__`,
+/// not ending with `_`.
+fn valid_variable_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('_')
+        && !name.contains("__")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+impl variables::Host for HostState {
+    fn get(&mut self, name: String) -> wasmtime::Result<Result<String, variables::Error>> {
+        if !valid_variable_name(&name) {
+            return Ok(Err(variables::Error::InvalidName(format!(
+                "invalid variable name {name:?}"
+            ))));
+        }
+        Ok(self.variables.get(&name).cloned().ok_or_else(|| {
+            variables::Error::Undefined(format!(
+                "no variable for {:?}.{name:?}",
+                self.component
+            ))
+        }))
+    }
+}
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        Engine::new(&config).unwrap_or_else(|e| panic!("wasmtime engine: {e}"))
+    })
+}
+
+/// Compile a component once per process (and again only if the file changes).
+fn compile(path: &Path) -> Result<Component> {
+    type Cache = Mutex<HashMap<PathBuf, (SystemTime, Component)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let modified = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .with_context(|| format!("{} is missing: build the components first", path.display()))?;
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache.lock().map_err(|_| anyhow!("component cache poisoned"))?;
+    if let Some((at, component)) = cache.get(path) {
+        if *at == modified {
+            return Ok(component.clone());
+        }
+    }
+    let component = Component::from_file(engine(), path)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("compiling {}", path.display()))?;
+    cache.insert(path.to_path_buf(), (modified, component.clone()));
+    Ok(component)
+}
+
+struct ComponentRuntime {
+    pre: ProxyPre<HostState>,
+    kv_labels: Vec<String>,
+    variables: BTreeMap<String, String>,
+    allowed: AllowedHosts,
+}
+
+/// A running app: the components of one spin.toml over one state directory.
+pub struct Host {
+    router: Router,
+    components: HashMap<String, ComponentRuntime>,
+    kv: SqliteKv,
+}
+
+impl Host {
+    /// Load `spin.toml`, resolve variables (manifest defaults overridden by
+    /// `overrides`), compile and link every component, open the store in
+    /// `state_dir`.
+    pub fn start(
+        manifest_path: &Path,
+        state_dir: &Path,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<Host> {
+        let manifest = Manifest::load(manifest_path)?;
+        let mut values = BTreeMap::new();
+        for (name, decl) in &manifest.variables {
+            match overrides.get(name).or(decl.default.as_ref()) {
+                Some(v) => {
+                    values.insert(name.clone(), v.clone());
+                }
+                None => {
+                    return Err(anyhow!(
+                        "no provider resolved required variable(s): [{name}]"
+                    ))
+                }
+            }
+        }
+        for name in overrides.keys() {
+            if !manifest.variables.contains_key(name) {
+                return Err(anyhow!("variable {name} is not declared in spin.toml"));
+            }
+        }
+        let mut linker: Linker<HostState> = Linker::new(engine());
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        bindings::Function::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+
+        let mut components = HashMap::new();
+        for (id, decl) in &manifest.component {
+            let path = manifest
+                .source_path(id)
+                .ok_or_else(|| anyhow!("component {id} has no source"))?;
+            let component = compile(&path)?;
+            let pre = ProxyPre::new(
+                linker
+                    .instantiate_pre(&component)
+                    .map_err(anyhow::Error::from)
+                    .with_context(|| format!("linking component {id}"))?,
+            )?;
+            for label in &decl.key_value_stores {
+                if label != "default" {
+                    return Err(anyhow!(
+                        "unknown key_value_stores label {label:?} for component {id:?}"
+                    ));
+                }
+            }
+            let variables = decl
+                .variables
+                .iter()
+                .map(|(k, t)| Ok((k.clone(), expand(t, &values)?)))
+                .collect::<Result<BTreeMap<_, _>>>()?;
+            components.insert(
+                id.clone(),
+                ComponentRuntime {
+                    pre,
+                    kv_labels: decl.key_value_stores.clone(),
+                    variables,
+                    allowed: AllowedHosts::resolve(&decl.allowed_outbound_hosts, &values),
+                },
+            );
+        }
+        let router = Router::new(
+            manifest
+                .trigger
+                .http
+                .iter()
+                .map(|t| (t.route.clone(), t.component.clone())),
+        );
+        Ok(Host {
+            router,
+            components,
+            kv: SqliteKv::open(&crate::kv::db_path(state_dir))?,
+        })
+    }
+
+    /// Run one request through its component.
+    pub async fn handle(&self, req: TestRequest, client: SocketAddr, authority: &str) -> Result<TestResponse> {
+        let path = req.path_and_query.split('?').next().unwrap_or_default();
+        if path.starts_with("/.well-known/spin/") {
+            return Ok(match path {
+                "/.well-known/spin/health" => TestResponse {
+                    status: 200,
+                    headers: vec![],
+                    body: b"OK".to_vec(),
+                },
+                _ => empty(404),
+            });
+        }
+        let Some(matched) = self.router.route(path) else {
+            return Ok(empty(404));
+        };
+        let runtime = self
+            .components
+            .get(&matched.component)
+            .ok_or_else(|| anyhow!("no component {}", matched.component))?;
+
+        let mut builder = hyper::Request::builder()
+            .method(req.method.as_str())
+            .uri(format!("http://{authority}{}", req.path_and_query));
+        const STRIPPED: &[&str] = &[
+            "host",
+            "connection",
+            "keep-alive",
+            "proxy-authenticate",
+            "proxy-authorization",
+            "proxy-connection",
+            "transfer-encoding",
+            "upgrade",
+            "http2-settings",
+        ];
+        for (k, v) in &req.headers {
+            if !STRIPPED.contains(&k.to_ascii_lowercase().as_str()) {
+                builder = builder.header(k, v);
+            }
+        }
+        for (k, v) in spin_headers(&matched, &req.path_and_query, client, authority) {
+            builder = builder.header(k, v);
+        }
+        let hyper_req = builder.body(Full::new(Bytes::from(req.body)))?;
+
+        let state = HostState {
+            wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: OutboundHooks {
+                allowed: runtime.allowed.clone(),
+                component: matched.component.clone(),
+            },
+            kv: self.kv.clone(),
+            kv_labels: runtime.kv_labels.clone(),
+            component: matched.component.clone(),
+            variables: runtime.variables.clone(),
+        };
+        let mut store = Store::new(engine(), state);
+        let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, hyper_req)?;
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let outparam = store.data_mut().http().new_response_outparam(sender)?;
+        let pre = runtime.pre.clone();
+        let task = tokio::task::spawn(async move {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, outparam)
+                .await
+        });
+        let response = match receiver.await {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(code)) => {
+                eprintln!("test host: component set an error response: {code:?}");
+                return Ok(empty(500));
+            }
+            Err(_) => {
+                // The guest trapped or returned without a response: Spin answers 500.
+                match task.await {
+                    Ok(Err(e)) => eprintln!("test host: component failed: {e:?}"),
+                    Ok(Ok(())) => eprintln!("test host: guest failed to produce a response"),
+                    Err(e) => eprintln!("test host: task failed: {e}"),
+                }
+                return Ok(empty(500));
+            }
+        };
+        let (parts, body) = response.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map_err(|e| anyhow!("reading the component's body: {e:?}"))?
+            .to_bytes();
+        if let Ok(Err(e)) = task.await {
+            eprintln!("test host: component failed after responding: {e:?}");
+        }
+        Ok(TestResponse {
+            status: parts.status.as_u16(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect(),
+            body: body.to_vec(),
+        })
+    }
+
+    /// Serve on 127.0.0.1 (a free port) until the returned handle is dropped.
+    pub async fn listen(self: Arc<Self>) -> Result<Listener> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    _ = &mut stop_rx => break,
+                    a = listener.accept() => a,
+                };
+                let Ok((stream, peer)) = accepted else { continue };
+                let host = self.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let host = host.clone();
+                        async move { host.serve_hyper(req, peer, addr).await }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Listener {
+            addr,
+            _stop: stop_tx,
+        })
+    }
+
+    async fn serve_hyper(
+        &self,
+        req: hyper::Request<hyper::body::Incoming>,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<hyper::Response<Full<Bytes>>> {
+        let (parts, body) = req.into_parts();
+        let body = body.collect().await?.to_bytes().to_vec();
+        let authority = parts
+            .headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+            .unwrap_or_else(|| local.to_string());
+        let test_req = TestRequest {
+            method: parts.method.to_string(),
+            path_and_query: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "/".into()),
+            headers: parts
+                .headers
+                .iter()
+                .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.to_string(), v.to_string())))
+                .collect(),
+            body,
+        };
+        let resp = match self.handle(test_req, peer, &authority).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("test host: {e:?}");
+                empty(500)
+            }
+        };
+        let mut builder = hyper::Response::builder().status(resp.status);
+        for (k, v) in resp.headers {
+            builder = builder.header(k, v);
+        }
+        Ok(builder.body(Full::new(Bytes::from(resp.body)))?)
+    }
+}
+
+/// A loopback listener; stops when dropped.
+pub struct Listener {
+    pub addr: SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+fn empty(status: u16) -> TestResponse {
+    TestResponse {
+        status,
+        headers: vec![("content-length".into(), "0".into())],
+        body: Vec::new(),
+    }
+}
+
+/// The headers Spin appends for a matched route.
+fn spin_headers(
+    m: &RouteMatch,
+    path_and_query: &str,
+    client: SocketAddr,
+    authority: &str,
+) -> Vec<(String, String)> {
+    let matched_route = m.raw_route.trim_end_matches('/').to_string();
+    let component_route = m
+        .raw_route
+        .strip_suffix("/...")
+        .unwrap_or(&m.raw_route)
+        .to_string();
+    let mut headers = vec![
+        ("spin-full-url".into(), format!("http://{authority}{path_and_query}")),
+        ("spin-path-info".into(), m.path_info.clone()),
+        ("spin-matched-route".into(), matched_route),
+        ("spin-raw-component-route".into(), m.raw_route.clone()),
+        ("spin-component-route".into(), component_route),
+        ("spin-base-path".into(), "/".into()),
+        ("spin-client-addr".into(), client.to_string()),
+    ];
+    for (name, value) in &m.params {
+        headers.push((
+            format!("spin-path-match-{}", name.to_ascii_lowercase().replace('_', "-")),
+            value.clone(),
+        ));
+    }
+    headers
+}
+
+/// The interfaces a built component imports, by name.
+pub fn component_imports(path: &Path) -> Result<Vec<String>> {
+    let component = compile(path)?;
+    Ok(component
+        .component_type()
+        .imports(engine())
+        .map(|(name, _)| name.to_string())
+        .collect())
+}
