@@ -139,7 +139,12 @@ impl TestApp {
     }
 
     /// `POST` a body to a path (with query).
-    pub fn post(&self, path_and_query: &str, content_type: &str, body: impl Into<Vec<u8>>) -> TestResponse {
+    pub fn post(
+        &self,
+        path_and_query: &str,
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> TestResponse {
         self.request(TestRequest {
             method: "POST".into(),
             path_and_query: path_and_query.into(),
@@ -160,7 +165,8 @@ impl TestApp {
             ],
             body: xml.as_bytes().to_vec(),
         };
-        req.headers.push(("user-agent".into(), "Jakarta Commons-HttpClient/3.1".into()));
+        req.headers
+            .push(("user-agent".into(), "Jakarta Commons-HttpClient/3.1".into()));
         self.request(req)
     }
 

@@ -187,7 +187,10 @@ impl key_value::HostStore for HostState {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), key_value::Error>> {
         let label = self.table.get(&store)?.label.clone();
-        Ok(self.kv.set(&label, &key, &value).map_err(key_value::Error::Other))
+        Ok(self
+            .kv
+            .set(&label, &key, &value)
+            .map_err(key_value::Error::Other))
     }
 
     fn delete(
@@ -196,7 +199,10 @@ impl key_value::HostStore for HostState {
         key: String,
     ) -> wasmtime::Result<Result<(), key_value::Error>> {
         let label = self.table.get(&store)?.label.clone();
-        Ok(self.kv.delete(&label, &key).map_err(key_value::Error::Other))
+        Ok(self
+            .kv
+            .delete(&label, &key)
+            .map_err(key_value::Error::Other))
     }
 
     fn exists(
@@ -245,10 +251,7 @@ impl variables::Host for HostState {
             ))));
         }
         Ok(self.variables.get(&name).cloned().ok_or_else(|| {
-            variables::Error::Undefined(format!(
-                "no variable for {:?}.{name:?}",
-                self.component
-            ))
+            variables::Error::Undefined(format!("no variable for {:?}.{name:?}", self.component))
         }))
     }
 }
@@ -270,7 +273,9 @@ fn compile(path: &Path) -> Result<Component> {
         .and_then(|m| m.modified())
         .with_context(|| format!("{} is missing: build the components first", path.display()))?;
     let cache = CACHE.get_or_init(Default::default);
-    let mut cache = cache.lock().map_err(|_| anyhow!("component cache poisoned"))?;
+    let mut cache = cache
+        .lock()
+        .map_err(|_| anyhow!("component cache poisoned"))?;
     if let Some((at, component)) = cache.get(path) {
         if *at == modified {
             return Ok(component.clone());
@@ -379,7 +384,12 @@ impl Host {
     }
 
     /// Run one request through its component.
-    pub async fn handle(&self, req: TestRequest, client: SocketAddr, authority: &str) -> Result<TestResponse> {
+    pub async fn handle(
+        &self,
+        req: TestRequest,
+        client: SocketAddr,
+        authority: &str,
+    ) -> Result<TestResponse> {
         let path = req.path_and_query.split('?').next().unwrap_or_default();
         if path.starts_with("/.well-known/spin/") {
             return Ok(match path {
@@ -437,7 +447,10 @@ impl Host {
             variables: runtime.variables.clone(),
         };
         let mut store = Store::new(engine(), state);
-        let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, hyper_req)?;
+        let incoming = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, hyper_req)?;
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let outparam = store.data_mut().http().new_response_outparam(sender)?;
         let pre = runtime.pre.clone();
@@ -478,7 +491,12 @@ impl Host {
             headers: parts
                 .headers
                 .iter()
-                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
                 .collect(),
             body: body.to_vec(),
         })
@@ -495,7 +513,9 @@ impl Host {
                     _ = &mut stop_rx => break,
                     a = listener.accept() => a,
                 };
-                let Ok((stream, peer)) = accepted else { continue };
+                let Ok((stream, peer)) = accepted else {
+                    continue;
+                };
                 let host = self.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
@@ -585,7 +605,10 @@ fn spin_headers(
         .unwrap_or(&m.raw_route)
         .to_string();
     let mut headers = vec![
-        ("spin-full-url".into(), format!("http://{authority}{path_and_query}")),
+        (
+            "spin-full-url".into(),
+            format!("http://{authority}{path_and_query}"),
+        ),
         ("spin-path-info".into(), m.path_info.clone()),
         ("spin-matched-route".into(), matched_route),
         ("spin-raw-component-route".into(), m.raw_route.clone()),
@@ -595,7 +618,10 @@ fn spin_headers(
     ];
     for (name, value) in &m.params {
         headers.push((
-            format!("spin-path-match-{}", name.to_ascii_lowercase().replace('_', "-")),
+            format!(
+                "spin-path-match-{}",
+                name.to_ascii_lowercase().replace('_', "-")
+            ),
             value.clone(),
         ));
     }
@@ -608,6 +634,16 @@ pub fn component_imports(path: &Path) -> Result<Vec<String>> {
     Ok(component
         .component_type()
         .imports(engine())
+        .map(|(name, _)| name.to_string())
+        .collect())
+}
+
+/// The interfaces a built component exports, by name.
+pub fn component_exports(path: &Path) -> Result<Vec<String>> {
+    let component = compile(path)?;
+    Ok(component
+        .component_type()
+        .exports(engine())
         .map(|(name, _)| name.to_string())
         .collect())
 }

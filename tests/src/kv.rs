@@ -35,7 +35,10 @@ impl SqliteKv {
     }
 
     fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, String> {
-        let conn = self.conn.lock().map_err(|_| "store mutex poisoned".to_string())?;
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| "store mutex poisoned".to_string())?;
         f(&conn).map_err(|e| e.to_string())
     }
 

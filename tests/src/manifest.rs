@@ -53,8 +53,8 @@ pub struct ComponentDecl {
 
 impl Manifest {
     pub fn load(path: &Path) -> Result<Manifest> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let mut m: Manifest =
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         if m.spin_manifest_version != 2 {
@@ -67,7 +67,11 @@ impl Manifest {
         }
         for t in &m.trigger.http {
             if !m.component.contains_key(&t.component) {
-                bail!("trigger {} names unknown component {}", t.route, t.component);
+                bail!(
+                    "trigger {} names unknown component {}",
+                    t.route,
+                    t.component
+                );
             }
         }
         m.dir = path
@@ -78,7 +82,9 @@ impl Manifest {
     }
 
     pub fn source_path(&self, component: &str) -> Option<PathBuf> {
-        self.component.get(component).map(|c| self.dir.join(&c.source))
+        self.component
+            .get(component)
+            .map(|c| self.dir.join(&c.source))
     }
 }
 

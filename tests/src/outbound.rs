@@ -79,8 +79,7 @@ impl AllowedHosts {
             let scheme_ok = e.scheme == "*" || e.scheme == scheme;
             let host_ok = e.host == "*"
                 || e.host == host
-                || e
-                    .host
+                || e.host
                     .strip_prefix("*.")
                     .is_some_and(|d| host.ends_with(&format!(".{d}")));
             let port_ok = match &e.port {
@@ -98,23 +97,53 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn like_spin() {
-        let t = vec!["{{ zendesk_url }}".to_string(), "{{ webhook_url }}".to_string()];
-        let a = AllowedHosts::resolve(&t, &vars(&[("zendesk_url", "http://127.0.0.1:4917"), ("webhook_url", "")]));
+        let t = vec![
+            "{{ zendesk_url }}".to_string(),
+            "{{ webhook_url }}".to_string(),
+        ];
+        let a = AllowedHosts::resolve(
+            &t,
+            &vars(&[
+                ("zendesk_url", "http://127.0.0.1:4917"),
+                ("webhook_url", ""),
+            ]),
+        );
         assert!(a.allows("http", "127.0.0.1", Some(4917)));
         assert!(!a.allows("http", "localhost", Some(4917)));
         assert!(!a.allows("http", "127.0.0.1", Some(4918)));
         assert!(!a.allows("https", "127.0.0.1", Some(4917)));
-        let https = AllowedHosts::resolve(&t, &vars(&[("zendesk_url", "https://acme.zendesk.com/"), ("webhook_url", "")]));
+        let https = AllowedHosts::resolve(
+            &t,
+            &vars(&[
+                ("zendesk_url", "https://acme.zendesk.com/"),
+                ("webhook_url", ""),
+            ]),
+        );
         assert!(https.allows("https", "acme.zendesk.com", None));
         assert!(https.allows("https", "acme.zendesk.com", Some(443)));
-        let with_path = AllowedHosts::resolve(&t, &vars(&[("zendesk_url", "https://acme.zendesk.com/api/v2"), ("webhook_url", "http://127.0.0.1:9")]));
-        assert!(!with_path.allows("http", "127.0.0.1", Some(9)), "one bad entry denies all");
-        let none = AllowedHosts::resolve(&t, &vars(&[("zendesk_url", ""), ("webhook_url", "https://")]));
+        let with_path = AllowedHosts::resolve(
+            &t,
+            &vars(&[
+                ("zendesk_url", "https://acme.zendesk.com/api/v2"),
+                ("webhook_url", "http://127.0.0.1:9"),
+            ]),
+        );
+        assert!(
+            !with_path.allows("http", "127.0.0.1", Some(9)),
+            "one bad entry denies all"
+        );
+        let none = AllowedHosts::resolve(
+            &t,
+            &vars(&[("zendesk_url", ""), ("webhook_url", "https://")]),
+        );
         assert!(!none.allows("https", "acme.zendesk.com", None));
         let wild = AllowedHosts::resolve(&["https://*.zendesk.com".to_string()], &vars(&[]));
         assert!(wild.allows("https", "a.b.zendesk.com", None));

@@ -130,7 +130,10 @@ pub struct Router {
 impl Router {
     pub fn new(routes: impl IntoIterator<Item = (String, String)>) -> Router {
         Router {
-            routes: routes.into_iter().map(|(r, c)| Route::new(&r, &c)).collect(),
+            routes: routes
+                .into_iter()
+                .map(|(r, c)| Route::new(&r, &c))
+                .collect(),
         }
     }
 
@@ -178,7 +181,10 @@ mod tests {
             ("/admin/resend", Some(("resend", ""))),
             ("/admin/resend/", Some(("resend", ""))),
             ("/admin/stats", Some(("admin", "/stats"))),
-            ("/admin/records/Contact/003", Some(("admin", "/records/Contact/003"))),
+            (
+                "/admin/records/Contact/003",
+                Some(("admin", "/records/Contact/003")),
+            ),
             ("/admin", Some(("admin", ""))),
             ("/admin/", Some(("admin", "/"))),
             ("/adminx", None),

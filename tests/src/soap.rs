@@ -25,7 +25,9 @@ pub fn message(org_id: &str, records: &[Record]) -> String {
         ));
         for (name, value) in &r.fields {
             match value {
-                Some(v) => notifications.push_str(&format!("     <sf:{name}>{}</sf:{name}>\n", escape(v))),
+                Some(v) => {
+                    notifications.push_str(&format!("     <sf:{name}>{}</sf:{name}>\n", escape(v)))
+                }
                 None => notifications.push_str(&format!("     <sf:{name} xsi:nil=\"true\"/>\n")),
             }
         }

@@ -23,7 +23,10 @@ fn created_message_is_acknowledged_and_its_records_survive_a_restart() {
     let resp = app.send_message("/sf/created", &three_contacts());
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
-    assert!(resp.header("content-type").unwrap_or_default().starts_with("text/xml"));
+    assert!(resp
+        .header("content-type")
+        .unwrap_or_default()
+        .starts_with("text/xml"));
 
     let check = |app: &TestApp| {
         for n in 1..=3 {
@@ -41,9 +44,17 @@ fn created_message_is_acknowledged_and_its_records_survive_a_restart() {
             assert_eq!(view["links"]["AccountId"], "001000000000001AAA");
             assert_eq!(view["destination"]["kind"], "dry-run");
             assert_eq!(view["destination"]["id"], format!("Contact/{id}").as_str());
-            assert_eq!(view["last_payload"]["fields"]["email"], format!("ana{n}@example.com").as_str());
-            assert_eq!(view["last_payload"]["fields"]["name"], format!("Ana{n} Lima").as_str());
-            assert!(view["last_synced_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+            assert_eq!(
+                view["last_payload"]["fields"]["email"],
+                format!("ana{n}@example.com").as_str()
+            );
+            assert_eq!(
+                view["last_payload"]["fields"]["name"],
+                format!("Ana{n} Lima").as_str()
+            );
+            assert!(view["last_synced_at"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z')));
         }
         let stats = app.admin_get("/admin/stats").json();
         assert_eq!(stats["total"], 3);
@@ -57,14 +68,24 @@ fn created_message_is_acknowledged_and_its_records_survive_a_restart() {
     check(&app);
 
     let stored = format!("{:?}", app.kv_dump());
-    assert!(!stored.contains("E2ESESSIONSECRET"), "the SessionId was stored");
+    assert!(
+        !stored.contains("E2ESESSIONSECRET"),
+        "the SessionId was stored"
+    );
 }
 
 #[test]
 fn refused_messages_get_a_fault_and_leave_the_store_unchanged() {
     let app = TestApp::start();
     // One record already there, so "unchanged" is about a non-empty store.
-    assert_eq!(app.send_message("/sf/created", &message(ORG_ID, &[contact(9, "x@example.com")])).status, 200);
+    assert_eq!(
+        app.send_message(
+            "/sf/created",
+            &message(ORG_ID, &[contact(9, "x@example.com")])
+        )
+        .status,
+        200
+    );
     let before = app.kv_dump();
     assert!(!before.is_empty());
 
@@ -74,19 +95,50 @@ fn refused_messages_get_a_fault_and_leave_the_store_unchanged() {
         good.trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
     );
     let cases: Vec<(&str, String, String, &str)> = vec![
-        ("wrong token", "/sf/created?token=wrong".into(), good.clone(), "does not match"),
+        (
+            "wrong token",
+            "/sf/created?token=wrong".into(),
+            good.clone(),
+            "does not match",
+        ),
         ("no token", "/sf/created".into(), good.clone(), "no ?token="),
-        ("wrong org id", format!("/sf/created?token={ENDPOINT_TOKEN}"), message("00D000000000099EAA", &[contact(1, "a@example.com")]), "00D000000000099EAA"),
-        ("DOCTYPE body", format!("/sf/created?token={ENDPOINT_TOKEN}"), doctype, "DOCTYPE"),
-        ("non-XML body", format!("/sf/created?token={ENDPOINT_TOKEN}"), "{\"not\":\"xml\"}".into(), "XML"),
-        ("wrong token on updated", "/sf/updated?token=wrong".into(), good.clone(), "does not match"),
+        (
+            "wrong org id",
+            format!("/sf/created?token={ENDPOINT_TOKEN}"),
+            message("00D000000000099EAA", &[contact(1, "a@example.com")]),
+            "00D000000000099EAA",
+        ),
+        (
+            "DOCTYPE body",
+            format!("/sf/created?token={ENDPOINT_TOKEN}"),
+            doctype,
+            "DOCTYPE",
+        ),
+        (
+            "non-XML body",
+            format!("/sf/created?token={ENDPOINT_TOKEN}"),
+            "{\"not\":\"xml\"}".into(),
+            "XML",
+        ),
+        (
+            "wrong token on updated",
+            "/sf/updated?token=wrong".into(),
+            good.clone(),
+            "does not match",
+        ),
     ];
     for (name, path, body, says) in cases {
         let resp = app.post(&path, "text/xml; charset=utf-8", body);
         assert_eq!(resp.status, 500, "{name}: {}", resp.text());
         let text = resp.text();
-        assert!(text.contains("<soapenv:Fault>") && text.contains("<faultstring>"), "{name}: {text}");
-        assert!(text.contains(says), "{name}: fault does not say {says:?}: {text}");
+        assert!(
+            text.contains("<soapenv:Fault>") && text.contains("<faultstring>"),
+            "{name}: {text}"
+        );
+        assert!(
+            text.contains(says),
+            "{name}: fault does not say {says:?}: {text}"
+        );
         assert_eq!(app.kv_dump(), before, "{name}: the store changed");
     }
 }
@@ -97,7 +149,11 @@ fn an_unset_endpoint_token_refuses_everything() {
     vars.insert("sf_endpoint_token".into(), String::new());
     let app = TestApp::with_variables(vars);
     for token in ["", "anything"] {
-        let resp = app.post(&format!("/sf/created?token={token}"), "text/xml", three_contacts());
+        let resp = app.post(
+            &format!("/sf/created?token={token}"),
+            "text/xml",
+            three_contacts(),
+        );
         assert_eq!(resp.status, 500);
         assert!(resp.text().contains("sf_endpoint_token"), "{}", resp.text());
     }
@@ -107,12 +163,25 @@ fn an_unset_endpoint_token_refuses_everything() {
 #[test]
 fn the_admin_api_needs_the_bearer_token() {
     let app = TestApp::start();
-    for (token, why) in [(None, "missing"), (Some("wrong"), "wrong"), (Some(""), "empty")] {
-        for path in ["/admin/stats", "/admin/records/Contact/003000000000001AAA", "/admin/records"] {
+    for (token, why) in [
+        (None, "missing"),
+        (Some("wrong"), "wrong"),
+        (Some(""), "empty"),
+    ] {
+        for path in [
+            "/admin/stats",
+            "/admin/records/Contact/003000000000001AAA",
+            "/admin/records",
+        ] {
             let resp = app.admin_get_with(path, token);
             assert_eq!(resp.status, 401, "{why} token on {path}: {}", resp.text());
             let err = resp.json();
-            assert!(err["error"].as_str().is_some_and(|e| e.contains("admin_token") || e.contains("Bearer")), "{err}");
+            assert!(
+                err["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("admin_token") || e.contains("Bearer")),
+                "{err}"
+            );
         }
     }
     let resend = app.request(TestRequest {
@@ -125,7 +194,9 @@ fn the_admin_api_needs_the_bearer_token() {
     assert_eq!(app.admin_get("/admin/stats").status, 200);
     let missing = app.admin_get("/admin/records/Contact/003000000000404AAA");
     assert_eq!(missing.status, 404);
-    assert!(missing.json()["error"].as_str().is_some_and(|e| e.contains("003000000000404AAA")));
+    assert!(missing.json()["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("003000000000404AAA")));
 }
 
 #[test]
@@ -136,7 +207,9 @@ fn an_unset_admin_token_refuses_the_admin_api() {
     for token in [None, Some(""), Some(ADMIN_TOKEN)] {
         let resp = app.admin_get_with("/admin/stats", token);
         assert_eq!(resp.status, 401);
-        assert!(resp.json()["error"].as_str().is_some_and(|e| e.contains("admin_token is set")));
+        assert!(resp.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("admin_token is set")));
     }
 }
 
@@ -160,13 +233,22 @@ fn routes_not_built_yet_answer_501_json_and_unknown_paths_404() {
 #[test]
 fn an_update_that_changes_no_mapped_field_is_skipped() {
     let app = TestApp::start();
-    assert_eq!(app.send_message("/sf/created", &message(ORG_ID, &[contact(1, "a@example.com")])).status, 200);
+    assert_eq!(
+        app.send_message(
+            "/sf/created",
+            &message(ORG_ID, &[contact(1, "a@example.com")])
+        )
+        .status,
+        200
+    );
     let mut again = contact(1, "a@example.com");
     again.notification_id = "04l000000000000999".into();
     again.fields.push(("Zz_Note__c", Some("unmapped".into())));
     let resp = app.send_message("/sf/updated", &message(ORG_ID, &[again]));
     assert_eq!(resp.status, 200, "{}", resp.text());
-    let view = app.admin_get(&format!("/admin/records/Contact/{}", contact_id(1))).json();
+    let view = app
+        .admin_get(&format!("/admin/records/Contact/{}", contact_id(1)))
+        .json();
     assert_eq!(view["status"], "skipped");
     assert_eq!(view["skip_reason"], "no mapped field changed");
     assert_eq!(view["ever_synced"], true);
@@ -199,4 +281,26 @@ fn the_app_serves_http_on_loopback() {
     );
     assert_eq!(stats.status, 200, "{}", stats.text());
     assert_eq!(stats.json()["total"], 3);
+}
+
+#[test]
+fn the_readme_sample_message_syncs() {
+    let app = TestApp::start();
+    let xml =
+        std::fs::read_to_string(sfsync_tests::app::root().join("examples/contact-created.xml"))
+            .expect("examples/contact-created.xml");
+    let resp = app.send_message("/sf/created", &xml);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let view = app
+        .admin_get("/admin/records/Contact/003000000000001AAA")
+        .json();
+    assert_eq!(view["status"], "synced");
+    assert_eq!(
+        view["last_payload"]["fields"]["email"],
+        "ana.lima@example.com"
+    );
+    assert_eq!(
+        view["last_payload"]["fields"]["phone"],
+        serde_json::Value::Null
+    );
 }

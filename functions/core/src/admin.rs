@@ -20,14 +20,17 @@ const SCAN_PAGE: usize = 500;
 
 /// Check the bearer token. `Err` is the 401 to send.
 pub fn authorize(settings: &Settings, req: &Request) -> Result<(), Response> {
-    let unauthorized = |msg: &str| Err(Response::error(401, msg).with_header("www-authenticate", "Bearer"));
+    let unauthorized =
+        |msg: &str| Err(Response::error(401, msg).with_header("www-authenticate", "Bearer"));
     let Some(expected) = &settings.admin_token else {
         return unauthorized(
             "the admin API is disabled until the variable admin_token is set; set it and send Authorization: Bearer <admin_token>",
         );
     };
     let Some(header) = req.header("authorization") else {
-        return unauthorized("missing Authorization header; send Authorization: Bearer <admin_token>");
+        return unauthorized(
+            "missing Authorization header; send Authorization: Bearer <admin_token>",
+        );
     };
     let presented = header
         .strip_prefix("Bearer ")
@@ -59,8 +62,15 @@ pub async fn handle<K: Kv>(req: &Request, settings: &Settings, kv: &K) -> Respon
         .with_header("allow", "GET")),
         (
             _,
-            ["records"] | ["runs", ..] | ["export.csv"] | ["import"] | ["mapping", ..] | ["pause"]
-            | ["resume"] | ["backfill"] | [],
+            ["records"]
+            | ["runs", ..]
+            | ["export.csv"]
+            | ["import"]
+            | ["mapping", ..]
+            | ["pause"]
+            | ["resume"]
+            | ["backfill"]
+            | [],
         ) => Ok(Response::error(
             501,
             &format!("{path} is part of the admin API but not built in this version of sfsync"),
@@ -71,7 +81,10 @@ pub async fn handle<K: Kv>(req: &Request, settings: &Settings, kv: &K) -> Respon
         )),
     };
     result.unwrap_or_else(|e| {
-        Response::error(503, &format!("could not read sfsync's state; try again ({e})"))
+        Response::error(
+            503,
+            &format!("could not read sfsync's state; try again ({e})"),
+        )
     })
 }
 

@@ -132,10 +132,15 @@ pub async fn handle_outbound_message<K: Kv, H: Http>(
             message.organization_id
         ));
     }
-    let (mapping, paused) = match (store::active_mapping(ctx.kv).await, store::is_paused(ctx.kv).await) {
+    let (mapping, paused) = match (
+        store::active_mapping(ctx.kv).await,
+        store::is_paused(ctx.kv).await,
+    ) {
         (Ok(m), Ok(p)) => (m, p),
         (Err(e), _) | (_, Err(e)) => {
-            return server_fault(&format!("could not read sfsync's state, nothing was done; Salesforce will retry ({e})"))
+            return server_fault(&format!(
+                "could not read sfsync's state, nothing was done; Salesforce will retry ({e})"
+            ))
         }
     };
 
@@ -152,10 +157,18 @@ pub async fn handle_outbound_message<K: Kv, H: Http>(
             "{} of {} notifications were not synced and will be retried by Salesforce: {}",
             failures.len(),
             outcomes.len(),
-            failures.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ")
+            failures
+                .iter()
+                .take(SHOWN)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ")
         );
         if failures.len() > SHOWN {
-            text.push_str(&format!("; and {} more (see GET /admin/records?status=error)", failures.len() - SHOWN));
+            text.push_str(&format!(
+                "; and {} more (see GET /admin/records?status=error)",
+                failures.len() - SHOWN
+            ));
         }
         server_fault(&text)
     }
@@ -212,7 +225,7 @@ pub async fn process_notification<K: Kv, H: Http>(
     };
     if existing
         .as_ref()
-        .is_some_and(|r| r.notification_ids.iter().any(|id| *id == n.id))
+        .is_some_and(|r| r.notification_ids.contains(&n.id))
     {
         return NotificationOutcome {
             record: label,
@@ -246,7 +259,11 @@ pub async fn process_notification<K: Kv, H: Http>(
     record.links = object_mapping
         .links
         .values()
-        .filter_map(|field| so.text(field).filter(|v| !v.is_empty()).map(|v| (field.clone(), v.to_string())))
+        .filter_map(|field| {
+            so.text(field)
+                .filter(|v| !v.is_empty())
+                .map(|v| (field.clone(), v.to_string()))
+        })
         .collect();
     let sync_trigger = if trigger == Trigger::Updated && !seen_before {
         Trigger::Created
@@ -283,21 +300,23 @@ pub async fn process_notification<K: Kv, H: Http>(
     }
     match object_mapping.apply(&so) {
         Err(e) => record.mark_error(now, ErrorKind::Permanent, None, e.to_string()),
-        Ok(mapped) => match destination::push(ctx.settings, ctx.http, &so.object_type, &mapped).await {
-            Outcome::Synced {
-                destination,
-                payload,
-            } => {
-                record.mark_synced(now, destination);
-                record.fingerprint = Some(fingerprint);
-                record.last_payload = payload;
+        Ok(mapped) => {
+            match destination::push(ctx.settings, ctx.http, &so.object_type, &mapped).await {
+                Outcome::Synced {
+                    destination,
+                    payload,
+                } => {
+                    record.mark_synced(now, destination);
+                    record.fingerprint = Some(fingerprint);
+                    record.last_payload = payload;
+                }
+                Outcome::Failed {
+                    kind,
+                    http_status,
+                    message,
+                } => record.mark_error(now, kind, http_status, message),
             }
-            Outcome::Failed {
-                kind,
-                http_status,
-                message,
-            } => record.mark_error(now, kind, http_status, message),
-        },
+        }
     }
     finish(label, &n.id, record, ctx).await
 }
@@ -339,7 +358,10 @@ async fn finish<K: Kv, H: Http>(
 /// Whether Salesforce stamp `a` is strictly older than `b`. Unparseable
 /// stamps are never called older.
 fn is_older(a: &str, b: &str) -> bool {
-    match (DateTime::parse_from_rfc3339(a), DateTime::parse_from_rfc3339(b)) {
+    match (
+        DateTime::parse_from_rfc3339(a),
+        DateTime::parse_from_rfc3339(b),
+    ) {
         (Ok(a), Ok(b)) => a < b,
         _ => false,
     }

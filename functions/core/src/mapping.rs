@@ -190,10 +190,16 @@ fn check_object(
     }
     let key = raw.key.unwrap_or_else(|| "Id".into());
     if key.trim().is_empty() {
-        problem(format!("{path}.key"), "empty: name the unique key field, usually Id".into());
+        problem(
+            format!("{path}.key"),
+            "empty: name the unique key field, usually Id".into(),
+        );
     }
     let mut triggers = BTreeSet::new();
-    for t in raw.triggers.unwrap_or_else(|| vec!["created".into(), "updated".into()]) {
+    for t in raw
+        .triggers
+        .unwrap_or_else(|| vec!["created".into(), "updated".into()])
+    {
         match t.as_str() {
             "created" => {
                 triggers.insert(Trigger::Created);
@@ -239,7 +245,11 @@ fn check_object(
                     fpath.clone(),
                     format!(
                         "unknown transform \"{t}\"; known transforms: {}",
-                        TRANSFORMS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                        TRANSFORMS
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ),
             }
@@ -294,7 +304,9 @@ fn parse_template(t: &str) -> Result<Vec<Piece>, String> {
         pieces.push(Piece::Text(rest.to_string()));
     }
     if !pieces.iter().any(|p| matches!(p, Piece::Field(_))) {
-        return Err(format!("\"{t}\" names no field; write fields as {{FieldName}}"));
+        return Err(format!(
+            "\"{t}\" names no field; write fields as {{FieldName}}"
+        ));
     }
     Ok(pieces)
 }
@@ -500,7 +512,10 @@ mod tests {
         let names: Vec<&str> = m.objects.keys().map(String::as_str).collect();
         assert_eq!(names, ["Account", "Contact", "Lead"]);
         assert_eq!(m.object("Contact").map(|o| o.entity.as_str()), Some("user"));
-        assert_eq!(m.object("Account").map(|o| o.entity.as_str()), Some("organization"));
+        assert_eq!(
+            m.object("Account").map(|o| o.entity.as_str()),
+            Some("organization")
+        );
     }
 
     #[test]
@@ -525,19 +540,31 @@ mod tests {
             Value::Object(mapped.fields),
             serde_json::json!({"email":"ana@example.com","name":"Ana Lima","phone":null})
         );
-        assert_eq!(mapped.links.get("organization").map(String::as_str), Some("001000000000001AAA"));
+        assert_eq!(
+            mapped.links.get("organization").map(String::as_str),
+            Some("001000000000001AAA")
+        );
     }
 
     #[test]
     fn templates_and_required() {
         let m = Mapping::bundled();
         let contact = m.object("Contact").expect("Contact");
-        let only_last = record("Contact", &[("Id", Some("003000000000001AAA")), ("LastName", Some("Lima"))]);
+        let only_last = record(
+            "Contact",
+            &[
+                ("Id", Some("003000000000001AAA")),
+                ("LastName", Some("Lima")),
+            ],
+        );
         assert_eq!(
             contact.apply(&only_last).expect("maps").fields.get("name"),
             Some(&Value::String("Lima".into()))
         );
-        let no_name = record("Contact", &[("Id", Some("003000000000001AAA")), ("FirstName", None)]);
+        let no_name = record(
+            "Contact",
+            &[("Id", Some("003000000000001AAA")), ("FirstName", None)],
+        );
         let err = contact.apply(&no_name).expect_err("name is required");
         assert!(err.to_string().contains("FirstName, LastName"), "{err}");
     }
@@ -546,7 +573,14 @@ mod tests {
     fn nested_destination_fields() {
         let m = Mapping::bundled();
         let account = m.object("Account").expect("Account");
-        let rec = record("Account", &[("Id", Some("001000000000001AAA")), ("Name", Some("Acme")), ("Website", Some("acme.com"))]);
+        let rec = record(
+            "Account",
+            &[
+                ("Id", Some("001000000000001AAA")),
+                ("Name", Some("Acme")),
+                ("Website", Some("acme.com")),
+            ],
+        );
         let mapped = account.apply(&rec).expect("maps");
         assert_eq!(mapped.fields["organization_fields"]["website"], "acme.com");
     }
@@ -555,20 +589,52 @@ mod tests {
     fn fingerprint_covers_mapped_fields_only() {
         let m = Mapping::bundled();
         let contact = m.object("Contact").expect("Contact");
-        let base = [("Id", Some("003000000000001AAA")), ("Email", Some("a@b.c")), ("Phone", None)];
+        let base = [
+            ("Id", Some("003000000000001AAA")),
+            ("Email", Some("a@b.c")),
+            ("Phone", None),
+        ];
         let a = contact.fingerprint(&record("Contact", &base));
         let mut reordered = base;
         reordered.reverse();
-        assert_eq!(a, contact.fingerprint(&record("Contact", &reordered)), "order");
+        assert_eq!(
+            a,
+            contact.fingerprint(&record("Contact", &reordered)),
+            "order"
+        );
         let mut unmapped = base.to_vec();
         unmapped.push(("Zz_Note__c", Some("changed")));
-        assert_eq!(a, contact.fingerprint(&record("Contact", &unmapped)), "unmapped field");
+        assert_eq!(
+            a,
+            contact.fingerprint(&record("Contact", &unmapped)),
+            "unmapped field"
+        );
         let absent_phone = [("Id", Some("003000000000001AAA")), ("Email", Some("a@b.c"))];
-        assert_ne!(a, contact.fingerprint(&record("Contact", &absent_phone)), "null vs absent");
-        let empty_phone = [("Id", Some("003000000000001AAA")), ("Email", Some("a@b.c")), ("Phone", Some(""))];
-        assert_ne!(a, contact.fingerprint(&record("Contact", &empty_phone)), "null vs empty");
-        let other_email = [("Id", Some("003000000000001AAA")), ("Email", Some("x@b.c")), ("Phone", None)];
-        assert_ne!(a, contact.fingerprint(&record("Contact", &other_email)), "mapped change");
+        assert_ne!(
+            a,
+            contact.fingerprint(&record("Contact", &absent_phone)),
+            "null vs absent"
+        );
+        let empty_phone = [
+            ("Id", Some("003000000000001AAA")),
+            ("Email", Some("a@b.c")),
+            ("Phone", Some("")),
+        ];
+        assert_ne!(
+            a,
+            contact.fingerprint(&record("Contact", &empty_phone)),
+            "null vs empty"
+        );
+        let other_email = [
+            ("Id", Some("003000000000001AAA")),
+            ("Email", Some("x@b.c")),
+            ("Phone", None),
+        ];
+        assert_ne!(
+            a,
+            contact.fingerprint(&record("Contact", &other_email)),
+            "mapped change"
+        );
     }
 
     #[test]

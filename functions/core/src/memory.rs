@@ -34,7 +34,9 @@ impl Kv for MemoryKv {
         if let Some(msg) = self.fail_writes.borrow().as_ref() {
             return Err(KvError(msg.clone()));
         }
-        self.map.borrow_mut().insert(key.to_string(), value.to_vec());
+        self.map
+            .borrow_mut()
+            .insert(key.to_string(), value.to_vec());
         Ok(())
     }
 

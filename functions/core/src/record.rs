@@ -165,7 +165,10 @@ impl SyncRecord {
         if !self.notification_ids.iter().any(|n| n == id) {
             self.notification_ids.push(id.to_string());
         }
-        let excess = self.notification_ids.len().saturating_sub(NOTIFICATION_IDS_KEPT);
+        let excess = self
+            .notification_ids
+            .len()
+            .saturating_sub(NOTIFICATION_IDS_KEPT);
         self.notification_ids.drain(..excess);
     }
 

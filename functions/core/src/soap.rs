@@ -79,7 +79,9 @@ pub enum SoapError {
     NotEnvelope(String),
     #[error("SOAP body does not hold an Outbound Message ({0}); point only Outbound Message actions at this endpoint")]
     NotOutboundMessage(String),
-    #[error("Outbound Message has no OrganizationId; it cannot be checked against sf_organization_id")]
+    #[error(
+        "Outbound Message has no OrganizationId; it cannot be checked against sf_organization_id"
+    )]
     MissingOrganizationId,
     #[error("Outbound Message holds no Notification; nothing to sync")]
     NoNotifications,
@@ -231,7 +233,8 @@ fn open_element(
     for attr in start.attributes() {
         let attr = attr.map_err(|e| SoapError::NotXml(e.to_string()))?;
         let (attr_ns, local) = reader.resolve_attribute(attr.key);
-        let is_xsi = matches!(attr_ns, ResolveResult::Bound(ns) if ns.as_ref() == XSI_NS.as_bytes());
+        let is_xsi =
+            matches!(attr_ns, ResolveResult::Bound(ns) if ns.as_ref() == XSI_NS.as_bytes());
         if !is_xsi {
             continue;
         }
@@ -269,7 +272,13 @@ fn message_from_tree(root: &Element) -> Result<OutboundMessage, SoapError> {
         let found = body
             .children
             .first()
-            .map(|c| format!("found {} in namespace {}", c.name, c.ns.as_deref().unwrap_or("(none)")))
+            .map(|c| {
+                format!(
+                    "found {} in namespace {}",
+                    c.name,
+                    c.ns.as_deref().unwrap_or("(none)")
+                )
+            })
             .unwrap_or_else(|| "the Body is empty".into());
         SoapError::NotOutboundMessage(format!("expected notifications in {OUTBOUND_NS}, {found}"))
     })?;

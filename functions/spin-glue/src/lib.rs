@@ -194,7 +194,12 @@ pub async fn outbound_message(trigger: Trigger, req: Request) -> Response {
 pub async fn admin(req: Request) -> Response {
     let settings = match settings() {
         Ok(s) => s,
-        Err(e) => return from_core(web::Response::error(500, &format!("sfsync is misconfigured: {e}"))),
+        Err(e) => {
+            return from_core(web::Response::error(
+                500,
+                &format!("sfsync is misconfigured: {e}"),
+            ))
+        }
     };
     let kv = match SpinKv::open_default() {
         Ok(kv) => kv,
@@ -208,7 +213,12 @@ pub async fn admin(req: Request) -> Response {
 pub async fn resend(req: Request) -> Response {
     let settings = match settings() {
         Ok(s) => s,
-        Err(e) => return from_core(web::Response::error(500, &format!("sfsync is misconfigured: {e}"))),
+        Err(e) => {
+            return from_core(web::Response::error(
+                500,
+                &format!("sfsync is misconfigured: {e}"),
+            ))
+        }
     };
     let req = to_core(req);
     if let Err(resp) = sync_core::admin::authorize(&settings, &req) {

@@ -34,7 +34,12 @@ pub enum Outcome {
 }
 
 /// Push one mapped record of `object` to the configured destination.
-pub async fn push<H: Http>(settings: &Settings, _http: &H, object: &str, mapped: &Mapped) -> Outcome {
+pub async fn push<H: Http>(
+    settings: &Settings,
+    _http: &H,
+    object: &str,
+    mapped: &Mapped,
+) -> Outcome {
     match settings.destination {
         DestinationKind::DryRun => dry_run::push(object, mapped),
         other => Outcome::Failed {

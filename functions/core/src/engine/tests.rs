@@ -79,13 +79,29 @@ fn body(resp: &Response) -> String {
 fn created_message_is_synced_dry_run_and_acknowledged() {
     let kv = MemoryKv::new();
     let s = settings(&[]);
-    let ids = ["003000000000001AAA", "003000000000002AAA", "003000000000003AAA"];
+    let ids = [
+        "003000000000001AAA",
+        "003000000000002AAA",
+        "003000000000003AAA",
+    ];
     let ns: Vec<String> = ids
         .iter()
         .enumerate()
-        .map(|(i, id)| contact(&format!("04l00000000000{i}AAA"), id, "Ana@Example.com", "2026-11-20T10:15:00.000Z"))
+        .map(|(i, id)| {
+            contact(
+                &format!("04l00000000000{i}AAA"),
+                id,
+                "Ana@Example.com",
+                "2026-11-20T10:15:00.000Z",
+            )
+        })
         .collect();
-    let resp = run(Trigger::Created, &s, &kv, &post(&format!("token={TOKEN}"), message(ORG, &ns)));
+    let resp = run(
+        Trigger::Created,
+        &s,
+        &kv,
+        &post(&format!("token={TOKEN}"), message(ORG, &ns)),
+    );
     assert_eq!(resp.status, 200, "{}", body(&resp));
     assert!(body(&resp).contains("<Ack>true</Ack>"));
     for id in ids {
@@ -107,14 +123,63 @@ fn created_message_is_synced_dry_run_and_acknowledged() {
 
 #[test]
 fn refusals_write_nothing() {
-    let good = message(ORG, &[contact("04l1", "003000000000001AAA", "a@b.c", "2026-11-20T10:15:00.000Z")]);
+    let good = message(
+        ORG,
+        &[contact(
+            "04l1",
+            "003000000000001AAA",
+            "a@b.c",
+            "2026-11-20T10:15:00.000Z",
+        )],
+    );
     let cases: Vec<(&str, Settings, Request, &str)> = vec![
-        ("wrong token", settings(&[]), post("token=nope", good.clone()), "does not match"),
-        ("no token", settings(&[]), post("", good.clone()), "no ?token="),
-        ("unset endpoint token", settings(&[("sf_endpoint_token", "")]), post(&format!("token={TOKEN}"), good.clone()), "sf_endpoint_token is set"),
-        ("unset org id", settings(&[("sf_organization_id", "")]), post(&format!("token={TOKEN}"), good.clone()), "sf_organization_id is set"),
-        ("foreign org", settings(&[]), post(&format!("token={TOKEN}"), message("00D000000000099EAA", &[contact("04l1", "003000000000001AAA", "a@b.c", "2026-11-20T10:15:00.000Z")])), "is not the org"),
-        ("not XML", settings(&[]), post(&format!("token={TOKEN}"), b"hello".to_vec()), "not well-formed XML"),
+        (
+            "wrong token",
+            settings(&[]),
+            post("token=nope", good.clone()),
+            "does not match",
+        ),
+        (
+            "no token",
+            settings(&[]),
+            post("", good.clone()),
+            "no ?token=",
+        ),
+        (
+            "unset endpoint token",
+            settings(&[("sf_endpoint_token", "")]),
+            post(&format!("token={TOKEN}"), good.clone()),
+            "sf_endpoint_token is set",
+        ),
+        (
+            "unset org id",
+            settings(&[("sf_organization_id", "")]),
+            post(&format!("token={TOKEN}"), good.clone()),
+            "sf_organization_id is set",
+        ),
+        (
+            "foreign org",
+            settings(&[]),
+            post(
+                &format!("token={TOKEN}"),
+                message(
+                    "00D000000000099EAA",
+                    &[contact(
+                        "04l1",
+                        "003000000000001AAA",
+                        "a@b.c",
+                        "2026-11-20T10:15:00.000Z",
+                    )],
+                ),
+            ),
+            "is not the org",
+        ),
+        (
+            "not XML",
+            settings(&[]),
+            post(&format!("token={TOKEN}"), b"hello".to_vec()),
+            "not well-formed XML",
+        ),
     ];
     for (name, s, req, says) in cases {
         let kv = MemoryKv::new();
@@ -132,10 +197,26 @@ fn update_without_mapped_change_is_skipped_and_keeps_history() {
     let kv = MemoryKv::new();
     let s = settings(&[]);
     let q = format!("token={TOKEN}");
-    let first = message(ORG, &[contact("04l1", "003000000000001AAA", "a@b.c", "2026-11-20T10:15:00.000Z")]);
+    let first = message(
+        ORG,
+        &[contact(
+            "04l1",
+            "003000000000001AAA",
+            "a@b.c",
+            "2026-11-20T10:15:00.000Z",
+        )],
+    );
     assert_eq!(run(Trigger::Created, &s, &kv, &post(&q, first)).status, 200);
     // Only the unmapped Zz_Note__c differs (it carries the notification id).
-    let same = message(ORG, &[contact("04l2", "003000000000001AAA", "a@b.c", "2026-11-20T10:16:00.000Z")]);
+    let same = message(
+        ORG,
+        &[contact(
+            "04l2",
+            "003000000000001AAA",
+            "a@b.c",
+            "2026-11-20T10:16:00.000Z",
+        )],
+    );
     assert_eq!(run(Trigger::Updated, &s, &kv, &post(&q, same)).status, 200);
     let r = stored(&kv, "Contact", "003000000000001AAA");
     assert_eq!(r.status, Status::Skipped);
@@ -144,8 +225,19 @@ fn update_without_mapped_change_is_skipped_and_keeps_history() {
     assert_eq!(r.attempts, 1);
     assert!(r.last_synced_at.is_some());
 
-    let changed = message(ORG, &[contact("04l3", "003000000000001AAA", "new@b.c", "2026-11-20T10:17:00.000Z")]);
-    assert_eq!(run(Trigger::Updated, &s, &kv, &post(&q, changed)).status, 200);
+    let changed = message(
+        ORG,
+        &[contact(
+            "04l3",
+            "003000000000001AAA",
+            "new@b.c",
+            "2026-11-20T10:17:00.000Z",
+        )],
+    );
+    assert_eq!(
+        run(Trigger::Updated, &s, &kv, &post(&q, changed)).status,
+        200
+    );
     let r = stored(&kv, "Contact", "003000000000001AAA");
     assert_eq!(r.status, Status::Synced);
     assert_eq!(r.attempts, 2);
@@ -156,18 +248,44 @@ fn repeats_and_stale_deliveries_change_nothing_that_synced() {
     let kv = MemoryKv::new();
     let s = settings(&[]);
     let q = format!("token={TOKEN}");
-    let m = message(ORG, &[contact("04l1", "003000000000001AAA", "a@b.c", "2026-11-20T10:15:00.000Z")]);
-    assert_eq!(run(Trigger::Created, &s, &kv, &post(&q, m.clone())).status, 200);
+    let m = message(
+        ORG,
+        &[contact(
+            "04l1",
+            "003000000000001AAA",
+            "a@b.c",
+            "2026-11-20T10:15:00.000Z",
+        )],
+    );
+    assert_eq!(
+        run(Trigger::Created, &s, &kv, &post(&q, m.clone())).status,
+        200
+    );
     let before = kv.snapshot();
     assert_eq!(run(Trigger::Created, &s, &kv, &post(&q, m)).status, 200);
     assert_eq!(before, kv.snapshot(), "a repeat changed the store");
 
-    let old = message(ORG, &[contact("04l0", "003000000000001AAA", "old@b.c", "2026-11-20T09:00:00.000Z")]);
+    let old = message(
+        ORG,
+        &[contact(
+            "04l0",
+            "003000000000001AAA",
+            "old@b.c",
+            "2026-11-20T09:00:00.000Z",
+        )],
+    );
     assert_eq!(run(Trigger::Updated, &s, &kv, &post(&q, old)).status, 200);
     let r = stored(&kv, "Contact", "003000000000001AAA");
     assert_eq!(r.status, Status::Skipped);
-    assert!(r.skip_reason.as_deref().unwrap_or_default().starts_with("stale"));
-    assert_eq!(r.source_fields.get("Email").and_then(|v| v.as_text()), Some("a@b.c"));
+    assert!(r
+        .skip_reason
+        .as_deref()
+        .unwrap_or_default()
+        .starts_with("stale"));
+    assert_eq!(
+        r.source_fields.get("Email").and_then(|v| v.as_text()),
+        Some("a@b.c")
+    );
 }
 
 #[test]
@@ -175,11 +293,19 @@ fn unmapped_object_is_skipped_with_its_reason() {
     let kv = MemoryKv::new();
     let s = settings(&[]);
     let n = r#"<Notification><Id>04l9</Id><sObject xsi:type="sf:Opportunity" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Id>006000000000001AAA</sf:Id></sObject></Notification>"#;
-    let resp = run(Trigger::Created, &s, &kv, &post(&format!("token={TOKEN}"), message(ORG, &[n.to_string()])));
+    let resp = run(
+        Trigger::Created,
+        &s,
+        &kv,
+        &post(&format!("token={TOKEN}"), message(ORG, &[n.to_string()])),
+    );
     assert_eq!(resp.status, 200);
     let r = stored(&kv, "Opportunity", "006000000000001AAA");
     assert_eq!(r.status, Status::Skipped);
-    assert_eq!(r.skip_reason.as_deref(), Some("object Opportunity is not in the active mapping"));
+    assert_eq!(
+        r.skip_reason.as_deref(),
+        Some("object Opportunity is not in the active mapping")
+    );
 }
 
 #[test]
@@ -187,13 +313,22 @@ fn a_record_the_mapping_cannot_map_is_an_error_and_acknowledged() {
     let kv = MemoryKv::new();
     let s = settings(&[]);
     let n = r#"<Notification><Id>04l9</Id><sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Id>003000000000009AAA</sf:Id><sf:Email>x@y.z</sf:Email></sObject></Notification>"#;
-    let resp = run(Trigger::Created, &s, &kv, &post(&format!("token={TOKEN}"), message(ORG, &[n.to_string()])));
+    let resp = run(
+        Trigger::Created,
+        &s,
+        &kv,
+        &post(&format!("token={TOKEN}"), message(ORG, &[n.to_string()])),
+    );
     assert_eq!(resp.status, 200, "a permanent error is acknowledged");
     let r = stored(&kv, "Contact", "003000000000009AAA");
     assert_eq!(r.status, Status::Error);
     let err = r.last_error.expect("error");
     assert_eq!(err.kind, ErrorKind::Permanent);
-    assert!(err.message.contains("FirstName, LastName"), "{}", err.message);
+    assert!(
+        err.message.contains("FirstName, LastName"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
@@ -201,27 +336,72 @@ fn a_store_that_cannot_write_is_never_acknowledged() {
     let kv = MemoryKv::new();
     *kv.fail_writes.borrow_mut() = Some("disk full".into());
     let s = settings(&[]);
-    let m = message(ORG, &[contact("04l1", "003000000000001AAA", "a@b.c", "2026-11-20T10:15:00.000Z")]);
-    let resp = run(Trigger::Created, &s, &kv, &post(&format!("token={TOKEN}"), m));
+    let m = message(
+        ORG,
+        &[contact(
+            "04l1",
+            "003000000000001AAA",
+            "a@b.c",
+            "2026-11-20T10:15:00.000Z",
+        )],
+    );
+    let resp = run(
+        Trigger::Created,
+        &s,
+        &kv,
+        &post(&format!("token={TOKEN}"), m),
+    );
     assert_eq!(resp.status, 500);
     let text = body(&resp);
-    assert!(text.contains("soapenv:Server") && text.contains("disk full"), "{text}");
+    assert!(
+        text.contains("soapenv:Server") && text.contains("disk full"),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_destination_not_yet_available_is_not_acknowledged() {
     let kv = MemoryKv::new();
     let s = settings(&[("destination", "zendesk")]);
-    let m = message(ORG, &[contact("04l1", "003000000000001AAA", "a@b.c", "2026-11-20T10:15:00.000Z")]);
-    let resp = run(Trigger::Created, &s, &kv, &post(&format!("token={TOKEN}"), m));
+    let m = message(
+        ORG,
+        &[contact(
+            "04l1",
+            "003000000000001AAA",
+            "a@b.c",
+            "2026-11-20T10:15:00.000Z",
+        )],
+    );
+    let resp = run(
+        Trigger::Created,
+        &s,
+        &kv,
+        &post(&format!("token={TOKEN}"), m),
+    );
     assert_eq!(resp.status, 500);
     let r = stored(&kv, "Contact", "003000000000001AAA");
     assert_eq!(r.status, Status::Error);
     assert_eq!(r.last_error.map(|e| e.kind), Some(ErrorKind::Config));
     // Redelivered once dry-run is chosen: processed again, not dropped as a repeat.
     let s = settings(&[]);
-    let m = message(ORG, &[contact("04l1", "003000000000001AAA", "a@b.c", "2026-11-20T10:15:00.000Z")]);
-    let resp = run(Trigger::Created, &s, &kv, &post(&format!("token={TOKEN}"), m));
+    let m = message(
+        ORG,
+        &[contact(
+            "04l1",
+            "003000000000001AAA",
+            "a@b.c",
+            "2026-11-20T10:15:00.000Z",
+        )],
+    );
+    let resp = run(
+        Trigger::Created,
+        &s,
+        &kv,
+        &post(&format!("token={TOKEN}"), m),
+    );
     assert_eq!(resp.status, 200, "{}", body(&resp));
-    assert_eq!(stored(&kv, "Contact", "003000000000001AAA").status, Status::Synced);
+    assert_eq!(
+        stored(&kv, "Contact", "003000000000001AAA").status,
+        Status::Synced
+    );
 }

@@ -48,7 +48,9 @@ fn accepted_messages() {
     let prefix_free = format!(
         r#"<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/"><Body><n:notifications xmlns:n="http://soap.sforce.com/2005/09/outbound"><n:OrganizationId>{ORG}</n:OrganizationId><n:Notification><n:Id>04l1</n:Id><n:sObject xmlns:i="http://www.w3.org/2001/XMLSchema-instance" i:type="q:Lead" xmlns:q="urn:sobject.enterprise.soap.sforce.com"><q:Id>00Q000000000001AAA</q:Id><q:Company>Acme</q:Company></n:sObject></n:Notification></n:notifications></Body></Envelope>"#
     );
-    let hundred: String = (0..100).map(|i| contact(&format!("003000000000{i:03}AAA"))).collect();
+    let hundred: String = (0..100)
+        .map(|i| contact(&format!("003000000000{i:03}AAA")))
+        .collect();
     let cases: Vec<(&str, String, Expect)> = vec![
         (
             "the sample of the spec",
@@ -182,12 +184,17 @@ fn accepted_messages() {
 fn refused_messages() {
     let doctype = format!(
         "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>{}",
-        envelope(&contact("003000000000001AAA")).trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+        envelope(&contact("003000000000001AAA"))
+            .trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
     );
     let billion_laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;\">]><lolz>&lol2;</lolz>".to_string();
-    let too_many: String = (0..101).map(|i| contact(&format!("003000000000{i:03}AAA"))).collect();
-    let wrong_outbound_ns = envelope(&contact("003000000000001AAA"))
-        .replace("http://soap.sforce.com/2005/09/outbound", "http://example.com/other");
+    let too_many: String = (0..101)
+        .map(|i| contact(&format!("003000000000{i:03}AAA")))
+        .collect();
+    let wrong_outbound_ns = envelope(&contact("003000000000001AAA")).replace(
+        "http://soap.sforce.com/2005/09/outbound",
+        "http://example.com/other",
+    );
     let soap12 = envelope(&contact("003000000000001AAA")).replace(
         "http://schemas.xmlsoap.org/soap/envelope/",
         "http://www.w3.org/2003/05/soap-envelope",
@@ -198,12 +205,13 @@ fn refused_messages() {
     not_utf8.push(0xff);
     let big = vec![b' '; MAX_BODY_BYTES + 1];
 
-    let cases: Vec<(&str, Vec<u8>, fn(&SoapError) -> bool)> = vec![
+    type Check = fn(&SoapError) -> bool;
+    let cases: Vec<(&str, Vec<u8>, Check)> = vec![
         ("DOCTYPE with external entity", doctype.into_bytes(), |e| matches!(e, SoapError::Doctype)),
         ("entity expansion bomb", billion_laughs.into_bytes(), |e| matches!(e, SoapError::Doctype)),
         ("not XML at all", b"{\"hello\": \"json\"}".to_vec(), |e| matches!(e, SoapError::NotXml(_) | SoapError::NotEnvelope(_))),
         ("empty body", Vec::new(), |e| matches!(e, SoapError::NotXml(_))),
-        ("truncated document", envelope(&contact("003000000000001AAA"))[..200].as_bytes().to_vec(), |e| matches!(e, SoapError::NotXml(_))),
+        ("truncated document", envelope(&contact("003000000000001AAA")).as_bytes()[..200].to_vec(), |e| matches!(e, SoapError::NotXml(_))),
         ("mismatched end tag", b"<a><b></a></b>".to_vec(), |e| matches!(e, SoapError::NotXml(_))),
         ("undeclared entity", envelope(&notification("04l1", "Contact", "<sf:Id>003000000000001AAA</sf:Id><sf:Name>&foo;</sf:Name>")).into_bytes(), |e| matches!(e, SoapError::NotXml(_))),
         ("undeclared prefix", envelope(&contact("003000000000001AAA")).replace("xmlns:sf=\"urn:sobject.enterprise.soap.sforce.com\"", "").into_bytes(), |e| matches!(e, SoapError::NotXml(_))),
