@@ -189,6 +189,26 @@ impl TestApp {
         })
     }
 
+    /// Any admin request with the configured admin token.
+    pub fn admin(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> TestResponse {
+        self.request(TestRequest {
+            method: method.into(),
+            path_and_query: path_and_query.into(),
+            headers: vec![
+                ("authorization".into(), format!("Bearer {ADMIN_TOKEN}")),
+                ("content-type".into(), content_type.into()),
+                ("x-sfsync-user".into(), "e2e".into()),
+            ],
+            body: body.into(),
+        })
+    }
+
     /// Every key and value of the `default` store, in key order.
     pub fn kv_dump(&self) -> Vec<(String, Vec<u8>)> {
         crate::kv::dump(&crate::kv::db_path(self.state.path()))
@@ -321,4 +341,10 @@ pub fn http_request(base: &str, req: TestRequest) -> TestResponse {
         headers,
         body,
     }
+}
+
+/// The bundled mapping's `[objects.Contact]` part alone, ending with its
+/// fields table, so a test can append rules to it.
+pub fn bundled_contact_mapping() -> String {
+    "[objects.Contact]\nentity = \"user\"\nlinks = { organization = \"AccountId\" }\n[objects.Contact.fields]\nemail = { from = \"Email\", transforms = [\"trim\", \"lower\"] }\nname = { template = \"{FirstName} {LastName}\", required = true }\nphone = { from = \"Phone\", transforms = [\"trim\"] }\n".to_string()
 }

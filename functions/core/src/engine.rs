@@ -24,8 +24,9 @@ use futures::stream::{self, StreamExt};
 
 use crate::destination::{self, Outcome};
 use crate::io::{Http, Kv, KvError};
+use crate::mapping::load::check_object_for_destination;
 use crate::mapping::Mapping;
-use crate::record::{ErrorKind, Status, SyncRecord, Trigger};
+use crate::record::{ErrorKind, Ignored, Status, SyncRecord, Trigger};
 use crate::settings::Settings;
 use crate::soap::{self, FaultCode, Notification};
 use crate::store;
@@ -59,8 +60,10 @@ pub enum Handled {
         status: Status,
         error: Option<(ErrorKind, String)>,
     },
-    /// Already applied (same notification id): nothing done.
+    /// Already applied (same notification id): no destination call.
     Duplicate,
+    /// Older than the state already applied: no destination call.
+    Stale,
     /// Could not be stored: the message must not be acknowledged.
     NotStored(KvError),
 }
@@ -223,29 +226,37 @@ pub async fn process_notification<K: Kv, H: Http>(
             }
         }
     };
-    if existing
+    let now = ctx.now;
+    let ignore = |mut record: SyncRecord, reason: &str| {
+        record.last_ignored = Some(Ignored {
+            reason: reason.to_string(),
+            notification_id: n.id.clone(),
+            trigger,
+            source_modified_at: so.modified_at().map(str::to_string),
+            at: now,
+        });
+        record
+    };
+    if let Some(record) = existing
         .as_ref()
-        .is_some_and(|r| r.notification_ids.contains(&n.id))
+        .filter(|r| r.notification_ids.contains(&n.id))
     {
-        return NotificationOutcome {
-            record: label,
-            result: Handled::Duplicate,
-        };
+        let record = ignore(record.clone(), "duplicate");
+        return finish(label, &n.id, record, ctx, Handled::Duplicate).await;
     }
     let seen_before = existing.is_some();
     let mut record = existing.unwrap_or_else(|| SyncRecord::new(&so.object_type, &so.id, trigger));
-    record.last_trigger = trigger;
-    record.remember_notification(&n.id);
-    let now = ctx.now;
-
     let stale = match (record.source_modified_at.as_deref(), so.modified_at()) {
         (Some(stored), Some(incoming)) => is_older(incoming, stored),
         _ => false,
     };
     if stale {
-        record.mark_skipped(now, "stale: an older delivery than the one already applied");
-        return finish(label, &n.id, record, ctx).await;
+        let mut record = ignore(record, "stale");
+        record.remember_notification(&n.id);
+        return finish(label, &n.id, record, ctx, Handled::Stale).await;
     }
+    record.last_trigger = trigger;
+    record.remember_notification(&n.id);
     record.source_fields = so.fields.clone();
     record.source_modified_at = so.modified_at().map(str::to_string);
 
@@ -254,7 +265,7 @@ pub async fn process_notification<K: Kv, H: Http>(
             now,
             &format!("object {} is not in the active mapping", so.object_type),
         );
-        return finish(label, &n.id, record, ctx).await;
+        return finish(label, &n.id, record, ctx, STORED).await;
     };
     record.links = object_mapping
         .links
@@ -265,42 +276,59 @@ pub async fn process_notification<K: Kv, H: Http>(
                 .map(|v| (field.clone(), v.to_string()))
         })
         .collect();
-    let sync_trigger = if trigger == Trigger::Updated && !seen_before {
-        Trigger::Created
-    } else {
-        trigger
-    };
-    if matches!(sync_trigger, Trigger::Created | Trigger::Updated)
-        && !object_mapping.triggers.contains(&sync_trigger)
+    if matches!(trigger, Trigger::Created | Trigger::Updated)
+        && !object_mapping.triggers.contains(&trigger)
     {
         record.mark_skipped(
             now,
             &format!(
                 "the {} trigger is off for {} in the active mapping",
-                sync_trigger.as_str(),
+                trigger.as_str(),
                 so.object_type
             ),
         );
-        return finish(label, &n.id, record, ctx).await;
+        return finish(label, &n.id, record, ctx, STORED).await;
+    }
+    let destination_problems =
+        check_object_for_destination(object_mapping, ctx.settings.destination);
+    if !destination_problems.is_empty() {
+        let text: Vec<String> = destination_problems
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        record.mark_error(
+            now,
+            ErrorKind::Config,
+            None,
+            format!(
+                "the active mapping does not fit destination {}: {}",
+                ctx.settings.destination.as_str(),
+                text.join("; ")
+            ),
+        );
+        return finish(label, &n.id, record, ctx, STORED).await;
     }
     if paused {
         record.status = Status::Pending;
         record.skip_reason = None;
         record.last_attempt_at = Some(now);
-        return finish(label, &n.id, record, ctx).await;
+        return finish(label, &n.id, record, ctx, STORED).await;
     }
     let fingerprint = object_mapping.fingerprint(&so);
+    // An update of a record never synced is synced like a create.
     if trigger == Trigger::Updated
+        && seen_before
         && record.status != Status::Error
         && record.ever_synced
         && record.fingerprint.as_deref() == Some(fingerprint.as_str())
     {
         record.mark_skipped(now, "no mapped field changed");
-        return finish(label, &n.id, record, ctx).await;
+        return finish(label, &n.id, record, ctx, STORED).await;
     }
     match object_mapping.apply(&so) {
         Err(e) => record.mark_error(now, ErrorKind::Permanent, None, e.to_string()),
         Ok(mapped) => {
+            record.destination_calls += 1;
             match destination::push(ctx.settings, ctx.http, &so.object_type, &mapped).await {
                 Outcome::Synced {
                     destination,
@@ -318,8 +346,14 @@ pub async fn process_notification<K: Kv, H: Http>(
             }
         }
     }
-    finish(label, &n.id, record, ctx).await
+    finish(label, &n.id, record, ctx, STORED).await
 }
+
+/// Placeholder for "stored with the record's own status", filled in by [`finish`].
+const STORED: Handled = Handled::Stored {
+    status: Status::Pending,
+    error: None,
+};
 
 /// Store the record. A notification that must be redelivered (transient or
 /// configuration failure) is not remembered as applied, so its redelivery is
@@ -329,6 +363,7 @@ async fn finish<K: Kv, H: Http>(
     notification_id: &str,
     mut record: SyncRecord,
     ctx: &Context<'_, K, H>,
+    handled: Handled,
 ) -> NotificationOutcome {
     let retry = record.status == Status::Error
         && record
@@ -339,15 +374,18 @@ async fn finish<K: Kv, H: Http>(
         record.notification_ids.retain(|id| id != notification_id);
     }
     let result = match store::save_record(ctx.kv, &record).await {
-        Ok(()) => Handled::Stored {
-            status: record.status,
-            error: record
-                .last_error
-                .as_ref()
-                .filter(|_| record.status == Status::Error)
-                .map(|e| (e.kind, e.message.clone())),
-        },
         Err(e) => Handled::NotStored(e),
+        Ok(()) => match handled {
+            Handled::Stored { .. } => Handled::Stored {
+                status: record.status,
+                error: record
+                    .last_error
+                    .as_ref()
+                    .filter(|_| record.status == Status::Error)
+                    .map(|e| (e.kind, e.message.clone())),
+            },
+            other => other,
+        },
     };
     NotificationOutcome {
         record: label,

@@ -127,6 +127,25 @@ pub struct SyncRecord {
     pub notification_ids: Vec<String>,
     /// With the dry-run destination: what would have been sent.
     pub last_payload: Option<Value>,
+    /// How many calls to the destination this record has cost.
+    #[serde(default)]
+    pub destination_calls: u32,
+    /// The last delivery that was recognised and ignored (a repeat of an
+    /// applied notification, or older than the state already applied).
+    #[serde(default)]
+    pub last_ignored: Option<Ignored>,
+}
+
+/// A delivery that changed nothing, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ignored {
+    /// `duplicate` or `stale`.
+    pub reason: String,
+    pub notification_id: String,
+    pub trigger: Trigger,
+    /// The delivery's `LastModifiedDate`/`SystemModstamp`, if sent.
+    pub source_modified_at: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
 impl SyncRecord {
@@ -153,6 +172,8 @@ impl SyncRecord {
             source_modified_at: None,
             notification_ids: Vec::new(),
             last_payload: None,
+            destination_calls: 0,
+            last_ignored: None,
         }
     }
 
@@ -233,6 +254,8 @@ impl SyncRecord {
             source_modified_at: self.source_modified_at.as_deref(),
             notification_ids: &self.notification_ids,
             last_payload: self.last_payload.as_ref(),
+            destination_calls: self.destination_calls,
+            last_ignored: self.last_ignored.as_ref(),
         }
     }
 }
@@ -261,4 +284,6 @@ pub struct RecordView<'a> {
     pub notification_ids: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_payload: Option<&'a Value>,
+    pub destination_calls: u32,
+    pub last_ignored: Option<&'a Ignored>,
 }

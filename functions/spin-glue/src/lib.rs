@@ -205,8 +205,14 @@ pub async fn admin(req: Request) -> Response {
         Ok(kv) => kv,
         Err(e) => return from_core(web::Response::error(503, &e.to_string())),
     };
+    let ctx = Context {
+        settings: &settings,
+        kv: &kv,
+        http: &SpinHttp,
+        now: now(),
+    };
     let req = to_core(req);
-    from_core(sync_core::admin::handle(&req, &settings, &kv).await)
+    from_core(sync_core::admin::handle(&req, &ctx).await)
 }
 
 /// `resend`: not built in this version; answers so, behind the admin token.

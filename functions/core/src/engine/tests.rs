@@ -244,7 +244,7 @@ fn update_without_mapped_change_is_skipped_and_keeps_history() {
 }
 
 #[test]
-fn repeats_and_stale_deliveries_change_nothing_that_synced() {
+fn repeats_and_stale_deliveries_are_ignored_visibly() {
     let kv = MemoryKv::new();
     let s = settings(&[]);
     let q = format!("token={TOKEN}");
@@ -261,9 +261,15 @@ fn repeats_and_stale_deliveries_change_nothing_that_synced() {
         run(Trigger::Created, &s, &kv, &post(&q, m.clone())).status,
         200
     );
-    let before = kv.snapshot();
+    let first = stored(&kv, "Contact", "003000000000001AAA");
     assert_eq!(run(Trigger::Created, &s, &kv, &post(&q, m)).status, 200);
-    assert_eq!(before, kv.snapshot(), "a repeat changed the store");
+    let mut repeat = stored(&kv, "Contact", "003000000000001AAA");
+    let ignored = repeat.last_ignored.take().expect("the repeat is visible");
+    assert_eq!(
+        (ignored.reason.as_str(), ignored.notification_id.as_str()),
+        ("duplicate", "04l1")
+    );
+    assert_eq!(repeat, first, "a repeat changed more than last_ignored");
 
     let old = message(
         ORG,
@@ -276,16 +282,66 @@ fn repeats_and_stale_deliveries_change_nothing_that_synced() {
     );
     assert_eq!(run(Trigger::Updated, &s, &kv, &post(&q, old)).status, 200);
     let r = stored(&kv, "Contact", "003000000000001AAA");
-    assert_eq!(r.status, Status::Skipped);
-    assert!(r
-        .skip_reason
-        .as_deref()
-        .unwrap_or_default()
-        .starts_with("stale"));
+    assert_eq!(
+        r.status,
+        Status::Synced,
+        "a stale delivery is not an attempt"
+    );
+    assert_eq!(r.destination_calls, 1);
+    let ignored = r.last_ignored.expect("the stale delivery is visible");
+    assert_eq!(ignored.reason, "stale");
+    assert_eq!(
+        ignored.source_modified_at.as_deref(),
+        Some("2026-11-20T09:00:00.000Z")
+    );
     assert_eq!(
         r.source_fields.get("Email").and_then(|v| v.as_text()),
         Some("a@b.c")
     );
+}
+
+#[test]
+fn an_update_of_a_record_never_seen_syncs_and_trigger_switches_apply() {
+    let kv = MemoryKv::new();
+    let s = settings(&[]);
+    let q = format!("token={TOKEN}");
+    let m = message(
+        ORG,
+        &[contact(
+            "04l1",
+            "003000000000001AAA",
+            "a@b.c",
+            "2026-11-20T10:15:00.000Z",
+        )],
+    );
+    assert_eq!(run(Trigger::Updated, &s, &kv, &post(&q, m)).status, 200);
+    let r = stored(&kv, "Contact", "003000000000001AAA");
+    assert_eq!((r.status, r.destination_calls), (Status::Synced, 1));
+
+    let only_created = "[objects.Contact]\nentity = \"user\"\ntriggers = [\"created\"]\n[objects.Contact.fields]\nemail = \"Email\"\n";
+    let stored_mapping = crate::store::StoredMapping {
+        toml: only_created.into(),
+        updated_at: DateTime::from_timestamp(0, 0).expect("epoch"),
+        updated_by: "test".into(),
+    };
+    block_on(crate::store::put_mapping(&kv, &stored_mapping)).expect("put");
+    let m = message(
+        ORG,
+        &[contact(
+            "04l2",
+            "003000000000001AAA",
+            "new@b.c",
+            "2026-11-20T10:16:00.000Z",
+        )],
+    );
+    assert_eq!(run(Trigger::Updated, &s, &kv, &post(&q, m)).status, 200);
+    let r = stored(&kv, "Contact", "003000000000001AAA");
+    assert_eq!(r.status, Status::Skipped);
+    assert_eq!(
+        r.skip_reason.as_deref(),
+        Some("the updated trigger is off for Contact in the active mapping")
+    );
+    assert_eq!(r.destination_calls, 1);
 }
 
 #[test]
