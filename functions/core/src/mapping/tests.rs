@@ -340,3 +340,20 @@ fn fingerprint_is_over_mapped_fields_only() {
             .fingerprint(&record("Contact", &base))
     );
 }
+
+#[test]
+fn the_readme_example_mapping_is_valid() {
+    let readme = include_str!("../../../../README.md");
+    let section = readme
+        .split("## Field mapping")
+        .nth(1)
+        .expect("README has a Field mapping section");
+    let example = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a toml example");
+    let m = Mapping::from_toml(example).unwrap_or_else(|e| panic!("README example: {e}"));
+    assert_eq!(m.objects.len(), 3);
+    assert!(load::check_for_destination(&m, DestinationKind::Webhook).is_empty());
+}
