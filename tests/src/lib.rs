@@ -11,8 +11,12 @@
 //! | [`host`] | wasmtime: instances, bindings from `wit/`, requests, listening |
 //! | [`app`] | `TestApp`: start, request, restart, read the store |
 //! | [`soap`] | building Outbound Messages for tests |
+//! | [`fake_zendesk`] | a stateful fake Zendesk on 127.0.0.1, with faults |
+//! | [`fake_webhook`] | a recording JSON API on 127.0.0.1 |
 
 pub mod app;
+pub mod fake_webhook;
+pub mod fake_zendesk;
 pub mod host;
 pub mod kv;
 pub mod manifest;

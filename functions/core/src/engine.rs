@@ -329,14 +329,18 @@ pub async fn process_notification<K: Kv, H: Http>(
         Err(e) => record.mark_error(now, ErrorKind::Permanent, None, e.to_string()),
         Ok(mapped) => {
             record.destination_calls += 1;
-            match destination::push(ctx.settings, ctx.http, &so.object_type, &mapped).await {
+            match destination::push(ctx, mapping, &so.object_type, &mapped, &record).await {
                 Outcome::Synced {
                     destination,
                     payload,
+                    syncing_record,
+                    fields_synced,
                 } => {
                     record.mark_synced(now, destination);
                     record.fingerprint = Some(fingerprint);
                     record.last_payload = payload;
+                    record.syncing_record = syncing_record;
+                    record.fields_synced = fields_synced;
                 }
                 Outcome::Failed {
                     kind,

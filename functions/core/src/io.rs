@@ -7,6 +7,7 @@
 //! decisions, so it runs the same natively and in WebAssembly.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// A key-value store failure. Never acknowledged to Salesforce: a message
 /// whose outcome could not be written is retried.
@@ -40,7 +41,35 @@ pub struct HttpRequest {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Give up (with [`HttpError::Timeout`]) when no response came by then.
+    pub timeout: Duration,
 }
+
+impl HttpRequest {
+    /// A JSON request with the default timeout.
+    pub fn json(method: &str, url: String, body: Option<&serde_json::Value>) -> HttpRequest {
+        let mut headers = vec![("accept".to_string(), "application/json".to_string())];
+        if body.is_some() {
+            headers.push(("content-type".into(), "application/json".into()));
+        }
+        HttpRequest {
+            method: method.to_string(),
+            url,
+            headers,
+            body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> HttpRequest {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+}
+
+/// How long one destination call may take before it counts as a timeout:
+/// short enough that a message of retries never outlives Salesforce's wait.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A destination's answer (any status).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,8 +95,11 @@ pub enum HttpError {
     Other(String),
 }
 
-/// Outbound HTTP.
+/// Outbound HTTP, and waiting.
 #[allow(async_fn_in_trait)]
 pub trait Http {
+    /// Send one request; honour `request.timeout`.
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError>;
+    /// Wait (used once, briefly, for a short `Retry-After`).
+    async fn sleep(&self, duration: Duration);
 }

@@ -68,6 +68,8 @@ impl Kv for MemoryKv {
 pub struct ScriptedHttp {
     pub sent: RefCell<Vec<HttpRequest>>,
     pub replies: RefCell<Vec<Result<HttpResponse, HttpError>>>,
+    /// Every sleep asked for.
+    pub slept: RefCell<Vec<std::time::Duration>>,
 }
 
 impl Http for ScriptedHttp {
@@ -83,5 +85,9 @@ impl Http for ScriptedHttp {
         } else {
             replies.remove(0)
         }
+    }
+
+    async fn sleep(&self, duration: std::time::Duration) {
+        self.slept.borrow_mut().push(duration);
     }
 }

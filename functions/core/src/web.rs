@@ -101,6 +101,19 @@ impl Response {
     }
 }
 
+/// Percent-encode a path segment (everything but unreserved characters).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +129,11 @@ mod tests {
         assert_eq!(req.query_param("bad").as_deref(), Some("%zz"));
         assert_eq!(req.query_param("end").as_deref(), Some("%4"));
         assert_eq!(req.query_param("missing"), None);
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(percent_encode("Contact/003 x?#"), "Contact%2F003%20x%3F%23");
+        assert_eq!(percent_encode("a-b_c.d~e"), "a-b_c.d~e");
     }
 }

@@ -7,6 +7,10 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use spin_sdk::http::{ErrorCode, Method, Request, Response, SendError};
@@ -85,8 +89,53 @@ impl Kv for SpinKv {
 /// Outbound HTTP through the host (subject to `allowed_outbound_hosts`).
 pub struct SpinHttp;
 
+/// A timer on WASI's monotonic clock, awaited through spin-sdk's executor so
+/// that other notifications of the message go on meanwhile.
+struct Sleep {
+    deadline: u64,
+}
+
+impl Sleep {
+    fn new(duration: Duration) -> Sleep {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        Sleep {
+            deadline: wasi::clocks::monotonic_clock::now().saturating_add(nanos),
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        if wasi::clocks::monotonic_clock::now() >= self.deadline {
+            return Poll::Ready(());
+        }
+        spin_executor::push_waker(
+            wasi::clocks::monotonic_clock::subscribe_instant(self.deadline),
+            cx.waker().clone(),
+        );
+        Poll::Pending
+    }
+}
+
 impl Http for SpinHttp {
+    async fn sleep(&self, duration: Duration) {
+        Sleep::new(duration).await
+    }
+
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let timeout = request.timeout;
+        let send = std::pin::pin!(self.send_now(request));
+        match futures::future::select(send, std::pin::pin!(Sleep::new(timeout))).await {
+            futures::future::Either::Left((result, _)) => result,
+            futures::future::Either::Right(((), _)) => Err(HttpError::Timeout),
+        }
+    }
+}
+
+impl SpinHttp {
+    async fn send_now(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let method = match request.method.as_str() {
             "GET" => Method::Get,
             "POST" => Method::Post,

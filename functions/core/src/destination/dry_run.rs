@@ -24,5 +24,7 @@ pub fn push(object: &str, mapped: &Mapped) -> Outcome {
             "fields": mapped.fields,
             "links": mapped.links,
         })),
+        syncing_record: None,
+        fields_synced: None,
     }
 }

@@ -2,29 +2,44 @@
 //!
 //! Each destination turns a [`Mapped`] record into requests through [`Http`]
 //! and reports an [`Outcome`]: synced (with the destination ids) or failed
-//! (with an [`ErrorKind`] that decides whether Salesforce must redeliver).
+//! (with an [`ErrorKind`] that decides whether Salesforce must redeliver,
+//! see [`classify`]).
 //!
 //! - [`dry_run`]: the default. Nothing leaves the host; the record ends
 //!   `synced` with the payload that would have been sent.
-//! - Zendesk and webhook: not built yet; choosing one is reported as a
-//!   configuration error on every record so that nothing is silently dropped.
+//! - [`zendesk`]: organizations, users, multiple-organization memberships.
+//! - [`webhook`]: any JSON API that upserts `PUT {url}/{table}/{key}`.
 
+pub mod classify;
 pub mod dry_run;
+pub mod webhook;
+pub mod zendesk;
+
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::io::Http;
-use crate::mapping::Mapped;
-use crate::record::{DestinationRef, ErrorKind};
-use crate::settings::{DestinationKind, Settings};
+use crate::engine::Context;
+use crate::io::{Http, HttpError, HttpRequest, HttpResponse, Kv};
+use crate::mapping::{Mapped, Mapping};
+use crate::record::{DestinationRef, ErrorKind, SyncRecord};
+use crate::settings::DestinationKind;
+use classify::Failure;
+
+/// The longest `Retry-After` waited for inside a request (once).
+pub const MAX_INLINE_RETRY_AFTER: Duration = Duration::from_secs(2);
 
 /// What pushing one record produced.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Synced {
         destination: DestinationRef,
-        /// The body that was (or, dry-run, would have been) sent.
+        /// The body that would have been sent (dry-run only).
         payload: Option<Value>,
+        /// Zendesk multi-org: whether this record is its email's syncing record.
+        syncing_record: Option<bool>,
+        /// Zendesk multi-org: false when only a membership was added (rule 4).
+        fields_synced: Option<bool>,
     },
     Failed {
         kind: ErrorKind,
@@ -33,22 +48,49 @@ pub enum Outcome {
     },
 }
 
+impl From<Failure> for Outcome {
+    fn from(f: Failure) -> Outcome {
+        Outcome::Failed {
+            kind: f.kind,
+            http_status: f.http_status,
+            message: f.message,
+        }
+    }
+}
+
 /// Push one mapped record of `object` to the configured destination.
-pub async fn push<H: Http>(
-    settings: &Settings,
-    _http: &H,
+pub async fn push<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    mapping: &Mapping,
     object: &str,
     mapped: &Mapped,
+    record: &SyncRecord,
 ) -> Outcome {
-    match settings.destination {
+    match ctx.settings.destination {
         DestinationKind::DryRun => dry_run::push(object, mapped),
-        other => Outcome::Failed {
-            kind: ErrorKind::Config,
-            http_status: None,
-            message: format!(
-                "destination \"{}\" is not available in this version of sfsync; set destination to dry-run",
-                other.as_str()
-            ),
-        },
+        DestinationKind::Webhook => webhook::push(ctx.settings, ctx.http, object, mapped).await,
+        DestinationKind::Zendesk => zendesk::push(ctx, mapping, object, mapped, record).await,
     }
+}
+
+/// Send a request; when the answer is 429 or 503 with a `Retry-After` of at
+/// most [`MAX_INLINE_RETRY_AFTER`], wait that long and send it once more.
+/// Longer waits are left to Salesforce's redelivery.
+pub async fn send_once_more_after_short_wait<H: Http>(
+    http: &H,
+    req: HttpRequest,
+) -> Result<HttpResponse, HttpError> {
+    let first = http.send(req.clone()).await?;
+    if matches!(first.status, 429 | 503) {
+        let wait = first
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        if let Some(wait) = wait.filter(|w| *w <= MAX_INLINE_RETRY_AFTER) {
+            http.sleep(wait).await;
+            return http.send(req).await;
+        }
+    }
+    Ok(first)
 }

@@ -1,0 +1,289 @@
+//! The Zendesk destination: Accounts become organizations, Contacts and
+//! Leads become users, linked by `external_id` = the Salesforce Id.
+//!
+//! - Organizations: a record already linked to an organization updates it
+//!   (`PUT organizations/{id}`); otherwise `organizations/create_or_update`.
+//! - Users are matched first by an existing link (an earlier sync or an
+//!   imported reference), then by external_id, then by email. Without
+//!   multi-org, `users/create_or_update` with the Account's `organization_id`
+//!   does the matching and sets or replaces the user's organization. With
+//!   multi-org, sfsync looks the user up, asks [`rules::decide`], and adds
+//!   memberships through the membership endpoints only.
+//! - Per email, the user id and the *syncing record* (the first Contact with
+//!   a synced Account that wrote the user's fields) are kept under
+//!   `email/{email}`.
+
+pub mod api;
+pub mod rules;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::classify::Failure;
+use super::Outcome;
+use crate::engine::Context;
+use crate::io::{Http, Kv};
+use crate::mapping::{Mapped, Mapping};
+use crate::record::{DestinationRef, ErrorKind, SyncRecord};
+use crate::store;
+use api::{Client, User};
+use rules::{Situation, UserState};
+
+/// What sfsync remembers per email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailEntry {
+    pub user_id: String,
+    /// `Object/SalesforceId` of the syncing record, once there is one.
+    pub syncing_record: Option<String>,
+}
+
+fn email_key(email: &str) -> String {
+    format!("email/{}", email.trim().to_lowercase())
+}
+
+fn linked_id(record: &SyncRecord) -> Option<u64> {
+    record
+        .destination
+        .as_ref()
+        .filter(|d| d.kind == "zendesk")
+        .and_then(|d| d.id.as_deref())
+        .and_then(|id| id.parse().ok())
+}
+
+fn with_external_id(mapped: &Mapped) -> Value {
+    let mut fields: Map<String, Value> = mapped.fields.clone();
+    fields.insert("external_id".into(), Value::String(mapped.key.clone()));
+    Value::Object(fields)
+}
+
+fn synced(id: u64, organization_ids: Vec<u64>) -> DestinationRef {
+    DestinationRef {
+        kind: "zendesk".into(),
+        id: Some(id.to_string()),
+        organization_ids: organization_ids.iter().map(u64::to_string).collect(),
+    }
+}
+
+/// Push one mapped record to Zendesk.
+pub async fn push<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    mapping: &Mapping,
+    object: &str,
+    mapped: &Mapped,
+    record: &SyncRecord,
+) -> Outcome {
+    let client = match Client::new(ctx.settings, ctx.http) {
+        Ok(c) => c,
+        Err(f) => return f.into(),
+    };
+    let result = match mapped.entity.as_str() {
+        "organization" => push_organization(&client, mapped, record).await,
+        "user" => push_user(ctx, &client, mapping, object, mapped, record).await,
+        other => Err(Failure::config(format!(
+            "the mapping sends {object} to \"{other}\", which Zendesk does not have; use organization or user"
+        ))),
+    };
+    result.unwrap_or_else(Outcome::from)
+}
+
+async fn push_organization<H: Http>(
+    client: &Client<'_, H>,
+    mapped: &Mapped,
+    record: &SyncRecord,
+) -> Result<Outcome, Failure> {
+    let body = with_external_id(mapped);
+    let updated = match linked_id(record) {
+        Some(id) => client.update_organization(id, body.clone()).await?,
+        None => None,
+    };
+    let id = match updated {
+        Some(id) => id,
+        None => client.upsert_organization(body).await?,
+    };
+    Ok(Outcome::Synced {
+        destination: synced(id, Vec::new()),
+        payload: None,
+        syncing_record: None,
+        fields_synced: None,
+    })
+}
+
+/// The organization of the Contact's Account, if it exists in Zendesk: known
+/// from the Account's own sync, else found by external id.
+async fn account_organization<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    client: &Client<'_, H>,
+    account_id: &str,
+) -> Result<Option<u64>, Failure> {
+    let known = store::load_record(ctx.kv, "Account", account_id)
+        .await
+        .map_err(kv_failure)?
+        .as_ref()
+        .and_then(linked_id);
+    match known {
+        Some(id) => Ok(Some(id)),
+        None => client.find_organization(account_id).await,
+    }
+}
+
+fn kv_failure(e: crate::io::KvError) -> Failure {
+    Failure {
+        kind: ErrorKind::Transient,
+        http_status: None,
+        message: e.to_string(),
+        retry_after: None,
+    }
+}
+
+async fn push_user<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    client: &Client<'_, H>,
+    mapping: &Mapping,
+    object: &str,
+    mapped: &Mapped,
+    record: &SyncRecord,
+) -> Result<Outcome, Failure> {
+    let account_id = mapped.links.get("organization");
+    let organization = match account_id {
+        Some(a) => account_organization(ctx, client, a).await?,
+        None => None,
+    };
+    let accounts_mapped = mapping.objects.values().any(|o| o.entity == "organization");
+    let multi_org = ctx.settings.zendesk_multi_org && accounts_mapped;
+    let email = mapped
+        .fields
+        .get("email")
+        .and_then(Value::as_str)
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty());
+    let body = with_external_id(mapped);
+    let this = format!("{object}/{}", mapped.key);
+
+    if !multi_org {
+        let mut user_body = body;
+        if let (Some(org), Value::Object(m)) = (organization, &mut user_body) {
+            m.insert("organization_id".into(), Value::from(org));
+        }
+        let updated = match linked_id(record) {
+            Some(id) => client.update_user(id, user_body.clone()).await?,
+            None => None,
+        };
+        let user = match updated {
+            Some(u) => u,
+            None => client.upsert_user(user_body).await?,
+        };
+        remember_email(ctx, email.as_deref(), user.id, None).await?;
+        return Ok(Outcome::Synced {
+            destination: synced(user.id, organization.into_iter().collect()),
+            payload: None,
+            syncing_record: None,
+            fields_synced: None,
+        });
+    }
+
+    // Multi-org: find the user (link, then external id, then email).
+    let mut existing: Option<User> = match linked_id(record) {
+        Some(id) => client.get_user(id).await?,
+        None => None,
+    };
+    if existing.is_none() {
+        existing = client.find_user_by_external_id(&mapped.key).await?;
+    }
+    if existing.is_none() {
+        if let Some(e) = &email {
+            existing = client.find_user_by_email(e).await?;
+        }
+    }
+    let state = match &existing {
+        Some(u) => {
+            let memberships = client.memberships(u.id).await?;
+            Some(UserState {
+                default_organization: memberships
+                    .iter()
+                    .find(|m| m.default == Some(true))
+                    .map(|m| m.organization_id)
+                    .or(u.organization_id),
+                organizations: memberships.iter().map(|m| m.organization_id).collect(),
+            })
+        }
+        None => None,
+    };
+    let decision = rules::decide(&Situation {
+        multi_org: true,
+        has_account: account_id.is_some(),
+        organization,
+        user: state.clone(),
+    });
+    let user_id = match &existing {
+        None => {
+            let mut user_body = body;
+            if let (true, Some(org), Value::Object(m)) =
+                (decision.set_organization, organization, &mut user_body)
+            {
+                m.insert("organization_id".into(), Value::from(org));
+            }
+            client.upsert_user(user_body).await?.id
+        }
+        Some(u) if decision.sync_fields => match client.update_user(u.id, body.clone()).await? {
+            Some(updated) => updated.id,
+            None => client.upsert_user(body).await?.id,
+        },
+        Some(u) => u.id,
+    };
+    let mut organization_ids = state.map(|s| s.organizations).unwrap_or_default();
+    if decision.create_membership {
+        if let Some(org) = organization {
+            client.add_membership(user_id, org).await?;
+        }
+    }
+    if let Some(org) =
+        organization.filter(|_| decision.create_membership || decision.set_organization)
+    {
+        if !organization_ids.contains(&org) {
+            organization_ids.push(org);
+        }
+    }
+    let claim = (decision.sync_fields && organization.is_some()).then_some(this.as_str());
+    let entry = remember_email(ctx, email.as_deref(), user_id, claim).await?;
+    let syncing = entry
+        .and_then(|e| e.syncing_record)
+        .is_some_and(|r| r == this);
+    Ok(Outcome::Synced {
+        destination: synced(user_id, organization_ids),
+        payload: None,
+        syncing_record: Some(syncing),
+        fields_synced: Some(decision.sync_fields),
+    })
+}
+
+/// Keep `email/{email}` up to date; `claim` makes this record the syncing
+/// record when the email has none yet.
+async fn remember_email<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    email: Option<&str>,
+    user_id: u64,
+    claim: Option<&str>,
+) -> Result<Option<EmailEntry>, Failure> {
+    let Some(email) = email else {
+        return Ok(None);
+    };
+    let key = email_key(email);
+    let old: Option<EmailEntry> = match ctx.kv.get(&key).await.map_err(kv_failure)? {
+        Some(bytes) => serde_json::from_slice(&bytes).ok(),
+        None => None,
+    };
+    let entry = EmailEntry {
+        user_id: user_id.to_string(),
+        syncing_record: old
+            .as_ref()
+            .filter(|o| o.user_id == user_id.to_string())
+            .and_then(|o| o.syncing_record.clone())
+            .or_else(|| claim.map(str::to_string)),
+    };
+    if old.as_ref() != Some(&entry) {
+        let bytes = serde_json::to_vec(&entry)
+            .map_err(|e| kv_failure(crate::io::KvError(e.to_string())))?;
+        ctx.kv.set(&key, &bytes).await.map_err(kv_failure)?;
+    }
+    Ok(Some(entry))
+}

@@ -1,0 +1,432 @@
+//! Issue 4 end to end: the Zendesk destination against the fake Zendesk —
+//! the seven multi-organization situations in both modes, the Ack policy
+//! with permanent and transient failures, redelivery, duplicates and
+//! out-of-order deliveries, rate limits and dropped connections.
+
+use serde_json::Value;
+use sfsync_tests::app::{default_variables, TestApp, ORG_ID};
+use sfsync_tests::fake_zendesk::{FakeZendesk, AGENT_EMAIL, API_TOKEN};
+use sfsync_tests::soap::{contact, contact_id, message, Record};
+
+const ACCOUNT: &str = "001000000000001AAA";
+
+fn app_for(fake: &FakeZendesk, multi_org: bool) -> TestApp {
+    let mut vars = default_variables();
+    for (k, v) in [
+        ("destination", "zendesk".to_string()),
+        ("zendesk_url", fake.url()),
+        ("zendesk_email", AGENT_EMAIL.to_string()),
+        ("zendesk_api_token", API_TOKEN.to_string()),
+        ("zendesk_multi_org", multi_org.to_string()),
+    ] {
+        vars.insert(k.into(), v);
+    }
+    TestApp::with_variables(vars)
+}
+
+fn view(app: &TestApp, object: &str, id: &str) -> Value {
+    let resp = app.admin_get(&format!("/admin/records/{object}/{id}"));
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    resp.json()
+}
+
+/// A Contact without an Account.
+fn lone_contact(n: usize, email: &str) -> Record<'static> {
+    let mut r = contact(n, email);
+    r.fields.retain(|(k, _)| *k != "AccountId");
+    r
+}
+
+#[test]
+fn the_seven_multi_org_situations_in_both_modes() {
+    // (situation, has account, organization exists, user exists with: None = no user, Some(false) = no org, Some(true) = another default org)
+    let situations: [(u8, bool, bool, Option<bool>); 7] = [
+        (1, false, false, Some(false)),
+        (2, false, false, None),
+        (3, true, true, Some(false)),
+        (4, true, true, Some(true)),
+        (5, true, false, Some(false)),
+        (6, true, true, None),
+        (7, true, false, None),
+    ];
+    for multi_org in [false, true] {
+        for (n, has_account, org_exists, existing) in situations {
+            let case = format!("situation {n}, multi-org {multi_org}");
+            let fake = FakeZendesk::start(multi_org);
+            let org = org_exists.then(|| fake.seed_organization("Acme", Some(ACCOUNT)));
+            let other = fake.seed_organization("Other Corp", Some("001000000000009AAA"));
+            let seeded = existing.map(|other_default| {
+                fake.seed_user(
+                    "Old Name",
+                    "ana@example.com",
+                    other_default.then_some(other),
+                )
+            });
+            let app = app_for(&fake, multi_org);
+            let record = if has_account {
+                contact(1, "Ana@Example.com")
+            } else {
+                lone_contact(1, "Ana@Example.com")
+            };
+            let resp = app.send_message("/sf/created", &message(ORG_ID, &[record]));
+            assert!(
+                resp.text().contains("<Ack>true</Ack>"),
+                "{case}: {}",
+                resp.text()
+            );
+
+            let users = fake.users();
+            assert_eq!(users.len(), 1, "{case}: one user per email: {users:?}");
+            let user = &users[0];
+            let user_id = user["id"].as_u64().expect("id");
+            if let Some(seeded) = seeded {
+                assert_eq!(user_id, seeded, "{case}: matched the existing user");
+            }
+            let memberships = fake.memberships_of(user_id);
+            let in_org = org.is_some_and(|o| memberships.iter().any(|(m, _)| *m == o));
+            let default_org = memberships.iter().find(|(_, d)| *d).map(|(m, _)| *m);
+            let fields_synced = user["name"] == "Ana1 Lima";
+            // What multi-org.md's table says, per situation and mode.
+            let (want_in_org, want_default, want_fields) = match (n, multi_org) {
+                (3, _) | (6, _) => (true, org, true),
+                (4, false) => (true, org, true),
+                (4, true) => (true, Some(other), false),
+                (_, _) => (false, existing.and_then(|d| d.then_some(other)), true),
+            };
+            assert_eq!(
+                in_org, want_in_org,
+                "{case}: membership of the Account's organization: {memberships:?}"
+            );
+            assert_eq!(default_org, want_default, "{case}: default organization");
+            assert_eq!(fields_synced, want_fields, "{case}: fields synced: {user}");
+
+            let v = view(&app, "Contact", &contact_id(1));
+            assert_eq!(v["status"], "synced", "{case}: {v}");
+            assert_eq!(v["destination"]["kind"], "zendesk");
+            assert_eq!(v["destination"]["id"], user_id.to_string());
+            if multi_org {
+                assert_eq!(v["fields_synced"], want_fields, "{case}");
+                assert_eq!(v["syncing_record"], want_fields && want_in_org, "{case}");
+                // Multi-org never sends organization_id when updating an existing user.
+                for l in fake
+                    .log()
+                    .iter()
+                    .filter(|l| l.method == "PUT" && l.path.starts_with("/api/v2/users/"))
+                {
+                    assert!(
+                        l.body["user"].get("organization_id").is_none(),
+                        "{case}: {:?}",
+                        l.body
+                    );
+                }
+            } else {
+                assert_eq!(v["syncing_record"], Value::Null, "{case}");
+            }
+        }
+    }
+}
+
+#[test]
+fn accounts_become_organizations_and_contacts_join_them() {
+    let fake = FakeZendesk::start(true);
+    let app = app_for(&fake, true);
+    let account = Record {
+        object: "Account",
+        notification_id: "04l00000000000A001".into(),
+        fields: vec![
+            ("Id", Some(ACCOUNT.into())),
+            ("Name", Some("Acme & Sons".into())),
+            ("Website", Some("acme.example".into())),
+            ("LastModifiedDate", Some("2026-11-20T10:00:00.000Z".into())),
+        ],
+    };
+    let resp = app.send_message("/sf/created", &message(ORG_ID, &[account]));
+    assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+    let orgs = fake.organizations();
+    assert_eq!(orgs.len(), 1);
+    assert_eq!(orgs[0]["name"], "Acme & Sons");
+    assert_eq!(orgs[0]["external_id"], ACCOUNT);
+    assert_eq!(orgs[0]["organization_fields"]["website"], "acme.example");
+    let org_id = orgs[0]["id"].as_u64().expect("org id");
+    assert_eq!(
+        view(&app, "Account", ACCOUNT)["destination"]["id"],
+        org_id.to_string()
+    );
+
+    // Two Contacts share an email and the Account: one user, one membership,
+    // the first is the syncing record.
+    fake.clear_log();
+    let resp = app.send_message(
+        "/sf/created",
+        &message(ORG_ID, &[contact(1, "ana@example.com")]),
+    );
+    assert!(resp.text().contains("<Ack>true</Ack>"));
+    assert_eq!(
+        fake.count("GET", "/api/v2/organizations/search"),
+        0,
+        "the synced Account's id is known"
+    );
+    let resp = app.send_message(
+        "/sf/created",
+        &message(ORG_ID, &[contact(2, "ANA@example.com")]),
+    );
+    assert!(resp.text().contains("<Ack>true</Ack>"));
+    let users = fake.users();
+    assert_eq!(users.len(), 1);
+    let uid = users[0]["id"].as_u64().expect("uid");
+    assert_eq!(fake.memberships_of(uid), vec![(org_id, true)]);
+    let first = view(&app, "Contact", &contact_id(1));
+    let second = view(&app, "Contact", &contact_id(2));
+    assert_eq!(first["syncing_record"], true);
+    assert_eq!(second["syncing_record"], false);
+    assert_eq!(
+        first["destination"]["organization_ids"],
+        serde_json::json!([org_id.to_string()])
+    );
+
+    // Updating the Account updates the same organization.
+    let renamed = Record {
+        object: "Account",
+        notification_id: "04l00000000000A002".into(),
+        fields: vec![
+            ("Id", Some(ACCOUNT.into())),
+            ("Name", Some("Acme Group".into())),
+            ("Website", Some("acme.example".into())),
+            ("LastModifiedDate", Some("2026-11-21T10:00:00.000Z".into())),
+        ],
+    };
+    assert!(app
+        .send_message("/sf/updated", &message(ORG_ID, &[renamed]))
+        .text()
+        .contains("<Ack>true</Ack>"));
+    assert_eq!(fake.organizations().len(), 1);
+    assert_eq!(fake.organizations()[0]["name"], "Acme Group");
+    assert_eq!(
+        fake.count("PUT", &format!("/api/v2/organizations/{org_id}")),
+        1
+    );
+}
+
+#[test]
+fn failures_follow_the_ack_policy_and_redelivery_costs_only_what_failed() {
+    let fake = FakeZendesk::start(false);
+    // Contact 7 exists with another email; its new email belongs to someone else: 422.
+    let taken = fake.seed_user("Someone Else", "taken@example.com", None);
+    {
+        let app = app_for(&fake, false);
+        let mut seven = lone_contact(7, "seven-old@example.com");
+        seven.notification_id = "04l00000000000S007".into();
+        assert!(app
+            .send_message("/sf/created", &message(ORG_ID, &[seven]))
+            .text()
+            .contains("<Ack>true</Ack>"));
+    }
+    let app = app_for(&fake, false);
+    let records: Vec<Record> = (0..100)
+        .map(|n| match n {
+            7 => lone_contact(7, "taken@example.com"),
+            _ => lone_contact(n, &format!("user{n}@example.com")),
+        })
+        .collect();
+    let xml = message(ORG_ID, &records);
+    // Contact 42 fails once with 503 (no Retry-After, so no retry inside the request).
+    fake.fail_next_matching(
+        "/api/v2/users/create_or_update",
+        Some("user42@example.com"),
+        1,
+        503,
+        None,
+    );
+    fake.clear_log();
+    let resp = app.send_message("/sf/created", &xml);
+    assert_eq!(
+        resp.status, 500,
+        "a transient failure must not be acknowledged"
+    );
+    let text = resp.text();
+    assert!(
+        text.contains("soapenv:Fault") && text.contains(&contact_id(42)),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&contact_id(7)),
+        "a permanent error is not retried: {text}"
+    );
+
+    let seven = view(&app, "Contact", &contact_id(7));
+    assert_eq!(seven["status"], "error");
+    assert_eq!(seven["last_error"]["kind"], "permanent");
+    assert_eq!(seven["last_error"]["http_status"], 422);
+    assert!(
+        seven["last_error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Email: taken@example.com is already being used by another user"),
+        "{seven}"
+    );
+    let forty_two = view(&app, "Contact", &contact_id(42));
+    assert_eq!(
+        (
+            forty_two["status"].as_str(),
+            forty_two["last_error"]["kind"].as_str()
+        ),
+        (Some("error"), Some("transient"))
+    );
+    let stats = app.admin_get("/admin/stats").json();
+    assert_eq!(
+        (stats["synced"].as_u64(), stats["error"].as_u64()),
+        (Some(98), Some(2)),
+        "{stats}"
+    );
+
+    // Salesforce redelivers the same message: only Contact 42 calls Zendesk.
+    fake.clear_log();
+    let resp = app.send_message("/sf/created", &xml);
+    assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+    let calls = fake.log();
+    assert!(!calls.is_empty());
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.body.to_string().contains("user42@example.com") || c.method == "GET"),
+        "only the 503 record may call again: {calls:?}"
+    );
+    assert_eq!(fake.count("POST", "/api/v2/users/create_or_update"), 1);
+    assert_eq!(view(&app, "Contact", &contact_id(42))["status"], "synced");
+    // No duplicates: one Zendesk user per Salesforce record, plus the seeded one.
+    assert_eq!(fake.users().len(), 100 + 1);
+    assert!(fake.users().iter().any(|u| u["id"] == taken));
+}
+
+#[test]
+fn duplicate_and_out_of_order_deliveries_create_no_duplicates() {
+    let fake = FakeZendesk::start(false);
+    let app = app_for(&fake, false);
+    let version = |n: usize, minute: u32, email: &str| {
+        let mut r = lone_contact(n, email);
+        r.notification_id = format!("04l{n:03}{minute:012}");
+        r.fields.retain(|(k, _)| *k != "LastModifiedDate");
+        r.fields.push((
+            "LastModifiedDate",
+            Some(format!("2026-11-20T10:{minute:02}:00.000Z")),
+        ));
+        r
+    };
+    let newest: Vec<Record> = (0..10)
+        .map(|n| version(n, 30, &format!("new{n}@example.com")))
+        .collect();
+    let older: Vec<Record> = (0..10)
+        .map(|n| version(n, 10, &format!("old{n}@example.com")))
+        .collect();
+    for (route, records) in [
+        ("/sf/updated", &newest),
+        ("/sf/created", &older),
+        ("/sf/updated", &newest),
+        ("/sf/created", &older),
+    ] {
+        let resp = app.send_message(route, &message(ORG_ID, records));
+        assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+    }
+    let users = fake.users();
+    assert_eq!(users.len(), 10, "{users:?}");
+    assert!(users
+        .iter()
+        .all(|u| u["email"].as_str().unwrap_or_default().starts_with("new")));
+    assert_eq!(fake.count("POST", "/api/v2/users/create_or_update"), 10);
+}
+
+#[test]
+fn rate_limits_credentials_and_broken_connections() {
+    // A short Retry-After is waited for once inside the request.
+    let fake = FakeZendesk::start(false);
+    let app = app_for(&fake, false);
+    fake.fail_next_matching("/api/v2/users/create_or_update", None, 1, 429, Some(1));
+    let resp = app.send_message(
+        "/sf/created",
+        &message(ORG_ID, &[lone_contact(1, "a@example.com")]),
+    );
+    assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+    assert_eq!(fake.count("POST", "/api/v2/users/create_or_update"), 2);
+
+    // A long one is left to Salesforce's redelivery.
+    fake.set_rate_limit(Some(0));
+    let resp = app.send_message(
+        "/sf/created",
+        &message(ORG_ID, &[lone_contact(2, "b@example.com")]),
+    );
+    assert_eq!(resp.status, 500);
+    assert!(resp.text().contains("rate limit"), "{}", resp.text());
+    let v = view(&app, "Contact", &contact_id(2));
+    assert_eq!(
+        (
+            v["last_error"]["kind"].as_str(),
+            v["last_error"]["http_status"].as_u64()
+        ),
+        (Some("transient"), Some(429))
+    );
+    fake.set_rate_limit(None);
+
+    // A dropped connection is transient.
+    fake.drop_next("/api/v2/users/create_or_update", 1);
+    let resp = app.send_message(
+        "/sf/created",
+        &message(ORG_ID, &[lone_contact(3, "c@example.com")]),
+    );
+    assert_eq!(resp.status, 500);
+    assert_eq!(
+        view(&app, "Contact", &contact_id(3))["last_error"]["kind"],
+        "transient"
+    );
+
+    // Wrong credentials are a configuration error, not acknowledged.
+    let mut vars = default_variables();
+    for (k, v) in [
+        ("destination", "zendesk".to_string()),
+        ("zendesk_url", fake.url()),
+        ("zendesk_email", AGENT_EMAIL.into()),
+        ("zendesk_api_token", "wrong".into()),
+    ] {
+        vars.insert(k.into(), v);
+    }
+    let wrong = TestApp::with_variables(vars);
+    let resp = wrong.send_message(
+        "/sf/created",
+        &message(ORG_ID, &[lone_contact(4, "d@example.com")]),
+    );
+    assert_eq!(resp.status, 500);
+    let v = view(&wrong, "Contact", &contact_id(4));
+    assert_eq!(
+        (
+            v["last_error"]["kind"].as_str(),
+            v["last_error"]["http_status"].as_u64()
+        ),
+        (Some("config"), Some(401))
+    );
+    assert!(v["last_error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("Couldn't authenticate you"));
+}
+
+#[test]
+fn a_zendesk_url_with_a_path_is_refused_by_name() {
+    let fake = FakeZendesk::start(false);
+    let mut vars = default_variables();
+    for (k, v) in [
+        ("destination", "zendesk".to_string()),
+        ("zendesk_url", format!("{}/api/v2", fake.url())),
+        ("zendesk_email", AGENT_EMAIL.into()),
+        ("zendesk_api_token", API_TOKEN.into()),
+    ] {
+        vars.insert(k.into(), v);
+    }
+    let app = TestApp::with_variables(vars);
+    let resp = app.send_message(
+        "/sf/created",
+        &message(ORG_ID, &[lone_contact(1, "a@example.com")]),
+    );
+    assert_eq!(resp.status, 500);
+    assert!(resp.text().contains("zendesk_url"), "{}", resp.text());
+    assert!(app.kv_dump().is_empty());
+    assert!(fake.log().is_empty());
+}
