@@ -18,6 +18,7 @@
 //!    that already synced are recognised by their id and cost nothing.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
@@ -41,8 +42,16 @@ pub struct Context<'a, K, H> {
     pub settings: &'a Settings,
     pub kv: &'a K,
     pub http: &'a H,
+    /// The time of the request (what records are stamped with).
     pub now: DateTime<Utc>,
+    /// Time spent on this request so far (a monotonic clock).
+    pub elapsed: &'a dyn Fn() -> Duration,
 }
+
+/// How long one message may spend calling the destination. Notifications not
+/// started by then are left to Salesforce's redelivery, so an answer always
+/// comes well within Salesforce's own wait.
+pub const MESSAGE_BUDGET: Duration = Duration::from_secs(20);
 
 /// The outcome of one notification.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,12 +195,15 @@ pub async fn process_all<K: Kv, H: Http>(
     paused: bool,
     ctx: &Context<'_, K, H>,
 ) -> Vec<NotificationOutcome> {
-    let mut groups: BTreeMap<(String, String), Vec<Notification>> = BTreeMap::new();
+    // Notifications that touch the same destination record run one after
+    // the other: same Salesforce record, or (Zendesk users) same email.
+    let mut groups: BTreeMap<String, Vec<Notification>> = BTreeMap::new();
     for n in notifications {
-        groups
-            .entry((n.sobject.object_type.clone(), n.sobject.id.clone()))
-            .or_default()
-            .push(n);
+        let key = match n.sobject.text("Email").map(|e| e.trim().to_lowercase()) {
+            Some(email) if !email.is_empty() => format!("email/{email}"),
+            _ => format!("rec/{}/{}", n.sobject.object_type, n.sobject.id),
+        };
+        groups.entry(key).or_default().push(n);
     }
     stream::iter(groups.into_values())
         .map(|group| async move {
@@ -327,6 +339,15 @@ pub async fn process_notification<K: Kv, H: Http>(
     }
     match object_mapping.apply(&so) {
         Err(e) => record.mark_error(now, ErrorKind::Permanent, None, e.to_string()),
+        Ok(_) if (ctx.elapsed)() > MESSAGE_BUDGET => record.mark_error(
+            now,
+            ErrorKind::Transient,
+            None,
+            format!(
+                "not attempted: the message had already spent {} s on the destination; Salesforce will redeliver it",
+                MESSAGE_BUDGET.as_secs()
+            ),
+        ),
         Ok(mapped) => {
             record.destination_calls += 1;
             match destination::push(ctx, mapping, &so.object_type, &mapped, &record).await {

@@ -211,6 +211,7 @@ pub fn from_core(resp: web::Response) -> Response {
 
 /// `record-created` and `field-updated`: one Outbound Message.
 pub async fn outbound_message(trigger: Trigger, req: Request) -> Response {
+    let started = std::time::Instant::now();
     let settings = match settings() {
         Ok(s) => s,
         Err(e) => {
@@ -234,6 +235,7 @@ pub async fn outbound_message(trigger: Trigger, req: Request) -> Response {
         kv: &kv,
         http: &SpinHttp,
         now: now(),
+        elapsed: &|| started.elapsed(),
     };
     let req = to_core(req);
     from_core(sync_core::engine::handle_outbound_message(trigger, &req, &ctx).await)
@@ -241,6 +243,7 @@ pub async fn outbound_message(trigger: Trigger, req: Request) -> Response {
 
 /// `admin`: every `/admin/...` route but resend.
 pub async fn admin(req: Request) -> Response {
+    let started = std::time::Instant::now();
     let settings = match settings() {
         Ok(s) => s,
         Err(e) => {
@@ -259,6 +262,7 @@ pub async fn admin(req: Request) -> Response {
         kv: &kv,
         http: &SpinHttp,
         now: now(),
+        elapsed: &|| started.elapsed(),
     };
     let req = to_core(req);
     from_core(sync_core::admin::handle(&req, &ctx).await)

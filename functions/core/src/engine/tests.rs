@@ -58,6 +58,7 @@ fn run(trigger: Trigger, settings: &Settings, kv: &MemoryKv, req: &Request) -> R
         kv,
         http: &http,
         now,
+        elapsed: &|| std::time::Duration::ZERO,
     };
     block_on(handle_outbound_message(trigger, req, &ctx))
 }
@@ -416,7 +417,7 @@ fn a_store_that_cannot_write_is_never_acknowledged() {
 }
 
 #[test]
-fn a_destination_not_yet_available_is_not_acknowledged() {
+fn an_unconfigured_destination_is_not_acknowledged_and_is_retried_on_redelivery() {
     let kv = MemoryKv::new();
     let s = settings(&[("destination", "zendesk")]);
     let m = message(
@@ -459,5 +460,41 @@ fn a_destination_not_yet_available_is_not_acknowledged() {
     assert_eq!(
         stored(&kv, "Contact", "003000000000001AAA").status,
         Status::Synced
+    );
+}
+
+#[test]
+fn past_the_message_budget_nothing_more_is_pushed_and_the_message_is_redelivered() {
+    let kv = MemoryKv::new();
+    let s = settings(&[]);
+    let http = ScriptedHttp::default();
+    let ctx = Context {
+        settings: &s,
+        kv: &kv,
+        http: &http,
+        now: DateTime::from_timestamp(0, 0).expect("epoch"),
+        elapsed: &|| MESSAGE_BUDGET + std::time::Duration::from_secs(1),
+    };
+    let m = message(
+        ORG,
+        &[contact(
+            "04l1",
+            "003000000000001AAA",
+            "a@b.c",
+            "2026-11-20T10:15:00.000Z",
+        )],
+    );
+    let resp = block_on(handle_outbound_message(
+        Trigger::Created,
+        &post(&format!("token={TOKEN}"), m),
+        &ctx,
+    ));
+    assert_eq!(resp.status, 500);
+    let r = stored(&kv, "Contact", "003000000000001AAA");
+    assert_eq!((r.status, r.destination_calls), (Status::Error, 0));
+    assert_eq!(r.last_error.map(|e| e.kind), Some(ErrorKind::Transient));
+    assert!(
+        r.notification_ids.is_empty(),
+        "must be processed again on redelivery"
     );
 }
