@@ -216,16 +216,9 @@ fn an_unset_admin_token_refuses_the_admin_api() {
 #[test]
 fn routes_not_built_yet_answer_501_json_and_unknown_paths_404() {
     let app = TestApp::start();
-    let resend = app.request(TestRequest {
-        method: "POST".into(),
-        path_and_query: "/admin/resend".into(),
-        headers: vec![("authorization".into(), format!("Bearer {ADMIN_TOKEN}"))],
-        body: b"{\"records\":[]}".to_vec(),
-    });
-    assert_eq!(resend.status, 501, "{}", resend.text());
-    assert!(resend.json()["error"].is_string());
-    let export = app.admin_get("/admin/export.csv");
-    assert_eq!(export.status, 501);
+    let backfill = app.admin("POST", "/admin/backfill?object=Contact", "text/csv", "Id\n");
+    assert_eq!(backfill.status, 501, "{}", backfill.text());
+    assert!(backfill.json()["error"].is_string());
     assert_eq!(app.admin_get("/admin/nothing-here").status, 404);
     assert_eq!(app.admin_get("/nowhere").status, 404);
 }

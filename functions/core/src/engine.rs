@@ -28,8 +28,10 @@ use crate::io::{Http, Kv, KvError};
 use crate::mapping::load::check_object_for_destination;
 use crate::mapping::Mapping;
 use crate::record::{ErrorKind, Ignored, Status, SyncRecord, Trigger};
+use crate::run::{self, Run};
 use crate::settings::Settings;
 use crate::soap::{self, FaultCode, Notification};
+use crate::sobject::SObject;
 use crate::store;
 use crate::web::{Request, Response};
 
@@ -156,7 +158,13 @@ pub async fn handle_outbound_message<K: Kv, H: Http>(
         }
     };
 
+    let first = message
+        .notifications
+        .first()
+        .map(|n| n.id.clone())
+        .unwrap_or_default();
     let outcomes = process_all(trigger, message.notifications, &mapping, paused, ctx).await;
+    record_run(trigger, &first, &outcomes, ctx).await;
     let failures: Vec<String> = outcomes
         .iter()
         .filter_map(NotificationOutcome::needs_redelivery)
@@ -184,6 +192,29 @@ pub async fn handle_outbound_message<K: Kv, H: Http>(
         }
         server_fault(&text)
     }
+}
+
+/// Write the run of one message. Its outcomes are already stored; a run
+/// that cannot be written costs history, not data, so it does not change
+/// the answer to Salesforce.
+async fn record_run<K: Kv, H: Http>(
+    trigger: Trigger,
+    salt: &str,
+    outcomes: &[NotificationOutcome],
+    ctx: &Context<'_, K, H>,
+) {
+    let mut run = Run::new(trigger, ctx.now, salt);
+    for o in outcomes {
+        match &o.result {
+            Handled::Stored { status, error } => {
+                run.add(&o.record, *status, error.as_ref().map(|(_, m)| m.as_str()))
+            }
+            Handled::Duplicate | Handled::Stale => run.counts.ignored += 1,
+            Handled::NotStored(e) => run.fail(&o.record, &e.to_string()),
+        }
+    }
+    run.finished_at = ctx.now + chrono::Duration::from_std((ctx.elapsed)()).unwrap_or_default();
+    let _ = run::save(ctx.kv, &run).await;
 }
 
 /// Process every notification: records concurrently, each record's
@@ -256,7 +287,6 @@ pub async fn process_notification<K: Kv, H: Http>(
         let record = ignore(record.clone(), "duplicate");
         return finish(label, &n.id, record, ctx, Handled::Duplicate).await;
     }
-    let seen_before = existing.is_some();
     let mut record = existing.unwrap_or_else(|| SyncRecord::new(&so.object_type, &so.id, trigger));
     let stale = match (record.source_modified_at.as_deref(), so.modified_at()) {
         (Some(stored), Some(incoming)) => is_older(incoming, stored),
@@ -269,6 +299,24 @@ pub async fn process_notification<K: Kv, H: Http>(
     }
     record.last_trigger = trigger;
     record.remember_notification(&n.id);
+    sync_record(trigger, &mut record, &so, mapping, paused, false, ctx).await;
+    finish(label, &n.id, record, ctx, STORED).await
+}
+
+/// Bring one record up to date with `so`, the record as Salesforce sent it:
+/// check the mapping and the object's triggers, honour pause, skip an update
+/// that changes no mapped field (unless `force`, as resend does), map, push,
+/// and note the outcome on `record`. The caller stores it.
+pub async fn sync_record<K: Kv, H: Http>(
+    trigger: Trigger,
+    record: &mut SyncRecord,
+    so: &SObject,
+    mapping: &Mapping,
+    paused: bool,
+    force: bool,
+    ctx: &Context<'_, K, H>,
+) {
+    let now = ctx.now;
     record.source_fields = so.fields.clone();
     record.source_modified_at = so.modified_at().map(str::to_string);
 
@@ -277,7 +325,7 @@ pub async fn process_notification<K: Kv, H: Http>(
             now,
             &format!("object {} is not in the active mapping", so.object_type),
         );
-        return finish(label, &n.id, record, ctx, STORED).await;
+        return;
     };
     record.links = object_mapping
         .links
@@ -299,7 +347,7 @@ pub async fn process_notification<K: Kv, H: Http>(
                 so.object_type
             ),
         );
-        return finish(label, &n.id, record, ctx, STORED).await;
+        return;
     }
     let destination_problems =
         check_object_for_destination(object_mapping, ctx.settings.destination);
@@ -318,26 +366,26 @@ pub async fn process_notification<K: Kv, H: Http>(
                 text.join("; ")
             ),
         );
-        return finish(label, &n.id, record, ctx, STORED).await;
+        return;
     }
     if paused {
         record.status = Status::Pending;
         record.skip_reason = None;
         record.last_attempt_at = Some(now);
-        return finish(label, &n.id, record, ctx, STORED).await;
+        return;
     }
-    let fingerprint = object_mapping.fingerprint(&so);
+    let fingerprint = object_mapping.fingerprint(so);
     // An update of a record never synced is synced like a create.
-    if trigger == Trigger::Updated
-        && seen_before
+    if !force
+        && trigger == Trigger::Updated
         && record.status != Status::Error
         && record.ever_synced
         && record.fingerprint.as_deref() == Some(fingerprint.as_str())
     {
         record.mark_skipped(now, "no mapped field changed");
-        return finish(label, &n.id, record, ctx, STORED).await;
+        return;
     }
-    match object_mapping.apply(&so) {
+    match object_mapping.apply(so) {
         Err(e) => record.mark_error(now, ErrorKind::Permanent, None, e.to_string()),
         Ok(_) if (ctx.elapsed)() > MESSAGE_BUDGET => record.mark_error(
             now,
@@ -350,7 +398,7 @@ pub async fn process_notification<K: Kv, H: Http>(
         ),
         Ok(mapped) => {
             record.destination_calls += 1;
-            match destination::push(ctx, mapping, &so.object_type, &mapped, &record).await {
+            match destination::push(ctx, mapping, &so.object_type, &mapped, record).await {
                 Outcome::Synced {
                     destination,
                     payload,
@@ -371,7 +419,6 @@ pub async fn process_notification<K: Kv, H: Http>(
             }
         }
     }
-    finish(label, &n.id, record, ctx, STORED).await
 }
 
 /// Placeholder for "stored with the record's own status", filled in by [`finish`].

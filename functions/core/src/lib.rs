@@ -17,7 +17,9 @@
 //! | [`store`] | which key holds what in the key-value store |
 //! | [`destination`] | pushing a mapped record: dry-run (Zendesk, webhook next) |
 //! | [`engine`] | one Outbound Message end to end, and the Ack policy |
-//! | [`admin`] | the admin API: auth, stats, record views |
+//! | [`resend`] | pushing stored records again with the current mapping |
+//! | [`run`] | the history of trigger and resend invocations |
+//! | [`admin`] | the admin API: auth, records and filters, stats, mapping, runs, export, import, pause |
 //! | [`web`] | the request and response types the functions convert |
 //! | [`io`] | the `Kv` and `Http` traits |
 
@@ -27,6 +29,8 @@ pub mod engine;
 pub mod io;
 pub mod mapping;
 pub mod record;
+pub mod resend;
+pub mod run;
 pub mod settings;
 pub mod soap;
 pub mod sobject;

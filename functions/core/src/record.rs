@@ -31,6 +31,8 @@ pub enum Trigger {
     Updated,
     Resend,
     Backfill,
+    /// A reference imported before the first sync.
+    Import,
 }
 
 impl Trigger {
@@ -40,6 +42,7 @@ impl Trigger {
             Trigger::Updated => "updated",
             Trigger::Resend => "resend",
             Trigger::Backfill => "backfill",
+            Trigger::Import => "import",
         }
     }
 }

@@ -268,8 +268,9 @@ pub async fn admin(req: Request) -> Response {
     from_core(sync_core::admin::handle(&req, &ctx).await)
 }
 
-/// `resend`: not built in this version; answers so, behind the admin token.
+/// `resend`: push stored records again with the current mapping.
 pub async fn resend(req: Request) -> Response {
+    let started = std::time::Instant::now();
     let settings = match settings() {
         Ok(s) => s,
         Err(e) => {
@@ -279,12 +280,17 @@ pub async fn resend(req: Request) -> Response {
             ))
         }
     };
+    let kv = match SpinKv::open_default() {
+        Ok(kv) => kv,
+        Err(e) => return from_core(web::Response::error(503, &e.to_string())),
+    };
+    let ctx = Context {
+        settings: &settings,
+        kv: &kv,
+        http: &SpinHttp,
+        now: now(),
+        elapsed: &|| started.elapsed(),
+    };
     let req = to_core(req);
-    if let Err(resp) = sync_core::admin::authorize(&settings, &req) {
-        return from_core(resp);
-    }
-    from_core(web::Response::error(
-        501,
-        "POST /admin/resend is part of the admin API but not built in this version of sfsync",
-    ))
+    from_core(sync_core::resend::handle(&req, &ctx).await)
 }

@@ -1,12 +1,19 @@
 //! The admin API (`/admin/...`): auth and routing. Each group of routes has
-//! its module: [`stats`], [`mapping`].
+//! its module: [`filter`] (record lists, cursors), [`stats`], [`mapping`],
+//! [`runs`], [`export`], [`import`]; resend is [`crate::resend`].
 //!
 //! Every route needs `Authorization: Bearer {admin_token}`; while
 //! `admin_token` is unset the API refuses everything. Errors are
 //! `{"error": "what is wrong and how to fix it"}`.
 
+pub mod export;
+pub mod filter;
+pub mod import;
 pub mod mapping;
+pub mod runs;
 pub mod stats;
+
+use serde_json::json;
 
 use crate::engine::Context;
 use crate::io::{Http, Kv, KvError};
@@ -52,6 +59,17 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
     let result = match (method, segments.as_slice()) {
         ("GET", ["stats"]) => stats::compute(kv).await.map(|s| Response::json(200, &s)),
         ("GET", ["records", object, id]) => record_view(kv, object, id).await,
+        ("GET", ["records"]) => records(req, kv).await,
+        ("GET", ["runs"]) => runs::list(req, kv).await,
+        ("GET", ["runs", id]) => runs::one(kv, id).await,
+        ("GET", ["export.csv"]) => export(req, kv).await,
+        ("POST", ["import"]) => import(req, kv).await,
+        ("POST", ["pause"]) => kv.set(store::PAUSED_KEY, ctx.now.to_rfc3339().as_bytes()).await.map(|()| {
+            Response::json(200, &json!({"paused": true, "note": "notifications are acknowledged and recorded as pending; POST /admin/resume, then resend status=pending"}))
+        }),
+        ("POST", ["resume"]) => kv.delete(store::PAUSED_KEY).await.map(|()| {
+            Response::json(200, &json!({"paused": false, "note": "resend the records left pending: POST /admin/resend {\"filter\":{\"status\":\"pending\"}}"}))
+        }),
         ("GET", ["mapping"]) => mapping::get(kv).await,
         ("PUT", ["mapping"]) => mapping::put(req, ctx).await,
         ("POST", ["mapping", "validate"]) => Ok(mapping::validate(req, ctx.settings)),
@@ -59,19 +77,11 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
         (_, ["mapping"]) => Ok(method_not_allowed(method, path, "GET, PUT")),
         (_, ["mapping", "validate"]) => Ok(method_not_allowed(method, path, "POST")),
         (_, ["mapping", "history"]) => Ok(method_not_allowed(method, path, "GET")),
-        (_, ["stats"]) | (_, ["records", _, _]) => Ok(method_not_allowed(method, path, "GET")),
-        (
-            _,
-            ["records"]
-            | ["runs", ..]
-            | ["export.csv"]
-            | ["import"]
-            | ["mapping", ..]
-            | ["pause"]
-            | ["resume"]
-            | ["backfill"]
-            | [],
-        ) => Ok(Response::error(
+        (_, ["stats"] | ["records"] | ["records", _, _] | ["runs"] | ["runs", _] | ["export.csv"]) => {
+            Ok(method_not_allowed(method, path, "GET"))
+        }
+        (_, ["import"] | ["pause"] | ["resume"] | ["resend"]) => Ok(method_not_allowed(method, path, "POST")),
+        (_, ["backfill"]) => Ok(Response::error(
             501,
             &format!("{path} is part of the admin API but not built in this version of sfsync"),
         )),
@@ -86,6 +96,58 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
             &format!("could not read sfsync's state; try again ({e})"),
         )
     })
+}
+
+async fn records<K: Kv>(req: &Request, kv: &K) -> Result<Response, KvError> {
+    let parsed = filter::Filter::from_query(req).and_then(|f| {
+        let limit = filter::parse_limit(
+            req.query_param("limit").filter(|l| !l.is_empty()),
+            filter::MAX_LIMIT,
+        )?;
+        let cursor = req
+            .query_param("cursor")
+            .filter(|c| !c.is_empty())
+            .map(|c| filter::decode_cursor(&c, store::RECORD_PREFIX))
+            .transpose()?;
+        Ok((f, limit, cursor))
+    });
+    let (f, limit, cursor) = match parsed {
+        Ok(p) => p,
+        Err(e) => return Ok(Response::error(400, &e)),
+    };
+    let (records, next) = filter::page(kv, &f, limit, cursor.as_deref()).await?;
+    let views: Vec<_> = records.iter().map(|r| r.view()).collect();
+    Ok(Response::json(
+        200,
+        &json!({ "records": views, "next_cursor": next }),
+    ))
+}
+
+async fn export<K: Kv>(req: &Request, kv: &K) -> Result<Response, KvError> {
+    for key in ["limit", "cursor"] {
+        if req.query_param(key).is_some_and(|v| !v.is_empty()) {
+            return Ok(Response::error(400, &format!("{key} does not apply to the export, which holds every matching record; remove it")));
+        }
+    }
+    let f = match filter::Filter::from_query(req) {
+        Ok(f) => f,
+        Err(e) => return Ok(Response::error(400, &e)),
+    };
+    let body = export::csv(kv, &f).await?;
+    Ok(
+        Response::new(200, "text/csv; charset=utf-8", body).with_header(
+            "content-disposition",
+            "attachment; filename=\"sfsync-records.csv\"",
+        ),
+    )
+}
+
+async fn import<K: Kv>(req: &Request, kv: &K) -> Result<Response, KvError> {
+    match import::import(kv, &req.body).await {
+        Ok(result) => Ok(Response::json(200, &result)),
+        Err(import::ImportError::BadFile(e)) => Ok(Response::error(400, &e)),
+        Err(import::ImportError::Kv(e)) => Err(e),
+    }
 }
 
 fn method_not_allowed(method: &str, path: &str, allowed: &str) -> Response {
