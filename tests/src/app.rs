@@ -209,6 +209,13 @@ impl TestApp {
         })
     }
 
+    /// Write entries straight into the `default` store (to seed benchmarks);
+    /// the app reads them like its own.
+    pub fn kv_seed(&self, entries: &[(String, Vec<u8>)]) {
+        crate::kv::seed(&crate::kv::db_path(self.state.path()), entries)
+            .unwrap_or_else(|e| panic!("seeding the store: {e}"));
+    }
+
     /// Every key and value of the `default` store, in key order.
     pub fn kv_dump(&self) -> Vec<(String, Vec<u8>)> {
         crate::kv::dump(&crate::kv::db_path(self.state.path()))

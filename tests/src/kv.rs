@@ -44,21 +44,18 @@ impl SqliteKv {
 
     pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
         self.with(|c| {
-            c.query_row(
-                "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
-                params![store, key],
-                |row| row.get(0),
-            )
-            .optional()
+            c.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                .query_row(params![store, key], |row| row.get(0))
+                .optional()
         })
     }
 
     pub fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<(), String> {
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-                params![store, key, value],
-            )
+            )?
+            .execute(params![store, key, value])
             .map(|_| ())
         })
     }
@@ -75,7 +72,7 @@ impl SqliteKv {
 
     pub fn keys(&self, store: &str) -> Result<Vec<String>, String> {
         self.with(|c| {
-            let mut stmt = c.prepare("SELECT key FROM spin_key_value WHERE store = ?1")?;
+            let mut stmt = c.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1")?;
             let rows = stmt.query_map(params![store], |row| row.get(0))?;
             rows.collect()
         })
@@ -102,4 +99,24 @@ pub fn dump(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
         conn.prepare("SELECT key, value FROM spin_key_value WHERE store = 'default' ORDER BY key")?;
     let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Write many entries into the `default` store in one transaction.
+pub fn seed(path: &Path, entries: &[(String, Vec<u8>)]) -> Result<()> {
+    let kv = SqliteKv::open(path)?;
+    let mut conn = kv
+        .conn
+        .lock()
+        .map_err(|_| anyhow::anyhow!("store mutex poisoned"))?;
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare(
+            "INSERT INTO spin_key_value (store, key, value) VALUES ('default', ?1, ?2) ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+        )?;
+        for (k, v) in entries {
+            stmt.execute(params![k, v])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
