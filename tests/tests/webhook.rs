@@ -89,7 +89,10 @@ fn resend_heals_records_once_the_destination_is_fixed() {
     let hook = FakeWebhook::start();
     let app = app_for(&hook);
     hook.reply_with(&[503]);
-    let resp = app.send_message("/sf/created", &message(ORG_ID, &[contact(1, "a@example.com")]));
+    let resp = app.send_message(
+        "/sf/created",
+        &message(ORG_ID, &[contact(1, "a@example.com")]),
+    );
     assert_eq!(resp.status, 500);
     let resent = app.admin(
         "POST",
@@ -100,6 +103,11 @@ fn resend_heals_records_once_the_destination_is_fixed() {
     assert_eq!(resent.status, 200, "{}", resent.text());
     assert_eq!(resent.json()["results"][0]["outcome"], "synced");
     assert_eq!(hook.received().len(), 2);
-    let v = app.admin_get(&format!("/admin/records/Contact/{}", contact_id(1))).json();
-    assert_eq!((v["status"].as_str(), v["last_error"].is_null()), (Some("synced"), true));
+    let v = app
+        .admin_get(&format!("/admin/records/Contact/{}", contact_id(1)))
+        .json();
+    assert_eq!(
+        (v["status"].as_str(), v["last_error"].is_null()),
+        (Some("synced"), true)
+    );
 }

@@ -385,5 +385,34 @@ pub fn fault(code: FaultCode, message: &str) -> String {
     )
 }
 
+/// Write an Outbound Message the way Salesforce does (no `SessionId`), for
+/// trying sfsync without Salesforce (`sfsync send-sample`).
+pub fn render_message(organization_id: &str, notifications: &[Notification]) -> String {
+    use quick_xml::escape::escape;
+    let mut body = String::new();
+    for n in notifications {
+        body.push_str(&format!(
+            "   <Notification>\n    <Id>{}</Id>\n    <sObject xsi:type=\"sf:{}\" xmlns:sf=\"urn:sobject.enterprise.soap.sforce.com\">\n",
+            escape(n.id.as_str()),
+            escape(n.sobject.object_type.as_str())
+        ));
+        for (name, value) in &n.sobject.fields {
+            let name = escape(name.as_str());
+            match value {
+                FieldValue::Null => body.push_str(&format!("     <sf:{name} xsi:nil=\"true\"/>\n")),
+                FieldValue::Text(t) => body.push_str(&format!(
+                    "     <sf:{name}>{}</sf:{name}>\n",
+                    escape(t.as_str())
+                )),
+            }
+        }
+        body.push_str("    </sObject>\n   </Notification>\n");
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<soapenv:Envelope xmlns:soapenv=\"{SOAP_ENV_NS}\" xmlns:xsi=\"{XSI_NS}\">\n <soapenv:Body>\n  <notifications xmlns=\"{OUTBOUND_NS}\">\n   <OrganizationId>{}</OrganizationId>\n{body}  </notifications>\n </soapenv:Body>\n</soapenv:Envelope>\n",
+        escape(organization_id)
+    )
+}
+
 #[cfg(test)]
 mod tests;

@@ -260,3 +260,17 @@ fn answers_are_soap() {
     assert!(f.contains("token &lt;wrong&gt; &amp; missing"), "{f}");
     assert!(fault(FaultCode::Server, "x").contains("soapenv:Server"));
 }
+
+#[test]
+fn a_rendered_message_reads_back_the_same() {
+    let msg = parse(envelope(&notification(
+        "04l1",
+        "Contact",
+        r#"<sf:Id>003000000000001AAA</sf:Id><sf:Name>A &amp; B &lt;x&gt;</sf:Name><sf:Phone xsi:nil="true"/><sf:Empty></sf:Empty>"#,
+    )).as_bytes())
+    .expect("parses");
+    let again = parse(render_message(&msg.organization_id, &msg.notifications).as_bytes())
+        .expect("rendered message parses");
+    assert_eq!(again.notifications, msg.notifications);
+    assert_eq!(again.organization_id, msg.organization_id);
+}

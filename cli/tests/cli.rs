@@ -1,0 +1,248 @@
+//! The `sfsync` CLI against the built components (test host listening on
+//! 127.0.0.1, or a real Spin with SPIN_BIN) and the fake Zendesk.
+
+use std::process::Command;
+
+use sfsync_tests::app::{default_variables, TestApp, ADMIN_TOKEN, ENDPOINT_TOKEN, ORG_ID};
+use sfsync_tests::fake_zendesk::{FakeZendesk, AGENT_EMAIL, API_TOKEN};
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn sfsync(base: &str, args: &[&str]) -> Out {
+    let out = Command::new(env!("CARGO_BIN_EXE_sfsync"))
+        .args(["--url", base])
+        .args(args)
+        .env("SFSYNC_TOKEN", ADMIN_TOKEN)
+        .env("SFSYNC_ENDPOINT_TOKEN", ENDPOINT_TOKEN)
+        .env("SFSYNC_ORG_ID", ORG_ID)
+        .output()
+        .expect("run sfsync");
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn zendesk_app(fake: &FakeZendesk) -> TestApp {
+    let mut vars = default_variables();
+    for (k, v) in [
+        ("destination", "zendesk".to_string()),
+        ("zendesk_url", fake.url()),
+        ("zendesk_email", AGENT_EMAIL.to_string()),
+        ("zendesk_api_token", API_TOKEN.to_string()),
+    ] {
+        vars.insert(k.into(), v);
+    }
+    TestApp::with_variables(vars)
+}
+
+#[test]
+fn every_subcommand_against_the_app_and_the_fake_zendesk() {
+    let fake = FakeZendesk::start(false);
+    let app = zendesk_app(&fake);
+    let (base, _listener) = app.listen();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+
+    // send-sample: two contacts, one of them failing with a 503 once.
+    std::fs::write(
+        path("contacts.toml"),
+        "[[records]]\nobject = \"Contact\"\nnulls = [\"Phone\"]\n[records.fields]\nId = \"003000000000001AAA\"\nEmail = \"ana@example.com\"\nFirstName = \"Ana\"\nLastName = \"Lima\"\n\n[[records]]\nobject = \"Contact\"\n[records.fields]\nId = \"003000000000002AAA\"\nEmail = \"bo@example.com\"\nFirstName = \"Bo\"\nLastName = \"Berg\"\n",
+    )
+    .expect("write");
+    fake.fail_next_matching(
+        "/api/v2/users/create_or_update",
+        Some("bo@example.com"),
+        1,
+        503,
+        None,
+    );
+    let out = sfsync(&base, &["send-sample", &path("contacts.toml")]);
+    assert_ne!(out.code, 0, "a 503 is not acknowledged: {}", out.stdout);
+    assert!(
+        out.stderr.contains("did not acknowledge") && out.stderr.contains("503"),
+        "{}",
+        out.stderr
+    );
+
+    let out = sfsync(&base, &["status"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("TOTAL")
+            && out.stdout.lines().any(|l| l.starts_with("all")
+                && l.split_whitespace().collect::<Vec<_>>() == ["all", "2", "1", "1", "0", "0"]),
+        "{}",
+        out.stdout
+    );
+    let out = sfsync(&base, &["status", "--json"]);
+    let stats: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(stats["error"], 1);
+
+    let out = sfsync(&base, &["records", "--status", "error"]);
+    assert!(
+        out.stdout.contains("Contact/003000000000002AAA")
+            && !out.stdout.contains("003000000000001AAA"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("503"),
+        "the last error is shown: {}",
+        out.stdout
+    );
+    let out = sfsync(&base, &["records", "--json", "--all", "--limit", "1"]);
+    assert_eq!(out.stdout.lines().count(), 2, "{}", out.stdout);
+
+    let out = sfsync(&base, &["show", "Contact/003000000000001AAA"]);
+    let view: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(view["status"], "synced");
+
+    // resend by filter heals the 503 record.
+    let out = sfsync(&base, &["resend", "--status", "error"]);
+    assert_eq!(out.code, 0, "{} {}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("resent 1: 1 synced, 0 failed"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(fake.users().len(), 2);
+    let out = sfsync(
+        &base,
+        &[
+            "resend",
+            "Contact/003000000000001AAA",
+            "Contact/003999999999999AAA",
+        ],
+    );
+    assert_eq!(
+        out.code, 2,
+        "an unknown record is a failure: {}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("003999999999999AAA: unknown"),
+        "{}",
+        out.stderr
+    );
+
+    let out = sfsync(&base, &["export", "-o", &path("export.csv")]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let csv = std::fs::read_to_string(path("export.csv")).expect("csv");
+    assert!(csv.starts_with("object,salesforce_id,"));
+    assert_eq!(csv.lines().count(), 3);
+
+    std::fs::write(
+        path("refs.csv"),
+        "salesforce_contact_id,zendesk_user_id\n003000000000003AAA,42\nbad,1\n",
+    )
+    .expect("write");
+    let out = sfsync(&base, &["import", &path("refs.csv")]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("imported 1") && out.stderr.contains("line 3"),
+        "{} {}",
+        out.stdout,
+        out.stderr
+    );
+
+    let out = sfsync(&base, &["mapping", "get"]);
+    assert!(out.stdout.contains("[objects.Contact]"));
+    std::fs::write(path("bad.toml"), "[objects.Contact]\nentity = \"user\"\n[objects.Contact.fields]\nemail = { from = \"Email\", transforms = [\"lowercase\"] }\n").expect("write");
+    let out = sfsync(&base, &["mapping", "validate", &path("bad.toml")]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("objects.Contact.fields.email")
+            && out.stderr.contains("did you mean \"lower\""),
+        "{}",
+        out.stderr
+    );
+    std::fs::write(path("good.toml"), out_mapping(&base)).expect("write");
+    assert_eq!(
+        sfsync(&base, &["mapping", "validate", &path("good.toml")]).code,
+        0
+    );
+    let out = sfsync(&base, &["mapping", "put", &path("good.toml")]);
+    assert!(out.stdout.contains("mapping active"), "{}", out.stderr);
+
+    assert!(sfsync(&base, &["pause"]).stdout.contains("paused"));
+    assert!(sfsync(&base, &["status"]).stdout.contains("PAUSED"));
+    assert!(sfsync(&base, &["resume"]).stdout.contains("resumed"));
+
+    let out = sfsync(&base, &["runs"]);
+    assert!(
+        out.stdout.contains("created") && out.stdout.contains("resend"),
+        "{}",
+        out.stdout
+    );
+    let out = sfsync(&base, &["runs", "--status", "failed", "--json"]);
+    let runs: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert!(runs.as_array().is_some_and(|r| !r.is_empty()));
+}
+
+fn out_mapping(base: &str) -> String {
+    sfsync(base, &["mapping", "get"]).stdout
+}
+
+#[test]
+fn errors_say_what_to_do_and_every_subcommand_has_an_example() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sfsync"))
+        .args(["--url", "http://127.0.0.1:9", "status"])
+        .env("SFSYNC_TOKEN", "x")
+        .output()
+        .expect("run");
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot reach sfsync") && err.contains("hint:"),
+        "{err}"
+    );
+
+    let app = TestApp::start();
+    let (base, _listener) = app.listen();
+    let out = Command::new(env!("CARGO_BIN_EXE_sfsync"))
+        .args(["--url", &base, "status"])
+        .env_remove("SFSYNC_TOKEN")
+        .output()
+        .expect("run");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SFSYNC_TOKEN"));
+    let out = Command::new(env!("CARGO_BIN_EXE_sfsync"))
+        .args(["--url", &base, "--token", "wrong", "status"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("401") && err.contains("admin_token"), "{err}");
+
+    for sub in [
+        "status",
+        "records",
+        "show",
+        "resend",
+        "export",
+        "import",
+        "mapping get",
+        "mapping put",
+        "mapping validate",
+        "pause",
+        "resume",
+        "runs",
+        "send-sample",
+    ] {
+        let mut args: Vec<&str> = sub.split(' ').collect();
+        args.push("--help");
+        let out = Command::new(env!("CARGO_BIN_EXE_sfsync"))
+            .args(&args)
+            .output()
+            .expect("run");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains("Example"),
+            "sfsync {sub} --help has no example:\n{help}"
+        );
+    }
+}
