@@ -476,7 +476,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             endpoint_token,
             org_id,
         } => {
-            let stamp = format!("{}", chrono_now());
+            let stamp = chrono_now();
             let notifications = sample::load(&file, &stamp)?;
             let xml = sync_core::soap::render_message(&org_id, &notifications);
             let route = if updated {
