@@ -13,6 +13,7 @@
 //! | [`soap`] | building Outbound Messages for tests |
 //! | [`fake_zendesk`] | a stateful fake Zendesk on 127.0.0.1, with faults |
 //! | [`fake_webhook`] | a recording JSON API on 127.0.0.1 |
+//! | [`webdriver`] | headless Chromium through chromedriver, for the dashboard |
 
 pub mod app;
 pub mod fake_webhook;
@@ -23,3 +24,4 @@ pub mod manifest;
 pub mod outbound;
 pub mod router;
 pub mod soap;
+pub mod webdriver;

@@ -13,6 +13,9 @@ pub mod mapping;
 pub mod runs;
 pub mod stats;
 
+/// The dashboard: one static page, no external assets, no build step.
+pub const DASHBOARD: &str = include_str!("dashboard.html");
+
 use serde_json::json;
 
 use crate::engine::Context;
@@ -48,6 +51,21 @@ pub fn authorize(settings: &Settings, req: &Request) -> Result<(), Response> {
 
 /// Handle any `/admin/...` request other than resend.
 pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> Response {
+    // The dashboard page loads without a token; it asks for one and sends it
+    // with every data call.
+    if req.method == "GET"
+        && matches!(
+            req.path.as_str(),
+            "/admin" | "/admin/" | "/admin/index.html"
+        )
+    {
+        return Response::new(200, "text/html; charset=utf-8", DASHBOARD)
+            .with_header(
+                "content-security-policy",
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
+            )
+            .with_header("cache-control", "no-store");
+    }
     if let Err(resp) = authorize(ctx.settings, req) {
         return resp;
     }
