@@ -176,6 +176,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Initial load: sync every row of a Salesforce CSV export.
+    #[command(
+        after_help = "Examples:\n  sfsync backfill --object Account accounts.csv\n  sfsync backfill --object Contact contacts.csv\nBackfill Accounts before Contacts so that Contacts find their organizations.\nInterrupted? Run the same command again: it resumes from the last batch\n(the cursor is kept in FILE.sfsync-cursor; --restart starts over).\nExits 2 when some rows were rejected or failed."
+    )]
+    Backfill {
+        /// The Salesforce object of the rows, e.g. Contact.
+        #[arg(long)]
+        object: String,
+        /// A CSV export with a header row of field API names.
+        file: PathBuf,
+        /// Rows per call (1-1000).
+        #[arg(long, default_value_t = 200)]
+        batch: usize,
+        /// Ignore a saved cursor and start from the first row.
+        #[arg(long)]
+        restart: bool,
+    },
     /// Send an Outbound Message built from a TOML/JSON record description.
     #[command(
         after_help = "Example (contact.toml):\n  object = \"Contact\"\n  nulls = [\"Phone\"]\n  [fields]\n  Id = \"003000000000001AAA\"\n  Email = \"ana@example.com\"\n  FirstName = \"Ana\"\n  LastName = \"Lima\"\n\n  sfsync send-sample contact.toml --endpoint-token dev-endpoint-token --org-id 00D000000000062EAA"
@@ -356,6 +373,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             filter,
             batch,
         } => return resend(&client, records, filter, batch),
+        Command::Backfill {
+            object,
+            file,
+            batch,
+            restart,
+        } => return backfill(&client, &object, &file, batch, restart),
         Command::Export { output, filter } => {
             let query: String = filter.query().trim_start_matches('&').to_string();
             let reply = client.admin("GET", &format!("/admin/export.csv?{query}"), None, &[])?;
@@ -621,5 +644,119 @@ fn resend(
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+fn backfill(
+    client: &Client,
+    object: &str,
+    file: &std::path::Path,
+    batch: usize,
+    restart: bool,
+) -> Result<ExitCode> {
+    let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let state = {
+        let mut name = file.as_os_str().to_owned();
+        name.push(".sfsync-cursor");
+        PathBuf::from(name)
+    };
+    let mut cursor: Option<String> = if restart {
+        None
+    } else {
+        std::fs::read_to_string(&state)
+            .ok()
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+    };
+    if cursor.is_some() {
+        eprintln!(
+            "resuming from the last batch (saved in {}; --restart to start over)",
+            state.display()
+        );
+    }
+    let bar = ProgressBar::no_length();
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} rows {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let (mut synced, mut skipped, mut done_here) = (0u64, 0u64, 0u64);
+    let mut problems: Vec<String> = Vec::new();
+    loop {
+        let mut path = format!(
+            "/admin/backfill?object={}&limit={}",
+            enc(object),
+            batch.clamp(1, 1000)
+        );
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={}", enc(c)));
+        }
+        let v = client
+            .admin("POST", &path, Some("text/csv"), &body)?
+            .json()?;
+        let total = v["rows_total"].as_u64().unwrap_or_default();
+        let done = v["rows_done"].as_u64().unwrap_or_default();
+        bar.set_length(total);
+        bar.set_position(done);
+        let c = &v["counts"];
+        let count = |k: &str| c[k].as_u64().unwrap_or_default();
+        synced += count("synced");
+        skipped += count("skipped") + count("ignored");
+        done_here += count("synced")
+            + count("skipped")
+            + count("ignored")
+            + count("error")
+            + count("pending")
+            + v["rejected"].as_array().map(Vec::len).unwrap_or_default() as u64;
+        for r in v["rejected"].as_array().into_iter().flatten() {
+            problems.push(format!(
+                "line {}: rejected: {}",
+                s(&r["line"]),
+                s(&r["error"])
+            ));
+        }
+        for f in v["failed"].as_array().into_iter().flatten() {
+            problems.push(format!(
+                "line {} ({}): {}",
+                s(&f["line"]),
+                s(&f["record"]),
+                s(&f["error"])
+            ));
+        }
+        let rate = done_here as f64 / started.elapsed().as_secs_f64().max(0.001);
+        bar.set_message(format!(
+            "synced {synced}, skipped {skipped}, errors {}, {rate:.0} rows/s",
+            problems.len()
+        ));
+        match v["next_cursor"].as_str() {
+            Some(c) => {
+                cursor = Some(c.to_string());
+                std::fs::write(&state, c)
+                    .with_context(|| format!("cannot save the cursor to {}", state.display()))?;
+            }
+            None => break,
+        }
+    }
+    let _ = std::fs::remove_file(&state);
+    bar.finish_and_clear();
+    println!(
+        "backfilled {object} from {}: {synced} synced, {skipped} skipped (unchanged), {} rejected or failed, in {:.1} s",
+        file.display(),
+        problems.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for p in problems.iter().take(30) {
+        eprintln!("  {p}");
+    }
+    if problems.len() > 30 {
+        eprintln!(
+            "  … and {} more (sfsync records --status error)",
+            problems.len() - 30
+        );
+    }
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
     })
 }

@@ -246,3 +246,65 @@ fn errors_say_what_to_do_and_every_subcommand_has_an_example() {
         );
     }
 }
+
+#[test]
+fn backfill_shows_a_summary_and_resumes_from_the_saved_cursor() {
+    let app = TestApp::start();
+    let (base, _listener) = app.listen();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("contacts.csv");
+    let mut csv = String::from("Id,Email,FirstName,LastName\n");
+    for i in 0..25 {
+        csv.push_str(&format!("003{i:012}AAA,u{i}@example.com,Ana,Lima {i}\n"));
+    }
+    csv.push_str("003BAD,x@example.com,X,Y\n");
+    std::fs::write(&file, &csv).expect("write");
+
+    // An earlier run stopped after the first batch of 10: its cursor is saved.
+    let first = app
+        .admin(
+            "POST",
+            "/admin/backfill?object=Contact&limit=10",
+            "text/csv",
+            csv.clone(),
+        )
+        .json();
+    let cursor = first["next_cursor"].as_str().expect("cursor");
+    std::fs::write(dir.path().join("contacts.csv.sfsync-cursor"), cursor).expect("write cursor");
+
+    let file_arg = file.to_string_lossy().into_owned();
+    let out = sfsync(
+        &base,
+        &[
+            "backfill", "--object", "Contact", &file_arg, "--batch", "10",
+        ],
+    );
+    assert_eq!(
+        out.code, 2,
+        "a rejected row makes the exit code 2: {} {}",
+        out.stdout, out.stderr
+    );
+    assert!(out.stderr.contains("resuming"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("15 synced, 0 skipped"),
+        "only the rest was sent: {}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("line 27: rejected"), "{}", out.stderr);
+    assert!(
+        !dir.path().join("contacts.csv.sfsync-cursor").exists(),
+        "the cursor is removed when done"
+    );
+    assert_eq!(app.admin_get("/admin/stats").json()["synced"], 25);
+
+    // Again from the start: nothing to send.
+    let out = sfsync(
+        &base,
+        &["backfill", "--object", "Contact", &file_arg, "--restart"],
+    );
+    assert!(
+        out.stdout.contains("0 synced, 25 skipped"),
+        "{}",
+        out.stdout
+    );
+}

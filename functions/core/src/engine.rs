@@ -280,9 +280,12 @@ pub async fn process_notification<K: Kv, H: Http>(
         });
         record
     };
+    // A backfill row has no delivery id: it is deduplicated by fingerprint
+    // only, so that a re-run retries the rows that failed.
+    let deliveries = trigger != Trigger::Backfill;
     if let Some(record) = existing
         .as_ref()
-        .filter(|r| r.notification_ids.contains(&n.id))
+        .filter(|r| deliveries && r.notification_ids.contains(&n.id))
     {
         let record = ignore(record.clone(), "duplicate");
         return finish(label, &n.id, record, ctx, Handled::Duplicate).await;
@@ -294,11 +297,15 @@ pub async fn process_notification<K: Kv, H: Http>(
     };
     if stale {
         let mut record = ignore(record, "stale");
-        record.remember_notification(&n.id);
+        if deliveries {
+            record.remember_notification(&n.id);
+        }
         return finish(label, &n.id, record, ctx, Handled::Stale).await;
     }
     record.last_trigger = trigger;
-    record.remember_notification(&n.id);
+    if deliveries {
+        record.remember_notification(&n.id);
+    }
     sync_record(trigger, &mut record, &so, mapping, paused, false, ctx).await;
     finish(label, &n.id, record, ctx, STORED).await
 }
@@ -376,13 +383,22 @@ pub async fn sync_record<K: Kv, H: Http>(
     }
     let fingerprint = object_mapping.fingerprint(so);
     // An update of a record never synced is synced like a create.
+    // An update, or a backfilled row, whose mapped fields are what was last
+    // synced has nothing to send.
     if !force
-        && trigger == Trigger::Updated
+        && matches!(trigger, Trigger::Updated | Trigger::Backfill)
         && record.status != Status::Error
         && record.ever_synced
         && record.fingerprint.as_deref() == Some(fingerprint.as_str())
     {
-        record.mark_skipped(now, "no mapped field changed");
+        record.mark_skipped(
+            now,
+            if trigger == Trigger::Backfill {
+                "already synced with these mapped fields"
+            } else {
+                "no mapped field changed"
+            },
+        );
         return;
     }
     match object_mapping.apply(so) {
@@ -404,12 +420,19 @@ pub async fn sync_record<K: Kv, H: Http>(
                     payload,
                     syncing_record,
                     fields_synced,
+                    warning,
                 } => {
                     record.mark_synced(now, destination);
                     record.fingerprint = Some(fingerprint);
                     record.last_payload = payload;
                     record.syncing_record = syncing_record;
                     record.fields_synced = fields_synced;
+                    // A backfill reports what the first sync lacks (Accounts
+                    // before Contacts); the record stays resendable.
+                    if let (Trigger::Backfill, Some(w)) = (trigger, warning) {
+                        record.attempts -= 1;
+                        record.mark_error(now, ErrorKind::Permanent, None, w);
+                    }
                 }
                 Outcome::Failed {
                     kind,

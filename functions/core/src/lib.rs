@@ -18,12 +18,14 @@
 //! | [`destination`] | pushing a mapped record: dry-run (Zendesk, webhook next) |
 //! | [`engine`] | one Outbound Message end to end, and the Ack policy |
 //! | [`resend`] | pushing stored records again with the current mapping |
+//! | [`backfill`] | the initial load from a Salesforce CSV export |
 //! | [`run`] | the history of trigger and resend invocations |
 //! | [`admin`] | the admin API: auth, records and filters, stats, mapping, runs, export, import, pause |
 //! | [`web`] | the request and response types the functions convert |
 //! | [`io`] | the `Kv` and `Http` traits |
 
 pub mod admin;
+pub mod backfill;
 pub mod destination;
 pub mod engine;
 pub mod io;

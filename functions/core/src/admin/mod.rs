@@ -99,10 +99,8 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
             Ok(method_not_allowed(method, path, "GET"))
         }
         (_, ["import"] | ["pause"] | ["resume"] | ["resend"]) => Ok(method_not_allowed(method, path, "POST")),
-        (_, ["backfill"]) => Ok(Response::error(
-            501,
-            &format!("{path} is part of the admin API but not built in this version of sfsync"),
-        )),
+        ("POST", ["backfill"]) => Ok(crate::backfill::handle(req, ctx).await),
+        (_, ["backfill"]) => Ok(method_not_allowed(method, path, "POST")),
         _ => Ok(Response::error(
             404,
             &format!("no admin route {method} {path}; see the README for the admin API"),

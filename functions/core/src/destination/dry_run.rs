@@ -26,5 +26,6 @@ pub fn push(object: &str, mapped: &Mapped) -> Outcome {
         })),
         syncing_record: None,
         fields_synced: None,
+        warning: None,
     }
 }

@@ -40,6 +40,9 @@ pub enum Outcome {
         syncing_record: Option<bool>,
         /// Zendesk multi-org: false when only a membership was added (rule 4).
         fields_synced: Option<bool>,
+        /// Synced, but not fully: e.g. a Contact whose Account has no
+        /// organization yet. A backfill records it as the record's error.
+        warning: Option<String>,
     },
     Failed {
         kind: ErrorKind,

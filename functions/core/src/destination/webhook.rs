@@ -51,6 +51,7 @@ pub async fn push<H: Http>(
             payload: None,
             syncing_record: None,
             fields_synced: None,
+            warning: None,
         },
         Ok(resp) => status_failure(WHO, &resp).into(),
         Err(e) => transport_failure(WHO, "webhook_url", &e).into(),

@@ -105,6 +105,7 @@ async fn push_organization<H: Http>(
         payload: None,
         syncing_record: None,
         fields_synced: None,
+        warning: None,
     })
 }
 
@@ -178,6 +179,7 @@ async fn push_user<K: Kv, H: Http>(
             payload: None,
             syncing_record: None,
             fields_synced: None,
+            warning: missing_organization(account_id, organization),
         });
     }
 
@@ -253,7 +255,18 @@ async fn push_user<K: Kv, H: Http>(
         payload: None,
         syncing_record: Some(syncing),
         fields_synced: Some(decision.sync_fields),
+        warning: missing_organization(account_id, organization),
     })
+}
+
+/// The reason to give when a Contact's Account has no organization yet.
+fn missing_organization(account_id: Option<&String>, organization: Option<u64>) -> Option<String> {
+    match (account_id, organization) {
+        (Some(a), None) => Some(format!(
+            "synced without an organization: Account {a} has no Zendesk organization yet; backfill (or sync) Accounts first, then resend this record"
+        )),
+        _ => None,
+    }
 }
 
 /// Keep `email/{email}` up to date; `claim` makes this record the syncing

@@ -1,0 +1,391 @@
+//! Initial load: `POST /admin/backfill?object={Object}&cursor=&limit=` with
+//! a CSV export of existing Salesforce records (a report export, or a Data
+//! Export / Data Loader extract). Each row becomes a source record of that
+//! object and goes through the same pipeline as a created notification
+//! (mapping, destination, status, run history with process `backfill`).
+//!
+//! - The header row holds field API names (`Id,Email,FirstName,…`). UTF-8
+//!   with or without a BOM, CRLF or LF, Data Loader's quoting.
+//! - An empty cell is a null field (that is how exports write nulls); a
+//!   column that is not in the file is an absent field.
+//! - Rows without `Id`, with an invalid id, or with another object's id
+//!   prefix are rejected with their line; good rows are kept.
+//! - A record already synced with the same fingerprint is skipped, so a
+//!   second run costs no destination call.
+//! - The file is processed `limit` rows per request (default 200); the
+//!   answer's `next_cursor`, sent back with the *same* file, continues.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use futures::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::engine::{process_notification, Context, Handled, CONCURRENCY};
+use crate::io::{Http, Kv};
+use crate::mapping::load::is_api_name;
+use crate::record::{Status, Trigger};
+use crate::run::{self, Run};
+use crate::soap::Notification;
+use crate::sobject::{is_salesforce_id, FieldValue, SObject};
+use crate::store;
+use crate::web::{Request, Response};
+
+pub const DEFAULT_ROWS: usize = 200;
+pub const MAX_ROWS: usize = 1000;
+
+/// A parsed export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvFile {
+    pub headers: Vec<String>,
+    /// (1-based line where the row starts, cells)
+    pub rows: Vec<(u64, Vec<String>)>,
+}
+
+/// Read an export. The error says what is wrong with the file as a whole.
+pub fn read_csv(body: &[u8]) -> Result<CsvFile, String> {
+    let text = std::str::from_utf8(body).map_err(|_| {
+        "the file is not UTF-8; export it as CSV in UTF-8 (Data Loader: Settings > Use UTF-8)"
+            .to_string()
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("the header row cannot be read: {e}"))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    if headers.iter().all(String::is_empty) {
+        return Err("the file is empty; the first line must name the fields, e.g. Id,Email,FirstName,LastName".into());
+    }
+    if let Some(bad) = headers.iter().find(|h| !is_api_name(h)) {
+        return Err(format!("header \"{bad}\" is not a Salesforce field API name; export with API names (Data Loader does), not labels"));
+    }
+    if !headers.iter().any(|h| h == "Id") {
+        return Err("the header has no Id column; export the records with their Id".into());
+    }
+    let bytes = text.as_bytes();
+    let line_at = |pos: Option<&csv::Position>| -> u64 {
+        let mut byte = pos
+            .map(|p| p.byte() as usize)
+            .unwrap_or_default()
+            .min(bytes.len());
+        while byte < bytes.len() && matches!(bytes[byte], b'\r' | b'\n') {
+            byte += 1;
+        }
+        bytes[..byte].iter().filter(|b| **b == b'\n').count() as u64 + 1
+    };
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        match record {
+            Ok(r) => {
+                if r.iter().all(|c| c.trim().is_empty()) {
+                    continue;
+                }
+                rows.push((
+                    line_at(r.position()),
+                    r.iter().map(str::to_string).collect(),
+                ));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "line {}: unreadable CSV ({e})",
+                    line_at(e.position())
+                ))
+            }
+        }
+    }
+    Ok(CsvFile { headers, rows })
+}
+
+/// Key prefixes of standard objects' ids.
+fn known_prefix(object: &str) -> Option<&'static str> {
+    match object {
+        "Account" => Some("001"),
+        "Contact" => Some("003"),
+        "Lead" => Some("00Q"),
+        "Opportunity" => Some("006"),
+        "Case" => Some("500"),
+        "User" => Some("005"),
+        _ => None,
+    }
+}
+
+impl CsvFile {
+    /// The row as a record of `object`, or why it is rejected. Cells beyond
+    /// the header are ignored; an empty cell is null.
+    fn sobject(
+        &self,
+        object: &str,
+        prefix: Option<&str>,
+        cells: &[String],
+    ) -> Result<SObject, String> {
+        let mut fields = std::collections::BTreeMap::new();
+        for (name, value) in self.headers.iter().zip(cells) {
+            let v = if value.is_empty() {
+                FieldValue::Null
+            } else {
+                FieldValue::Text(value.clone())
+            };
+            fields.insert(name.clone(), v);
+        }
+        let id = match fields.get("Id") {
+            Some(FieldValue::Text(id)) => id.trim().to_string(),
+            _ => return Err("no Id".into()),
+        };
+        if !is_salesforce_id(&id) {
+            return Err(format!(
+                "Id \"{id}\" is not a Salesforce id (15 or 18 letters and digits)"
+            ));
+        }
+        if let Some(p) = prefix {
+            if !id.starts_with(p) {
+                return Err(format!("Id {id} is not a {object} id (those start with {p}); export {object} records only, or pass the right ?object="));
+            }
+        }
+        Ok(SObject {
+            object_type: object.to_string(),
+            id,
+            fields,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    file: String,
+    row: usize,
+}
+
+fn file_hash(body: &[u8]) -> String {
+    Sha256::digest(body)[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Handle `POST /admin/backfill`.
+pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> Response {
+    let Some(object) = req.query_param("object").filter(|o| !o.is_empty()) else {
+        return Response::error(
+            400,
+            "name the object: POST /admin/backfill?object=Contact with the CSV export of Contacts",
+        );
+    };
+    if !is_api_name(&object) {
+        return Response::error(
+            400,
+            &format!("object \"{object}\" is not a Salesforce object API name, e.g. Contact"),
+        );
+    }
+    let limit = match req.query_param("limit").filter(|l| !l.is_empty()) {
+        None => DEFAULT_ROWS,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=MAX_ROWS).contains(&n) => n,
+            _ => {
+                return Response::error(
+                    400,
+                    &format!("limit \"{l}\" is out of range; use 1 to {MAX_ROWS} rows per call"),
+                )
+            }
+        },
+    };
+    let file = match read_csv(&req.body) {
+        Ok(f) => f,
+        Err(e) => return Response::error(400, &e),
+    };
+    let hash = file_hash(&req.body);
+    let start = match req.query_param("cursor").filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(c) => {
+            let cursor: Option<Cursor> = URL_SAFE_NO_PAD
+                .decode(&c)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            match cursor {
+                Some(cur) if cur.file == hash && cur.row <= file.rows.len() => cur.row,
+                Some(_) => return Response::error(400, "this cursor belongs to another file; send the same file again with it, or start without a cursor"),
+                None => return Response::error(400, "malformed cursor; pass back the next_cursor of the previous answer unchanged"),
+            }
+        }
+    };
+    let state = async {
+        Ok::<_, crate::io::KvError>((
+            store::active_mapping(ctx.kv).await?,
+            store::is_paused(ctx.kv).await?,
+        ))
+    };
+    let (mapping, paused) = match state.await {
+        Ok(s) => s,
+        Err(e) => {
+            return Response::error(
+                503,
+                &format!("could not read sfsync's state; try again ({e})"),
+            )
+        }
+    };
+    // The id prefix of this object: known for standard objects, else that of
+    // the file's first valid id.
+    let prefix: Option<String> = known_prefix(&object).map(str::to_string).or_else(|| {
+        let id_col = file.headers.iter().position(|h| h == "Id")?;
+        file.rows
+            .iter()
+            .filter_map(|(_, cells)| cells.get(id_col))
+            .find(|id| is_salesforce_id(id.trim()))
+            .map(|id| id.trim()[..3].to_string())
+    });
+    let end = (start + limit).min(file.rows.len());
+    let mut rejected = Vec::new();
+    let mut work = Vec::new();
+    for (line, cells) in &file.rows[start..end] {
+        match file.sobject(&object, prefix.as_deref(), cells) {
+            Ok(so) => work.push((*line, so)),
+            Err(error) => rejected.push(json!({"line": line, "error": error})),
+        }
+    }
+    let outcomes: Vec<(u64, crate::engine::NotificationOutcome)> = stream::iter(work)
+        .map(|(line, so)| {
+            let mapping = &mapping;
+            let hash = &hash;
+            async move {
+                let n = Notification {
+                    id: format!("backfill-{hash}-{line}"),
+                    sobject: so,
+                };
+                (
+                    line,
+                    process_notification(Trigger::Backfill, n, mapping, paused, ctx).await,
+                )
+            }
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut run = Run::new(Trigger::Backfill, ctx.now, &format!("{hash}-{start}"));
+    let mut failed = Vec::new();
+    for (line, o) in &outcomes {
+        match &o.result {
+            Handled::Stored { status, error } => {
+                run.add(&o.record, *status, error.as_ref().map(|(_, m)| m.as_str()));
+                if *status == Status::Error {
+                    failed.push(json!({"line": line, "record": o.record, "error": error.as_ref().map(|(_, m)| m.clone())}));
+                }
+            }
+            Handled::Duplicate | Handled::Stale => run.counts.ignored += 1,
+            Handled::NotStored(e) => {
+                run.fail(&o.record, &e.to_string());
+                failed.push(json!({"line": line, "record": o.record, "error": e.to_string()}));
+            }
+        }
+    }
+    for r in &rejected {
+        run.fail(
+            &format!("line {}", r["line"]),
+            r["error"].as_str().unwrap_or_default(),
+        );
+    }
+    run.finished_at = ctx.now + chrono::Duration::from_std((ctx.elapsed)()).unwrap_or_default();
+    let _ = run::save(ctx.kv, &run).await;
+    let next_cursor = (end < file.rows.len()).then(|| {
+        URL_SAFE_NO_PAD.encode(
+            serde_json::to_vec(&Cursor {
+                file: hash.clone(),
+                row: end,
+            })
+            .unwrap_or_default(),
+        )
+    });
+    Response::json(
+        200,
+        &json!({
+            "run_id": run.id,
+            "object": object,
+            "rows_total": file.rows.len(),
+            "rows_done": end,
+            "counts": run.counts,
+            "rejected": rejected,
+            "failed": failed,
+            "next_cursor": next_cursor,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reading_exports() {
+        // (name, file, rows, expected fields of the first row)
+        type Case<'a> = (&'a str, &'a [u8], usize, &'a [(&'a str, Option<&'a str>)]);
+        let cases: &[Case] = &[
+            ("LF", b"Id,Email,FirstName\n003000000000001AAA,a@b.c,Ana\n", 1, &[("Email", Some("a@b.c")), ("FirstName", Some("Ana"))]),
+            ("CRLF", b"Id,Email\r\n003000000000001AAA,a@b.c\r\n", 1, &[("Email", Some("a@b.c"))]),
+            ("BOM", b"\xef\xbb\xbfId,Email\n003000000000001AAA,a@b.c\n", 1, &[("Email", Some("a@b.c"))]),
+            ("Data Loader quoting", b"\"Id\",\"Name\",\"Description\"\n\"001000000000001AAA\",\"Smith, \"\"Jr\"\" & Co\",\"two\nlines\"\n", 1, &[("Name", Some("Smith, \"Jr\" & Co")), ("Description", Some("two\nlines"))]),
+            ("empty cell is null", b"Id,Phone,Email\n003000000000001AAA,,a@b.c\n", 1, &[("Phone", None), ("Email", Some("a@b.c"))]),
+            ("blank lines skipped", b"Id,Email\n\n003000000000001AAA,a@b.c\n\n", 1, &[("Email", Some("a@b.c"))]),
+        ];
+        for (name, body, rows, fields) in cases {
+            let f = read_csv(body).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(f.rows.len(), *rows, "{name}");
+            let so = f.sobject("Contact", None, &f.rows[0].1).expect(name);
+            for (field, want) in *fields {
+                assert_eq!(
+                    so.fields.get(*field).map(|v| v.as_text()),
+                    Some(*want),
+                    "{name}: {field}"
+                );
+            }
+            assert!(
+                !so.fields.contains_key("LastName"),
+                "{name}: a missing column is absent, not null"
+            );
+        }
+    }
+
+    #[test]
+    fn lines_and_rejections() {
+        let body = b"Id,Email\r\n003000000000001AAA,a@b.c\r\n,nobody@b.c\r\n003BAD,x@b.c\r\n001000000000001AAA,acct@b.c\r\n\"003000000000002AAA\",\"multi\r\nline\"\r\n003000000000003AAA,ok@b.c\r\n";
+        let f = read_csv(body).expect("reads");
+        let lines: Vec<u64> = f.rows.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, vec![2, 3, 4, 5, 6, 8]);
+        let results: Vec<Result<SObject, String>> = f
+            .rows
+            .iter()
+            .map(|(_, c)| f.sobject("Contact", Some("003"), c))
+            .collect();
+        assert!(results[0].is_ok());
+        assert_eq!(results[1].as_ref().err().map(String::as_str), Some("no Id"));
+        assert!(results[2]
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.contains("not a Salesforce id")));
+        assert!(results[3]
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.contains("not a Contact id")));
+        assert!(results[4].is_ok() && results[5].is_ok());
+    }
+
+    #[test]
+    fn bad_files_are_refused_whole() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"", "empty"),
+            (b"Email,Name\na@b.c,Ana\n", "no Id column"),
+            (
+                b"Id,First Name\n003000000000001AAA,Ana\n",
+                "not a Salesforce field API name",
+            ),
+            (b"Id,Email\n\xff\xfe\n", "not UTF-8"),
+        ];
+        for (body, says) in cases {
+            let err = read_csv(body).expect_err(says);
+            assert!(err.contains(says), "{err}");
+        }
+    }
+}

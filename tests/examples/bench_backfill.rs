@@ -1,0 +1,102 @@
+//! Benchmark: backfill 500 Accounts, then a 5,000-row Contact export, into
+//! the fake Zendesk (answering at once) through the built components on the
+//! test host; prints rows/s. Baseline in the same run: the same Contact file
+//! on the dry-run destination (sfsync's own cost per row).
+//!
+//! Run: `./scripts/bench`.
+
+use std::time::{Duration, Instant};
+
+use sfsync_tests::app::{default_variables, TestApp};
+use sfsync_tests::fake_zendesk::{FakeZendesk, AGENT_EMAIL, API_TOKEN};
+
+fn csv(header: &str, rows: impl Iterator<Item = String>) -> String {
+    let mut s = format!("{header}\n");
+    for r in rows {
+        s.push_str(&r);
+        s.push('\n');
+    }
+    s
+}
+
+fn run(app: &TestApp, object: &str, body: &str) -> Duration {
+    let start = Instant::now();
+    let mut cursor = String::new();
+    loop {
+        let path = format!(
+            "/admin/backfill?object={object}&limit=500{}",
+            if cursor.is_empty() {
+                String::new()
+            } else {
+                format!("&cursor={cursor}")
+            }
+        );
+        let v = app
+            .admin("POST", &path, "text/csv", body.as_bytes().to_vec())
+            .json();
+        assert!(v["failed"].as_array().is_some_and(Vec::is_empty), "{v}");
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => return start.elapsed(),
+        }
+    }
+}
+
+fn main() {
+    let accounts = csv(
+        "Id,Name",
+        (0..500).map(|i| format!("001{i:012}AAA,Acme {i}")),
+    );
+    let contacts = csv(
+        "Id,AccountId,Email,FirstName,LastName",
+        (0..5000).map(|i| {
+            format!(
+                "003{i:012}AAA,001{:012}AAA,user{i}@example.com,Ana,Lima {i}",
+                i % 500
+            )
+        }),
+    );
+    let fake = FakeZendesk::start(false);
+    let mut vars = default_variables();
+    for (k, v) in [
+        ("destination", "zendesk".to_string()),
+        ("zendesk_url", fake.url()),
+        ("zendesk_email", AGENT_EMAIL.to_string()),
+        ("zendesk_api_token", API_TOKEN.to_string()),
+    ] {
+        vars.insert(k.into(), v);
+    }
+    let zendesk = TestApp::with_variables(vars);
+    let t_accounts = run(&zendesk, "Account", &accounts);
+    let t_contacts = run(&zendesk, "Contact", &contacts);
+    assert_eq!(fake.users().len(), 5000);
+    let t_rerun = run(&zendesk, "Contact", &contacts);
+    let dry = TestApp::start();
+    let t_dry = run(&dry, "Contact", &contacts);
+    let rate = |n: f64, d: Duration| n / d.as_secs_f64();
+    println!("backfill through the components (test host, fake Zendesk without latency, one run):");
+    println!(
+        "  500 Accounts                      {:>6} ms  {:>6.0} rows/s",
+        t_accounts.as_millis(),
+        rate(500.0, t_accounts)
+    );
+    println!(
+        "  5,000 Contacts                    {:>6} ms  {:>6.0} rows/s",
+        t_contacts.as_millis(),
+        rate(5000.0, t_contacts)
+    );
+    println!(
+        "  same 5,000 again (no calls)       {:>6} ms  {:>6.0} rows/s",
+        t_rerun.as_millis(),
+        rate(5000.0, t_rerun)
+    );
+    println!(
+        "  baseline: 5,000 on dry-run        {:>6} ms  {:>6.0} rows/s",
+        t_dry.as_millis(),
+        rate(5000.0, t_dry)
+    );
+    println!(
+        "  Zendesk / dry-run time ratio      {:>6.1}x",
+        t_contacts.as_secs_f64() / t_dry.as_secs_f64()
+    );
+}

@@ -1,0 +1,250 @@
+//! Issue 7 end to end: backfilling Accounts then Contacts from CSV exports
+//! through the components into the fake Zendesk.
+
+use serde_json::Value;
+use sfsync_tests::app::{default_variables, TestApp};
+use sfsync_tests::fake_zendesk::{FakeZendesk, AGENT_EMAIL, API_TOKEN};
+
+fn zendesk_app(fake: &FakeZendesk) -> TestApp {
+    let mut vars = default_variables();
+    for (k, v) in [
+        ("destination", "zendesk".to_string()),
+        ("zendesk_url", fake.url()),
+        ("zendesk_email", AGENT_EMAIL.to_string()),
+        ("zendesk_api_token", API_TOKEN.to_string()),
+    ] {
+        vars.insert(k.into(), v);
+    }
+    TestApp::with_variables(vars)
+}
+
+pub fn account_id(n: usize) -> String {
+    format!("001{n:012}AAA")
+}
+
+pub fn contact_id(n: usize) -> String {
+    format!("003{n:012}AAA")
+}
+
+/// A Data Loader style export of `n` Accounts (quoted, CRLF, BOM).
+fn accounts_csv(n: usize) -> String {
+    let mut s = String::from("\u{feff}\"Id\",\"Name\",\"Website\",\"LastModifiedDate\"\r\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "\"{}\",\"Acme {i}, Inc.\",\"acme{i}.example\",\"2026-11-01T00:00:00.000Z\"\r\n",
+            account_id(i)
+        ));
+    }
+    s
+}
+
+/// A report export of `n` Contacts spread over `accounts` Accounts (LF).
+fn contacts_csv(n: usize, accounts: usize) -> String {
+    let mut s = String::from("Id,AccountId,Email,FirstName,LastName,Phone\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "{},{},user{i}@example.com,Ana,Lima {i},\n",
+            contact_id(i),
+            account_id(i % accounts)
+        ));
+    }
+    s
+}
+
+/// Run a whole backfill through the API, following next_cursor.
+fn backfill(app: &TestApp, object: &str, csv: &str) -> Vec<Value> {
+    let mut answers = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let path = format!(
+            "/admin/backfill?object={object}&limit=500{}",
+            if cursor.is_empty() {
+                String::new()
+            } else {
+                format!("&cursor={cursor}")
+            }
+        );
+        let resp = app.admin("POST", &path, "text/csv", csv.as_bytes().to_vec());
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        let v = resp.json();
+        let next = v["next_cursor"].as_str().map(str::to_string);
+        answers.push(v);
+        match next {
+            Some(c) => cursor = c,
+            None => return answers,
+        }
+    }
+}
+
+fn total(answers: &[Value], key: &str) -> u64 {
+    answers
+        .iter()
+        .map(|a| a["counts"][key].as_u64().unwrap_or_default())
+        .sum()
+}
+
+#[test]
+fn accounts_then_5000_contacts_land_in_their_organizations_and_a_rerun_costs_nothing() {
+    let fake = FakeZendesk::start(false);
+    let app = zendesk_app(&fake);
+    let accounts = backfill(&app, "Account", &accounts_csv(500));
+    assert_eq!(total(&accounts, "synced"), 500);
+    assert_eq!(fake.organizations().len(), 500);
+    assert!(fake
+        .organizations()
+        .iter()
+        .any(|o| o["name"] == "Acme 0, Inc." && o["external_id"] == account_id(0).as_str()));
+
+    let csv = contacts_csv(5000, 500);
+    let answers = backfill(&app, "Contact", &csv);
+    assert_eq!(answers.len(), 10, "5,000 rows in batches of 500");
+    assert_eq!(
+        answers.last().map(|a| a["rows_done"].clone()),
+        Some(Value::from(5000))
+    );
+    assert_eq!(
+        total(&answers, "synced"),
+        5000,
+        "{:?}",
+        answers
+            .iter()
+            .map(|a| a["failed"].clone())
+            .collect::<Vec<_>>()
+    );
+    assert!(answers
+        .iter()
+        .all(|a| a["rejected"].as_array().is_some_and(Vec::is_empty)));
+
+    // Every user is in the organization of its Account.
+    let org_by_external: std::collections::HashMap<String, u64> = fake
+        .organizations()
+        .iter()
+        .map(|o| {
+            (
+                o["external_id"].as_str().unwrap_or_default().to_string(),
+                o["id"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let users = fake.users();
+    assert_eq!(users.len(), 5000);
+    for u in &users {
+        let ext = u["external_id"].as_str().expect("external_id");
+        let n: usize = ext[3..15].parse().expect("number");
+        assert_eq!(
+            u["organization_id"].as_u64(),
+            org_by_external.get(&account_id(n % 500)).copied(),
+            "{u}"
+        );
+    }
+
+    // The same file again: no Zendesk call, everything skipped.
+    fake.clear_log();
+    let again = backfill(&app, "Contact", &csv);
+    assert_eq!(total(&again, "skipped"), 5000);
+    assert_eq!(total(&again, "synced"), 0);
+    assert!(
+        fake.log().is_empty(),
+        "a second run called Zendesk {} times",
+        fake.log().len()
+    );
+    let runs = app.admin_get("/admin/runs?process=backfill").json();
+    assert_eq!(runs["runs"].as_array().map(Vec::len), Some(1 + 10 + 10));
+}
+
+#[test]
+fn contacts_before_their_accounts_record_why_and_a_rerun_heals_them() {
+    let fake = FakeZendesk::start(false);
+    let app = zendesk_app(&fake);
+    let contacts = contacts_csv(3, 2);
+    let first = backfill(&app, "Contact", &contacts);
+    assert_eq!(total(&first, "error"), 3);
+    let v = app
+        .admin_get(&format!("/admin/records/Contact/{}", contact_id(0)))
+        .json();
+    assert_eq!(v["status"], "error");
+    assert!(
+        v["last_error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("backfill (or sync) Accounts first"),
+        "{v}"
+    );
+    assert_eq!(v["last_trigger"], "backfill");
+
+    backfill(&app, "Account", &accounts_csv(2));
+    let second = backfill(&app, "Contact", &contacts);
+    assert_eq!(total(&second, "synced"), 3, "{second:?}");
+    let user = fake.user_by_email("user0@example.com").expect("user");
+    assert!(user["organization_id"].as_u64().is_some(), "{user}");
+    assert_eq!(fake.users().len(), 3, "no duplicate users");
+}
+
+#[test]
+fn bad_rows_are_rejected_with_their_line_and_good_rows_kept() {
+    let app = TestApp::start();
+    let csv = "Id,Email,FirstName,LastName\r\n003000000000001AAA,a@example.com,Ana,Lima\r\n,b@example.com,Bo,Berg\r\n003NOTANID,c@example.com,Cy,Cole\r\n001000000000001AAA,d@example.com,Di,Dahl\r\n003000000000002AAA,e@example.com,Ed,Eck\r\n";
+    let answers = backfill(&app, "Contact", csv);
+    let rejected = answers[0]["rejected"].as_array().expect("rejected").clone();
+    let lines: Vec<u64> = rejected.iter().filter_map(|r| r["line"].as_u64()).collect();
+    assert_eq!(lines, vec![3, 4, 5]);
+    assert!(rejected[2]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("not a Contact id"));
+    assert_eq!(total(&answers, "synced"), 2);
+
+    let cases = [
+        (
+            "/admin/backfill",
+            "Id\n003000000000001AAA\n",
+            "name the object",
+        ),
+        (
+            "/admin/backfill?object=Contact",
+            "Email\na@b.c\n",
+            "no Id column",
+        ),
+        (
+            "/admin/backfill?object=Contact&limit=0",
+            "Id\n003000000000001AAA\n",
+            "out of range",
+        ),
+        (
+            "/admin/backfill?object=Contact&cursor=abc",
+            "Id\n003000000000001AAA\n",
+            "malformed cursor",
+        ),
+    ];
+    for (path, body, says) in cases {
+        let resp = app.admin("POST", path, "text/csv", body);
+        assert_eq!(resp.status, 400, "{path}");
+        assert!(
+            resp.json()["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(says),
+            "{path}: {}",
+            resp.text()
+        );
+    }
+    // A cursor from one file does not continue another.
+    let big = contacts_csv(3, 1);
+    let first = app
+        .admin(
+            "POST",
+            "/admin/backfill?object=Contact&limit=1",
+            "text/csv",
+            big.clone(),
+        )
+        .json();
+    let cursor = first["next_cursor"].as_str().expect("cursor").to_string();
+    let other = app.admin(
+        "POST",
+        &format!("/admin/backfill?object=Contact&limit=1&cursor={cursor}"),
+        "text/csv",
+        big.replace("Lima", "Lyma"),
+    );
+    assert_eq!(other.status, 400);
+    assert!(other.text().contains("another file"));
+}
