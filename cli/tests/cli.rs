@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
-use sfsync_tests::app::{default_variables, TestApp, ADMIN_TOKEN, ENDPOINT_TOKEN, ORG_ID};
-use sfsync_tests::fake_zendesk::{FakeZendesk, AGENT_EMAIL, API_TOKEN};
+use sfsync_tests::app::{TestApp, ADMIN_TOKEN, ENDPOINT_TOKEN, ORG_ID};
+use sfsync_tests::fake_zendesk::FakeZendesk;
 
 struct Out {
     code: i32,
@@ -29,16 +29,7 @@ fn sfsync(base: &str, args: &[&str]) -> Out {
 }
 
 fn zendesk_app(fake: &FakeZendesk) -> TestApp {
-    let mut vars = default_variables();
-    for (k, v) in [
-        ("destination", "zendesk".to_string()),
-        ("zendesk_url", fake.url()),
-        ("zendesk_email", AGENT_EMAIL.to_string()),
-        ("zendesk_api_token", API_TOKEN.to_string()),
-    ] {
-        vars.insert(k.into(), v);
-    }
-    TestApp::with_variables(vars)
+    TestApp::with_zendesk(&fake.url(), false)
 }
 
 #[test]

@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use sfsync_tests::app::{default_variables, TestApp};
-use sfsync_tests::fake_zendesk::{FakeZendesk, AGENT_EMAIL, API_TOKEN};
+use sfsync_tests::app::TestApp;
+use sfsync_tests::fake_zendesk::FakeZendesk;
 
 fn csv(header: &str, rows: impl Iterator<Item = String>) -> String {
     let mut s = format!("{header}\n");
@@ -57,16 +57,7 @@ fn main() {
         }),
     );
     let fake = FakeZendesk::start(false);
-    let mut vars = default_variables();
-    for (k, v) in [
-        ("destination", "zendesk".to_string()),
-        ("zendesk_url", fake.url()),
-        ("zendesk_email", AGENT_EMAIL.to_string()),
-        ("zendesk_api_token", API_TOKEN.to_string()),
-    ] {
-        vars.insert(k.into(), v);
-    }
-    let zendesk = TestApp::with_variables(vars);
+    let zendesk = TestApp::with_zendesk(&fake.url(), false);
     let t_accounts = run(&zendesk, "Account", &accounts);
     let t_contacts = run(&zendesk, "Contact", &contacts);
     assert_eq!(fake.users().len(), 5000);

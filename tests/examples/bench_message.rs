@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use sfsync_tests::app::{default_variables, TestApp, ORG_ID};
-use sfsync_tests::fake_zendesk::{FakeZendesk, AGENT_EMAIL, API_TOKEN};
+use sfsync_tests::app::{TestApp, ORG_ID};
+use sfsync_tests::fake_zendesk::FakeZendesk;
 use sfsync_tests::soap::{contact, message, Record};
 
 const LATENCY: Duration = Duration::from_millis(50);
@@ -43,16 +43,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn main() {
     let fake = FakeZendesk::start(false);
     fake.set_latency(LATENCY);
-    let mut vars = default_variables();
-    for (k, v) in [
-        ("destination", "zendesk".to_string()),
-        ("zendesk_url", fake.url()),
-        ("zendesk_email", AGENT_EMAIL.to_string()),
-        ("zendesk_api_token", API_TOKEN.to_string()),
-    ] {
-        vars.insert(k.into(), v);
-    }
-    let zendesk = TestApp::with_variables(vars);
+    let zendesk = TestApp::with_zendesk(&fake.url(), false);
     let dry = TestApp::start();
     // Warm up both (first-request costs are not what is measured).
     time_message(&zendesk, &records(900));

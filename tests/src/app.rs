@@ -108,6 +108,25 @@ impl TestApp {
         }
     }
 
+    /// Start with the Zendesk destination pointed at `zendesk_url` (the fake
+    /// Zendesk's credentials), multi-org on or off.
+    pub fn with_zendesk(zendesk_url: &str, multi_org: bool) -> TestApp {
+        let mut vars = default_variables();
+        for (k, v) in [
+            ("destination", "zendesk"),
+            ("zendesk_url", zendesk_url),
+            ("zendesk_email", crate::fake_zendesk::AGENT_EMAIL),
+            ("zendesk_api_token", crate::fake_zendesk::API_TOKEN),
+            (
+                "zendesk_multi_org",
+                if multi_org { "true" } else { "false" },
+            ),
+        ] {
+            vars.insert(k.into(), v.into());
+        }
+        TestApp::with_variables(vars)
+    }
+
     /// Which host runs the components.
     pub fn host_name(&self) -> &'static str {
         match self.backend {

@@ -61,8 +61,7 @@ struct State {
 pub struct FakeZendesk {
     pub addr: SocketAddr,
     state: Arc<Mutex<State>>,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _thread: std::thread::JoinHandle<()>,
+    _server: crate::loopback::Server,
 }
 
 pub const AGENT_EMAIL: &str = "agent@acme.example";
@@ -94,40 +93,12 @@ impl FakeZendesk {
             credentials: (AGENT_EMAIL.into(), API_TOKEN.into()),
             ..State::default()
         }));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-        let addr = listener.local_addr().expect("addr");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         let shared = state.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                loop {
-                    let accepted = tokio::select! {
-                        _ = &mut stop_rx => break,
-                        a = listener.accept() => a,
-                    };
-                    let Ok((stream, _)) = accepted else { continue };
-                    let state = shared.clone();
-                    tokio::spawn(async move {
-                        let service =
-                            hyper::service::service_fn(move |req| serve(state.clone(), req));
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-            });
-        });
+        let server = crate::loopback::serve(move |req| serve(shared.clone(), req));
         FakeZendesk {
-            addr,
+            addr: server.addr,
             state,
-            _stop: stop_tx,
-            _thread: thread,
+            _server: server,
         }
     }
 

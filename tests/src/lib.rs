@@ -11,6 +11,7 @@
 //! | [`host`] | wasmtime: instances, bindings from `wit/`, requests, listening |
 //! | [`app`] | `TestApp`: start, request, restart, read the store |
 //! | [`soap`] | building Outbound Messages for tests |
+//! | [`loopback`] | the small HTTP server the fakes run on 127.0.0.1 |
 //! | [`fake_zendesk`] | a stateful fake Zendesk on 127.0.0.1, with faults |
 //! | [`fake_webhook`] | a recording JSON API on 127.0.0.1 |
 //! | [`webdriver`] | headless Chromium through chromedriver, for the dashboard |
@@ -20,6 +21,7 @@ pub mod fake_webhook;
 pub mod fake_zendesk;
 pub mod host;
 pub mod kv;
+pub mod loopback;
 pub mod manifest;
 pub mod outbound;
 pub mod router;

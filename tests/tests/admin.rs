@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
-use sfsync_tests::app::{default_variables, TestApp, ORG_ID};
-use sfsync_tests::fake_zendesk::{FakeZendesk, AGENT_EMAIL, API_TOKEN};
+use sfsync_tests::app::{TestApp, ORG_ID};
+use sfsync_tests::fake_zendesk::FakeZendesk;
 use sfsync_tests::host::TestRequest;
 use sfsync_tests::soap::{contact, contact_id, message, Record};
 
@@ -489,16 +489,7 @@ fn export_is_rfc4180_csv_of_the_record_view() {
 }
 
 fn zendesk_app(fake: &FakeZendesk) -> TestApp {
-    let mut vars = default_variables();
-    for (k, v) in [
-        ("destination", "zendesk".to_string()),
-        ("zendesk_url", fake.url()),
-        ("zendesk_email", AGENT_EMAIL.to_string()),
-        ("zendesk_api_token", API_TOKEN.to_string()),
-    ] {
-        vars.insert(k.into(), v);
-    }
-    TestApp::with_variables(vars)
+    TestApp::with_zendesk(&fake.url(), false)
 }
 
 #[test]

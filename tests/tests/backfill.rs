@@ -2,20 +2,11 @@
 //! through the components into the fake Zendesk.
 
 use serde_json::Value;
-use sfsync_tests::app::{default_variables, TestApp};
-use sfsync_tests::fake_zendesk::{FakeZendesk, AGENT_EMAIL, API_TOKEN};
+use sfsync_tests::app::TestApp;
+use sfsync_tests::fake_zendesk::FakeZendesk;
 
 fn zendesk_app(fake: &FakeZendesk) -> TestApp {
-    let mut vars = default_variables();
-    for (k, v) in [
-        ("destination", "zendesk".to_string()),
-        ("zendesk_url", fake.url()),
-        ("zendesk_email", AGENT_EMAIL.to_string()),
-        ("zendesk_api_token", API_TOKEN.to_string()),
-    ] {
-        vars.insert(k.into(), v);
-    }
-    TestApp::with_variables(vars)
+    TestApp::with_zendesk(&fake.url(), false)
 }
 
 pub fn account_id(n: usize) -> String {

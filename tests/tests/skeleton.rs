@@ -214,13 +214,17 @@ fn an_unset_admin_token_refuses_the_admin_api() {
 }
 
 #[test]
-fn routes_not_built_yet_answer_501_json_and_unknown_paths_404() {
+fn unknown_paths_are_404_and_wrong_methods_405() {
     let app = TestApp::start();
-    let backfill = app.admin("POST", "/admin/backfill?object=Contact", "text/csv", "Id\n");
-    assert_eq!(backfill.status, 501, "{}", backfill.text());
-    assert!(backfill.json()["error"].is_string());
-    assert_eq!(app.admin_get("/admin/nothing-here").status, 404);
-    assert_eq!(app.admin_get("/nowhere").status, 404);
+    let missing = app.admin_get("/admin/nothing-here");
+    assert_eq!(missing.status, 404);
+    assert!(missing.json()["error"].as_str().is_some_and(|e| e.contains("/admin/nothing-here")));
+    assert_eq!(app.admin_get("/nowhere").status, 404, "no route: Spin's empty 404");
+    let wrong = app.admin("DELETE", "/admin/stats", "", "");
+    assert_eq!(wrong.status, 405);
+    assert_eq!(wrong.header("allow"), Some("GET"));
+    let page = app.admin_get("/admin");
+    assert!(page.text().contains("<title>sfsync</title>"), "the dashboard at /admin");
 }
 
 #[test]

@@ -11,17 +11,7 @@ use sfsync_tests::soap::{contact, contact_id, message, Record};
 const ACCOUNT: &str = "001000000000001AAA";
 
 fn app_for(fake: &FakeZendesk, multi_org: bool) -> TestApp {
-    let mut vars = default_variables();
-    for (k, v) in [
-        ("destination", "zendesk".to_string()),
-        ("zendesk_url", fake.url()),
-        ("zendesk_email", AGENT_EMAIL.to_string()),
-        ("zendesk_api_token", API_TOKEN.to_string()),
-        ("zendesk_multi_org", multi_org.to_string()),
-    ] {
-        vars.insert(k.into(), v);
-    }
-    TestApp::with_variables(vars)
+    TestApp::with_zendesk(&fake.url(), multi_org)
 }
 
 fn view(app: &TestApp, object: &str, id: &str) -> Value {

@@ -209,53 +209,41 @@ pub fn from_core(resp: web::Response) -> Response {
     builder.body(resp.body).build()
 }
 
-/// `record-created` and `field-updated`: one Outbound Message.
-pub async fn outbound_message(trigger: Trigger, req: Request) -> Response {
-    let started = std::time::Instant::now();
-    let settings = match settings() {
-        Ok(s) => s,
-        Err(e) => {
-            return from_core(web::Response::soap(
-                500,
-                soap::fault(FaultCode::Server, &format!("sfsync is misconfigured: {e}")),
-            ))
-        }
-    };
-    let kv = match SpinKv::open_default() {
-        Ok(kv) => kv,
-        Err(e) => {
-            return from_core(web::Response::soap(
-                500,
-                soap::fault(FaultCode::Server, &format!("{e}; Salesforce will retry")),
-            ))
-        }
-    };
-    let ctx = Context {
-        settings: &settings,
-        kv: &kv,
-        http: &SpinHttp,
-        now: now(),
-        elapsed: &|| started.elapsed(),
-    };
-    let req = to_core(req);
-    from_core(sync_core::engine::handle_outbound_message(trigger, &req, &ctx).await)
+/// Which core entry point a function serves.
+#[derive(Debug, Clone, Copy)]
+pub enum Entry {
+    /// `record-created` / `field-updated`: one Outbound Message.
+    OutboundMessage(Trigger),
+    /// `admin`: every `/admin/...` route but resend.
+    Admin,
+    /// `resend`: push stored records again with the current mapping.
+    Resend,
 }
 
-/// `admin`: every `/admin/...` route but resend.
-pub async fn admin(req: Request) -> Response {
+/// Serve one request: read the settings, open the store, build the context,
+/// call the core, convert the answer. A function that cannot even start
+/// answers so that the caller retries: a SOAP Fault for Salesforce, JSON for
+/// admin tooling.
+pub async fn serve(entry: Entry, req: Request) -> Response {
     let started = std::time::Instant::now();
-    let settings = match settings() {
-        Ok(s) => s,
-        Err(e) => {
-            return from_core(web::Response::error(
-                500,
-                &format!("sfsync is misconfigured: {e}"),
-            ))
+    let setup = settings()
+        .map_err(|e| (500, format!("sfsync is misconfigured: {e}")))
+        .and_then(|s| {
+            SpinKv::open_default()
+                .map(|kv| (s, kv))
+                .map_err(|e| (503, e.to_string()))
+        });
+    let (settings, kv) = match setup {
+        Ok(ok) => ok,
+        Err((status, msg)) => {
+            return from_core(match entry {
+                Entry::OutboundMessage(_) => web::Response::soap(
+                    500,
+                    soap::fault(FaultCode::Server, &format!("{msg}; Salesforce will retry")),
+                ),
+                Entry::Admin | Entry::Resend => web::Response::error(status, &msg),
+            })
         }
-    };
-    let kv = match SpinKv::open_default() {
-        Ok(kv) => kv,
-        Err(e) => return from_core(web::Response::error(503, &e.to_string())),
     };
     let ctx = Context {
         settings: &settings,
@@ -265,32 +253,11 @@ pub async fn admin(req: Request) -> Response {
         elapsed: &|| started.elapsed(),
     };
     let req = to_core(req);
-    from_core(sync_core::admin::handle(&req, &ctx).await)
-}
-
-/// `resend`: push stored records again with the current mapping.
-pub async fn resend(req: Request) -> Response {
-    let started = std::time::Instant::now();
-    let settings = match settings() {
-        Ok(s) => s,
-        Err(e) => {
-            return from_core(web::Response::error(
-                500,
-                &format!("sfsync is misconfigured: {e}"),
-            ))
+    from_core(match entry {
+        Entry::OutboundMessage(trigger) => {
+            sync_core::engine::handle_outbound_message(trigger, &req, &ctx).await
         }
-    };
-    let kv = match SpinKv::open_default() {
-        Ok(kv) => kv,
-        Err(e) => return from_core(web::Response::error(503, &e.to_string())),
-    };
-    let ctx = Context {
-        settings: &settings,
-        kv: &kv,
-        http: &SpinHttp,
-        now: now(),
-        elapsed: &|| started.elapsed(),
-    };
-    let req = to_core(req);
-    from_core(sync_core::resend::handle(&req, &ctx).await)
+        Entry::Admin => sync_core::admin::handle(&req, &ctx).await,
+        Entry::Resend => sync_core::resend::handle(&req, &ctx).await,
+    })
 }
