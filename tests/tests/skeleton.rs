@@ -218,13 +218,22 @@ fn unknown_paths_are_404_and_wrong_methods_405() {
     let app = TestApp::start();
     let missing = app.admin_get("/admin/nothing-here");
     assert_eq!(missing.status, 404);
-    assert!(missing.json()["error"].as_str().is_some_and(|e| e.contains("/admin/nothing-here")));
-    assert_eq!(app.admin_get("/nowhere").status, 404, "no route: Spin's empty 404");
+    assert!(missing.json()["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("/admin/nothing-here")));
+    assert_eq!(
+        app.admin_get("/nowhere").status,
+        404,
+        "no route: Spin's empty 404"
+    );
     let wrong = app.admin("DELETE", "/admin/stats", "", "");
     assert_eq!(wrong.status, 405);
     assert_eq!(wrong.header("allow"), Some("GET"));
     let page = app.admin_get("/admin");
-    assert!(page.text().contains("<title>sfsync</title>"), "the dashboard at /admin");
+    assert!(
+        page.text().contains("<title>sfsync</title>"),
+        "the dashboard at /admin"
+    );
 }
 
 #[test]
