@@ -6,5 +6,5 @@ use sync_core::record::Trigger;
 
 #[http_component]
 async fn handle(req: Request) -> Response {
-    sfsync_spin::serve(sfsync_spin::Entry::OutboundMessage(Trigger::Created), req).await
+    sfsync_spin::outbound_message(Trigger::Created, req).await
 }

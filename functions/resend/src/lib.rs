@@ -5,5 +5,5 @@ use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: Request) -> Response {
-    sfsync_spin::serve(sfsync_spin::Entry::Resend, req).await
+    sfsync_spin::resend(req).await
 }

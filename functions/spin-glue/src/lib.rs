@@ -209,55 +209,86 @@ pub fn from_core(resp: web::Response) -> Response {
     builder.body(resp.body).build()
 }
 
-/// Which core entry point a function serves.
-#[derive(Debug, Clone, Copy)]
-pub enum Entry {
-    /// `record-created` / `field-updated`: one Outbound Message.
-    OutboundMessage(Trigger),
-    /// `admin`: every `/admin/...` route but resend.
-    Admin,
-    /// `resend`: push stored records again with the current mapping.
-    Resend,
+/// Who a function answers when it cannot even start: Salesforce gets a
+/// SOAP Fault (it will retry), admin tooling gets JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Salesforce,
+    AdminTooling,
 }
 
-/// Serve one request: read the settings, open the store, build the context,
-/// call the core, convert the answer. A function that cannot even start
-/// answers so that the caller retries: a SOAP Fault for Salesforce, JSON for
-/// admin tooling.
-pub async fn serve(entry: Entry, req: Request) -> Response {
-    let started = std::time::Instant::now();
-    let setup = settings()
-        .map_err(|e| (500, format!("sfsync is misconfigured: {e}")))
-        .and_then(|s| {
-            SpinKv::open_default()
-                .map(|kv| (s, kv))
-                .map_err(|e| (503, e.to_string()))
-        });
-    let (settings, kv) = match setup {
-        Ok(ok) => ok,
-        Err((status, msg)) => {
-            return from_core(match entry {
-                Entry::OutboundMessage(_) => web::Response::soap(
+/// What every request needs: settings, the store, the clock.
+pub struct Env {
+    settings: Settings,
+    kv: SpinKv,
+    elapsed: Box<dyn Fn() -> Duration>,
+}
+
+impl Env {
+    /// Read the settings and open the store; `Err` is the answer to send.
+    pub fn open(caller: Caller) -> Result<Env, Response> {
+        let started = std::time::Instant::now();
+        let setup = settings()
+            .map_err(|e| (500, format!("sfsync is misconfigured: {e}")))
+            .and_then(|s| {
+                SpinKv::open_default()
+                    .map(|kv| (s, kv))
+                    .map_err(|e| (503, e.to_string()))
+            });
+        match setup {
+            Ok((settings, kv)) => Ok(Env {
+                settings,
+                kv,
+                elapsed: Box::new(move || started.elapsed()),
+            }),
+            Err((status, msg)) => Err(from_core(match caller {
+                Caller::Salesforce => web::Response::soap(
                     500,
                     soap::fault(FaultCode::Server, &format!("{msg}; Salesforce will retry")),
                 ),
-                Entry::Admin | Entry::Resend => web::Response::error(status, &msg),
-            })
+                Caller::AdminTooling => web::Response::error(status, &msg),
+            })),
         }
-    };
-    let ctx = Context {
-        settings: &settings,
-        kv: &kv,
-        http: &SpinHttp,
-        now: now(),
-        elapsed: &|| started.elapsed(),
+    }
+
+    /// The core's view of this request's world.
+    pub fn context(&self) -> Context<'_, SpinKv, SpinHttp> {
+        Context {
+            settings: &self.settings,
+            kv: &self.kv,
+            http: &SpinHttp,
+            now: now(),
+            elapsed: &*self.elapsed,
+        }
+    }
+}
+
+/// `record-created` and `field-updated`: one Outbound Message.
+pub async fn outbound_message(trigger: Trigger, req: Request) -> Response {
+    let env = match Env::open(Caller::Salesforce) {
+        Ok(env) => env,
+        Err(resp) => return resp,
     };
     let req = to_core(req);
-    from_core(match entry {
-        Entry::OutboundMessage(trigger) => {
-            sync_core::engine::handle_outbound_message(trigger, &req, &ctx).await
-        }
-        Entry::Admin => sync_core::admin::handle(&req, &ctx).await,
-        Entry::Resend => sync_core::resend::handle(&req, &ctx).await,
-    })
+    from_core(sync_core::engine::handle_outbound_message(trigger, &req, &env.context()).await)
+}
+
+/// `admin`: every `/admin/...` route but resend.
+pub async fn admin(req: Request) -> Response {
+    let env = match Env::open(Caller::AdminTooling) {
+        Ok(env) => env,
+        Err(resp) => return resp,
+    };
+    let req = to_core(req);
+    from_core(sync_core::admin::handle(&req, &env.context()).await)
+}
+
+/// `resend`: push stored records again with the current mapping.
+pub async fn resend(req: Request) -> Response {
+    let env = match Env::open(Caller::AdminTooling) {
+        Ok(env) => env,
+        Err(resp) => return resp,
+    };
+    let req = to_core(req);
+    from_core(sync_core::resend::handle(&req, &env.context()).await)
 }
