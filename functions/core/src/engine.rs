@@ -408,7 +408,7 @@ pub async fn sync_record<K: Kv, H: Http>(
             ErrorKind::Transient,
             None,
             format!(
-                "not attempted: the message had already spent {} s on the destination; Salesforce will redeliver it",
+                "not attempted: this request had already spent {} s on destination calls; Salesforce redelivers the message (for resend or backfill, run it again)",
                 MESSAGE_BUDGET.as_secs()
             ),
         ),
