@@ -68,17 +68,7 @@ pub fn read_csv(body: &[u8]) -> Result<CsvFile, String> {
     if !headers.iter().any(|h| h == "Id") {
         return Err("the header has no Id column; export the records with their Id".into());
     }
-    let bytes = text.as_bytes();
-    let line_at = |pos: Option<&csv::Position>| -> u64 {
-        let mut byte = pos
-            .map(|p| p.byte() as usize)
-            .unwrap_or_default()
-            .min(bytes.len());
-        while byte < bytes.len() && matches!(bytes[byte], b'\r' | b'\n') {
-            byte += 1;
-        }
-        bytes[..byte].iter().filter(|b| **b == b'\n').count() as u64 + 1
-    };
+    let line_at = |pos: Option<&csv::Position>| line_of(text, pos);
     let mut rows = Vec::new();
     for record in reader.records() {
         match record {
@@ -100,6 +90,21 @@ pub fn read_csv(body: &[u8]) -> Result<CsvFile, String> {
         }
     }
     Ok(CsvFile { headers, rows })
+}
+
+/// The 1-based line a CSV record starts on (the header is line 1), counted
+/// from the text itself, whatever the line endings: with CRLF the csv reader
+/// may place a record at its leading line break.
+pub fn line_of(text: &str, pos: Option<&csv::Position>) -> u64 {
+    let bytes = text.as_bytes();
+    let mut byte = pos
+        .map(|p| p.byte() as usize)
+        .unwrap_or_default()
+        .min(bytes.len());
+    while byte < bytes.len() && matches!(bytes[byte], b'\r' | b'\n') {
+        byte += 1;
+    }
+    bytes[..byte].iter().filter(|b| **b == b'\n').count() as u64 + 1
 }
 
 /// Key prefixes of standard objects' ids.
@@ -213,13 +218,7 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
             }
         }
     };
-    let state = async {
-        Ok::<_, crate::io::KvError>((
-            store::active_mapping(ctx.kv).await?,
-            store::is_paused(ctx.kv).await?,
-        ))
-    };
-    let (mapping, paused) = match state.await {
+    let (mapping, paused) = match store::sync_state(ctx.kv).await {
         Ok(s) => s,
         Err(e) => {
             return Response::error(
@@ -268,16 +267,15 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
     let mut run = Run::new(Trigger::Backfill, ctx.now, &format!("{hash}-{start}"));
     let mut failed = Vec::new();
     for (line, o) in &outcomes {
+        o.count_in(&mut run);
         match &o.result {
             Handled::Stored { status, error } => {
-                run.add(&o.record, *status, error.as_ref().map(|(_, m)| m.as_str()));
                 if *status == Status::Error {
                     failed.push(json!({"line": line, "record": o.record, "error": error.as_ref().map(|(_, m)| m.clone())}));
                 }
             }
-            Handled::Duplicate | Handled::Stale => run.counts.ignored += 1,
+            Handled::Duplicate | Handled::Stale => {}
             Handled::NotStored(e) => {
-                run.fail(&o.record, &e.to_string());
                 failed.push(json!({"line": line, "record": o.record, "error": e.to_string()}));
             }
         }

@@ -80,6 +80,19 @@ pub enum Handled {
 }
 
 impl NotificationOutcome {
+    /// Count this outcome in a run.
+    pub fn count_in(&self, run: &mut Run) {
+        match &self.result {
+            Handled::Stored { status, error } => run.add(
+                &self.record,
+                *status,
+                error.as_ref().map(|(_, m)| m.as_str()),
+            ),
+            Handled::Duplicate | Handled::Stale => run.counts.ignored += 1,
+            Handled::NotStored(e) => run.fail(&self.record, &e.to_string()),
+        }
+    }
+
     /// Whether Salesforce must redeliver the message because of this one.
     fn needs_redelivery(&self) -> Option<String> {
         match &self.result {
@@ -146,12 +159,9 @@ pub async fn handle_outbound_message<K: Kv, H: Http>(
             message.organization_id
         ));
     }
-    let (mapping, paused) = match (
-        store::active_mapping(ctx.kv).await,
-        store::is_paused(ctx.kv).await,
-    ) {
-        (Ok(m), Ok(p)) => (m, p),
-        (Err(e), _) | (_, Err(e)) => {
+    let (mapping, paused) = match store::sync_state(ctx.kv).await {
+        Ok(state) => state,
+        Err(e) => {
             return server_fault(&format!(
                 "could not read sfsync's state, nothing was done; Salesforce will retry ({e})"
             ))
@@ -205,13 +215,7 @@ async fn record_run<K: Kv, H: Http>(
 ) {
     let mut run = Run::new(trigger, ctx.now, salt);
     for o in outcomes {
-        match &o.result {
-            Handled::Stored { status, error } => {
-                run.add(&o.record, *status, error.as_ref().map(|(_, m)| m.as_str()))
-            }
-            Handled::Duplicate | Handled::Stale => run.counts.ignored += 1,
-            Handled::NotStored(e) => run.fail(&o.record, &e.to_string()),
-        }
+        o.count_in(&mut run);
     }
     run.finished_at = ctx.now + chrono::Duration::from_std((ctx.elapsed)()).unwrap_or_default();
     let _ = run::save(ctx.kv, &run).await;

@@ -124,13 +124,7 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
         Ok(t) => t,
         Err(e) => return Response::error(400, &e),
     };
-    let state = async {
-        Ok::<_, crate::io::KvError>((
-            store::active_mapping(ctx.kv).await?,
-            store::is_paused(ctx.kv).await?,
-        ))
-    };
-    let (mapping, paused) = match state.await {
+    let (mapping, paused) = match store::sync_state(ctx.kv).await {
         Ok(s) => s,
         Err(e) => {
             return Response::error(

@@ -119,6 +119,12 @@ pub async fn mapping_history<K: Kv>(kv: &K) -> Result<Vec<StoredMapping>, KvErro
     Ok(out)
 }
 
+/// What every sync needs before it starts: the active mapping and whether
+/// sync is paused.
+pub async fn sync_state<K: Kv>(kv: &K) -> Result<(Mapping, bool), KvError> {
+    Ok((active_mapping(kv).await?, is_paused(kv).await?))
+}
+
 /// Whether sync is paused.
 pub async fn is_paused<K: Kv>(kv: &K) -> Result<bool, KvError> {
     Ok(kv.get(PAUSED_KEY).await?.is_some())

@@ -130,20 +130,7 @@ pub async fn import<K: Kv>(kv: &K, body: &[u8]) -> Result<ImportResult, ImportEr
         imported: 0,
         rejected: Vec::new(),
     };
-    // The line a record starts on, counted from the text itself (1-based,
-    // the header is line 1), whatever the line endings.
-    let line_at = |pos: Option<&csv::Position>| -> u64 {
-        let bytes = text.as_bytes();
-        let mut byte = pos
-            .map(|p| p.byte() as usize)
-            .unwrap_or_default()
-            .min(bytes.len());
-        // With CRLF the reader may place a record at its leading line break.
-        while byte < bytes.len() && matches!(bytes[byte], b'\r' | b'\n') {
-            byte += 1;
-        }
-        bytes[..byte].iter().filter(|b| **b == b'\n').count() as u64 + 1
-    };
+    let line_at = |pos: Option<&csv::Position>| crate::backfill::line_of(text, pos);
     for row in reader.records() {
         let (line, row) = match row {
             Ok(r) => (line_at(r.position()), r),
