@@ -19,7 +19,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::host::{Host, Listener, TestRequest, TestResponse};
+use crate::host::{Host, HostOptions, Listener, TestRequest, TestResponse};
+use crate::kv::{KvConfig, KvStore};
+use crate::outbound::SpinRules;
 
 /// The workspace root (where spin.toml is).
 pub fn root() -> PathBuf {
@@ -75,9 +77,20 @@ enum Backend {
         host: Arc<Host>,
     },
     Spin {
-        child: Child,
+        process: SpinProcess,
         addr: SocketAddr,
     },
+}
+
+/// Which store a [`TestApp`] runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Store {
+    /// `SFSYNC_TEST_KV=redis` (with `SFSYNC_TEST_REDIS_URL`) gives each app a
+    /// fresh Redis database; otherwise SQLite in the app's state directory.
+    FromEnv,
+    Sqlite,
+    /// This Redis URL (several apps may share it: many nodes, one store).
+    Redis(String),
 }
 
 /// A running sfsync app over its own temporary state directory.
@@ -85,6 +98,7 @@ pub struct TestApp {
     backend: Backend,
     state: tempfile::TempDir,
     variables: BTreeMap<String, String>,
+    options: HostOptions,
 }
 
 impl TestApp {
@@ -95,16 +109,65 @@ impl TestApp {
 
     /// Start with exactly these variable values (spin.toml defaults for the rest).
     pub fn with_variables(variables: BTreeMap<String, String>) -> TestApp {
+        TestApp::with_options(variables, None, Store::FromEnv)
+    }
+
+    /// Start with these variables under a chosen Spin version's rules (the
+    /// test host only; `None` is `SFSYNC_SPIN_RULES`, 4.0 when unset) on a
+    /// chosen store. Panics when the app does not start.
+    pub fn with_options(
+        variables: BTreeMap<String, String>,
+        rules: Option<SpinRules>,
+        store: Store,
+    ) -> TestApp {
+        TestApp::try_with_options(variables, rules, store).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// As [`TestApp::with_options`], with the host's refusal to start as `Err`.
+    pub fn try_with_options(
+        variables: BTreeMap<String, String>,
+        rules: Option<SpinRules>,
+        store: Store,
+    ) -> Result<TestApp, String> {
         ensure_built();
         let state = tempfile::Builder::new()
             .prefix("sfsync-e2e-")
             .tempdir()
-            .unwrap_or_else(|e| panic!("temp dir: {e}"));
-        let backend = start_backend(state.path(), &variables);
-        TestApp {
+            .map_err(|e| format!("temp dir: {e}"))?;
+        let kv = match store {
+            Store::Sqlite => KvConfig::Sqlite,
+            Store::Redis(url) => KvConfig::Redis(url),
+            Store::FromEnv => match (
+                std::env::var("SFSYNC_TEST_KV").as_deref(),
+                crate::kv::test_redis_url(),
+            ) {
+                (Ok("redis"), Some(base)) => KvConfig::Redis(
+                    crate::kv::fresh_redis_database(&base).map_err(|e| format!("{e:#}"))?,
+                ),
+                (Ok("redis"), None) => {
+                    return Err("SFSYNC_TEST_KV=redis needs SFSYNC_TEST_REDIS_URL (scripts/test starts one)".into())
+                }
+                _ => KvConfig::Sqlite,
+            },
+        };
+        let options = HostOptions {
+            rules: rules.unwrap_or_else(SpinRules::from_env),
+            kv,
+        };
+        let backend = start_backend(state.path(), &variables, &options)?;
+        Ok(TestApp {
             backend,
             state,
             variables,
+            options,
+        })
+    }
+
+    /// The Redis URL this app's store is on, if any.
+    pub fn redis_url(&self) -> Option<&str> {
+        match &self.options.kv {
+            KvConfig::Redis(url) => Some(url),
+            KvConfig::Sqlite => None,
         }
     }
 
@@ -127,6 +190,12 @@ impl TestApp {
         TestApp::with_variables(vars)
     }
 
+    /// Whether the components run on the test host (which can apply a
+    /// chosen Spin version's rules) rather than a real `spin`.
+    pub fn on_test_host(&self) -> bool {
+        matches!(self.backend, Backend::TestHost { .. })
+    }
+
     /// Which host runs the components.
     pub fn host_name(&self) -> &'static str {
         match self.backend {
@@ -137,11 +206,11 @@ impl TestApp {
 
     /// Stop and start again over the same state directory.
     pub fn restart(&mut self) {
-        if let Backend::Spin { child, .. } = &mut self.backend {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Backend::Spin { process, .. } = &mut self.backend {
+            process.stop();
         }
-        self.backend = start_backend(self.state.path(), &self.variables);
+        self.backend = start_backend(self.state.path(), &self.variables, &self.options)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Send a request.
@@ -231,14 +300,24 @@ impl TestApp {
     /// Write entries straight into the `default` store (to seed benchmarks);
     /// the app reads them like its own.
     pub fn kv_seed(&self, entries: &[(String, Vec<u8>)]) {
-        crate::kv::seed(&crate::kv::db_path(self.state.path()), entries)
+        self.store()
+            .set_many("default", entries)
             .unwrap_or_else(|e| panic!("seeding the store: {e}"));
     }
 
     /// Every key and value of the `default` store, in key order.
     pub fn kv_dump(&self) -> Vec<(String, Vec<u8>)> {
-        crate::kv::dump(&crate::kv::db_path(self.state.path()))
-            .unwrap_or_else(|e| panic!("reading the store: {e}"))
+        match &self.options.kv {
+            KvConfig::Sqlite => crate::kv::dump(&crate::kv::db_path(self.state.path())),
+            KvConfig::Redis(_) => self.store().dump().map_err(anyhow::Error::msg),
+        }
+        .unwrap_or_else(|e| panic!("reading the store: {e}"))
+    }
+
+    /// The app's store, opened from outside as another client would.
+    fn store(&self) -> KvStore {
+        KvStore::open(&self.options.kv, self.state.path())
+            .unwrap_or_else(|e| panic!("opening the store: {e}"))
     }
 
     /// Serve the test host on 127.0.0.1 and return its base URL; with Spin,
@@ -258,28 +337,38 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Backend::Spin { child, .. } = &mut self.backend {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Backend::Spin { process, .. } = &mut self.backend {
+            process.stop();
         }
     }
 }
 
-fn start_backend(state_dir: &Path, variables: &BTreeMap<String, String>) -> Backend {
-    match std::env::var_os("SPIN_BIN") {
-        Some(bin) if !bin.is_empty() => start_spin(Path::new(&bin), state_dir, variables),
-        _ => {
+/// The `spin` binary the suite runs against, if `SPIN_BIN` names one.
+pub fn spin_bin() -> Option<PathBuf> {
+    std::env::var_os("SPIN_BIN")
+        .filter(|b| !b.is_empty())
+        .map(PathBuf::from)
+}
+
+fn start_backend(
+    state_dir: &Path,
+    variables: &BTreeMap<String, String>,
+    options: &HostOptions,
+) -> Result<Backend, String> {
+    match spin_bin() {
+        Some(bin) => start_spin(&bin, state_dir, variables, &options.kv),
+        None => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
-                .unwrap_or_else(|e| panic!("tokio: {e}"));
-            let host = Host::start(&root().join("spin.toml"), state_dir, variables)
-                .unwrap_or_else(|e| panic!("test host: {e:?}"));
-            Backend::TestHost {
+                .map_err(|e| format!("tokio: {e}"))?;
+            let host = Host::start(&root().join("spin.toml"), state_dir, variables, options)
+                .map_err(|e| format!("test host: {e:#}"))?;
+            Ok(Backend::TestHost {
                 runtime,
                 host: Arc::new(host),
-            }
+            })
         }
     }
 }
@@ -291,7 +380,27 @@ fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
-fn start_spin(bin: &Path, state_dir: &Path, variables: &BTreeMap<String, String>) -> Backend {
+/// The runtime-config file `spin up` gets for a Redis-backed `default`
+/// store (the same shape as `deploy/runtime-config.redis.toml`).
+fn write_runtime_config(state_dir: &Path, kv: &KvConfig) -> Result<Option<PathBuf>, String> {
+    let KvConfig::Redis(url) = kv else {
+        return Ok(None);
+    };
+    let path = state_dir.join("runtime-config.toml");
+    std::fs::write(
+        &path,
+        format!("[key_value_store.default]\ntype = \"redis\"\nurl = {url:?}\n"),
+    )
+    .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    Ok(Some(path))
+}
+
+fn start_spin(
+    bin: &Path,
+    state_dir: &Path,
+    variables: &BTreeMap<String, String>,
+    kv: &KvConfig,
+) -> Result<Backend, String> {
     let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     let mut cmd = Command::new(bin);
     cmd.current_dir(root())
@@ -301,16 +410,15 @@ fn start_spin(bin: &Path, state_dir: &Path, variables: &BTreeMap<String, String>
         .arg("--state-dir")
         .arg(state_dir)
         .arg("-f")
-        .arg(root().join("spin.toml"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        .arg(root().join("spin.toml"));
+    if let Some(rc) = write_runtime_config(state_dir, kv)? {
+        cmd.arg("--runtime-config-file").arg(rc);
+    }
     for (k, v) in variables {
         cmd.env(format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v);
     }
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("could not start {}: {e}", bin.display()));
+    let log = state_dir.join("spin-up.log");
+    let mut process = SpinProcess::spawn(cmd, &log)?;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let health = TestRequest {
@@ -321,16 +429,123 @@ fn start_spin(bin: &Path, state_dir: &Path, variables: &BTreeMap<String, String>
         if std::net::TcpStream::connect(addr).is_ok()
             && http_request(&format!("http://{addr}"), health).status == 200
         {
-            return Backend::Spin { child, addr };
+            return Ok(Backend::Spin { process, addr });
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("spin up exited early with {status}");
+        if let Some(status) = process.exited() {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            return Err(format!("spin up exited early with {status}:\n{text}"));
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("spin up did not answer on {addr} within 60 s");
+            process.stop();
+            return Err(format!("spin up did not answer on {addr} within 60 s"));
         }
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A `spin up` (or any command) in a process group of its own, with its
+/// output in a file rather than the test's pipes. `spin up` runs the app in
+/// a `spin trigger http` child; stopping kills the whole group, waits until
+/// no process of it is left, and only then returns. Each live group is
+/// listed as a file in `SFSYNC_TEST_PROCESS_DIR` (set by `scripts/test`),
+/// which checks after the run that none survived.
+pub struct SpinProcess {
+    child: Child,
+    pgid: i32,
+    marker: Option<PathBuf>,
+}
+
+impl SpinProcess {
+    pub fn spawn(mut cmd: Command, log: &Path) -> Result<SpinProcess, String> {
+        use std::os::unix::process::CommandExt as _;
+        let out = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .process_group(0);
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("could not start {:?}: {e}", cmd.get_program()))?;
+        let pgid = i32::try_from(child.id()).map_err(|e| e.to_string())?;
+        let marker = std::env::var_os("SFSYNC_TEST_PROCESS_DIR").map(|d| {
+            let path = Path::new(&d).join(pgid.to_string());
+            let _ = std::fs::write(&path, format!("{:?}\n", cmd.get_program()));
+            path
+        });
+        Ok(SpinProcess {
+            child,
+            pgid,
+            marker,
+        })
+    }
+
+    /// The process group id (the leader's pid).
+    pub fn pgid(&self) -> i32 {
+        self.pgid
+    }
+
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Whether any process of the group is still alive (zombies, which
+    /// only wait for their parent to reap them, do not count).
+    pub fn group_alive(pgid: i32) -> bool {
+        !group_members(pgid).is_empty()
+    }
+
+    /// SIGTERM to the group, then SIGKILL after 5 s; returns when the group is gone.
+    pub fn stop(&mut self) {
+        // SAFETY: signalling our own child's process group.
+        unsafe { libc::kill(-self.pgid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && Self::group_alive(self.pgid) {
+            let _ = self.child.try_wait();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // SAFETY: as above.
+        unsafe { libc::kill(-self.pgid, libc::SIGKILL) };
+        let _ = self.child.wait();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && Self::group_alive(self.pgid) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Some(marker) = self.marker.take() {
+            if !Self::group_alive(self.pgid) {
+                let _ = std::fs::remove_file(marker);
+            }
+        }
+    }
+}
+
+/// The live (non-zombie) processes of a process group, from `/proc`.
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // `pid (comm) state ppid pgrp ...`; comm may hold spaces.
+            let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else {
+                return false;
+            };
+            let mut fields = rest.split_whitespace();
+            let state = fields.next();
+            let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
+            state != Some("Z") && pgrp == Some(pgid)
+        })
+        .collect()
+}
+
+impl Drop for SpinProcess {
+    fn drop(&mut self) {
+        if self.marker.is_some() || Self::group_alive(self.pgid) {
+            self.stop();
+        }
     }
 }
 

@@ -26,9 +26,9 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use crate::kv::SqliteKv;
+use crate::kv::{KvConfig, KvStore};
 use crate::manifest::{expand, Manifest};
-use crate::outbound::AllowedHosts;
+use crate::outbound::{check_at_load, AllowedHosts, SpinRules};
 use crate::router::{RouteMatch, Router};
 
 mod bindings {
@@ -89,7 +89,7 @@ pub struct HostState {
     http: WasiHttpCtx,
     table: ResourceTable,
     hooks: OutboundHooks,
-    kv: SqliteKv,
+    kv: KvStore,
     kv_labels: Vec<String>,
     component: String,
     variables: BTreeMap<String, String>,
@@ -295,23 +295,52 @@ struct ComponentRuntime {
     allowed: AllowedHosts,
 }
 
+/// How the host behaves: which Spin release's rules it applies, and where
+/// the `default` key-value store lives.
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    pub rules: SpinRules,
+    pub kv: KvConfig,
+}
+
+impl Default for HostOptions {
+    /// `SFSYNC_SPIN_RULES` (4.0 when unset) and SQLite.
+    fn default() -> Self {
+        HostOptions {
+            rules: SpinRules::from_env(),
+            kv: KvConfig::Sqlite,
+        }
+    }
+}
+
 /// A running app: the components of one spin.toml over one state directory.
 pub struct Host {
     router: Router,
     components: HashMap<String, ComponentRuntime>,
-    kv: SqliteKv,
+    kv: KvStore,
 }
 
 impl Host {
-    /// Load `spin.toml`, resolve variables (manifest defaults overridden by
-    /// `overrides`), compile and link every component, open the store in
-    /// `state_dir`.
+    /// Load `spin.toml` and check it as the chosen Spin version does, resolve
+    /// variables (manifest defaults overridden by `overrides`), compile and
+    /// link every component, open the store. A load failure reads like
+    /// Spin's: `Failed to load component …`.
     pub fn start(
         manifest_path: &Path,
         state_dir: &Path,
         overrides: &BTreeMap<String, String>,
+        options: &HostOptions,
     ) -> Result<Host> {
         let manifest = Manifest::load(manifest_path)?;
+        for (id, decl) in &manifest.component {
+            check_at_load(&decl.allowed_outbound_hosts, &manifest.variables, options.rules)
+                .map_err(|e| {
+                    anyhow!(
+                        "Failed to load application ({}): Failed to load component `{id}`: {e}",
+                        options.rules
+                    )
+                })?;
+        }
         let mut values = BTreeMap::new();
         for (name, decl) in &manifest.variables {
             match overrides.get(name).or(decl.default.as_ref()) {
@@ -365,7 +394,11 @@ impl Host {
                     pre,
                     kv_labels: decl.key_value_stores.clone(),
                     variables,
-                    allowed: AllowedHosts::resolve(&decl.allowed_outbound_hosts, &values),
+                    allowed: AllowedHosts::resolve(
+                        &decl.allowed_outbound_hosts,
+                        &values,
+                        options.rules,
+                    ),
                 },
             );
         }
@@ -379,7 +412,7 @@ impl Host {
         Ok(Host {
             router,
             components,
-            kv: SqliteKv::open(&crate::kv::db_path(state_dir))?,
+            kv: KvStore::open(&options.kv, state_dir)?,
         })
     }
 

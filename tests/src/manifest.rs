@@ -20,7 +20,7 @@ pub struct Manifest {
     pub dir: PathBuf,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct VariableDecl {
     pub default: Option<String>,
     #[serde(default)]
@@ -108,4 +108,19 @@ pub fn expand(template: &str, values: &BTreeMap<String, String>) -> Result<Strin
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The variable names a template refers to, in order.
+pub fn template_variables(template: &str) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        let close = after
+            .find("}}")
+            .with_context(|| format!("unclosed {{{{ in {template:?}"))?;
+        names.push(after[..close].trim().to_string());
+        rest = &after[close + 2..];
+    }
+    Ok(names)
 }

@@ -1,7 +1,16 @@
 //! The deployment's configuration, read from Spin variables.
 //!
-//! Every variable is declared in `spin.toml` with an empty default: an empty
-//! value means *unset*. Nothing unset grants access: the Outbound Message
+//! Every variable is declared in `spin.toml` with a default that means
+//! *unset*: an empty string, except for the two destination URLs. Those feed
+//! `allowed_outbound_hosts`, and every released Spin (3.x, 4.0.x) refuses an
+//! entry that resolves to `""` — 3.4 to 4.0.2 do not even load the app, 3.0 to
+//! 3.3 deny every outbound call of the component. So their defaults are inert
+//! origins under the reserved `.invalid` domain ([`ZENDESK_URL_UNSET`],
+//! [`WEBHOOK_URL_UNSET`]), which never resolve and read here as unset. A URL
+//! variable a user sets to `""` explicitly is unset too, and remembered in
+//! [`Settings::blank_url_variables`] so that a denied call can name it.
+//!
+//! Nothing unset grants access: the Outbound Message
 //! endpoints refuse every message until `sf_organization_id` and
 //! `sf_endpoint_token` are set, and the admin API refuses every call until
 //! `admin_token` is set. With no `destination` the connector runs dry: it
@@ -24,6 +33,13 @@ pub const VARIABLES: &[&str] = &[
     "sf_endpoint_token",
     "admin_token",
 ];
+
+/// The default of `zendesk_url`: a valid `allowed_outbound_hosts` entry that
+/// allows nothing reachable, and means "not set".
+pub const ZENDESK_URL_UNSET: &str = "https://zendesk-url-not-set.invalid";
+
+/// The default of `webhook_url`, like [`ZENDESK_URL_UNSET`].
+pub const WEBHOOK_URL_UNSET: &str = "https://webhook-url-not-set.invalid";
 
 /// A secret value: compared in constant time, never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -90,6 +106,10 @@ pub struct Settings {
     pub sf_organization_id: Option<String>,
     pub sf_endpoint_token: Option<Secret>,
     pub admin_token: Option<Secret>,
+    /// URL variables set to an empty value (not left at their default). On
+    /// Spin 3.x and 4.0.x such an `allowed_outbound_hosts` entry denies every
+    /// outbound call of the component, whichever destination is active.
+    pub blank_url_variables: Vec<&'static str>,
 }
 
 impl Settings {
@@ -124,13 +144,21 @@ impl Settings {
                 })
             }
         };
-        let zendesk_url = var("zendesk_url");
-        let webhook_url = var("webhook_url");
-        for (name, value) in [("zendesk_url", &zendesk_url), ("webhook_url", &webhook_url)] {
-            if let Some(url) = value {
-                check_base_url(name, url)?;
+        let mut blank_url_variables = Vec::new();
+        let mut url_var = |name: &'static str, unset: &str| -> Result<_, ConfigError> {
+            let raw = get(name).map(|v| v.trim().to_string());
+            match raw.as_deref() {
+                Some("") => {
+                    blank_url_variables.push(name);
+                    Ok(None)
+                }
+                None => Ok(None),
+                Some(v) if v.trim_end_matches('/') == unset => Ok(None),
+                Some(v) => check_base_url(name, v).map(Some),
             }
-        }
+        };
+        let zendesk_url = url_var("zendesk_url", ZENDESK_URL_UNSET)?;
+        let webhook_url = url_var("webhook_url", WEBHOOK_URL_UNSET)?;
         let sf_organization_id = var("sf_organization_id");
         if let Some(id) = &sf_organization_id {
             if !crate::sobject::is_salesforce_id(id) {
@@ -152,6 +180,7 @@ impl Settings {
             sf_organization_id,
             sf_endpoint_token: var("sf_endpoint_token").map(Secret),
             admin_token: var("admin_token").map(Secret),
+            blank_url_variables,
         })
     }
 
@@ -170,27 +199,29 @@ impl Settings {
     }
 }
 
-/// Spin accepts only `scheme://host[:port]` in a templated
-/// `allowed_outbound_hosts` entry and denies *every* outbound call when one is
-/// malformed, so a URL with a path is refused here, by name.
-fn check_base_url(variable: &'static str, url: &str) -> Result<(), ConfigError> {
+/// Spin accepts only `scheme://host[:port]` (and one trailing `/`) in a
+/// templated `allowed_outbound_hosts` entry and denies *every* outbound call
+/// when one is malformed, so a URL with a path is refused here, by name. The
+/// result is the base URL without the trailing `/`.
+fn check_base_url(variable: &'static str, url: &str) -> Result<String, ConfigError> {
     let fail = |why: &str| ConfigError {
         variable,
         message: format!(
             "\"{url}\" {why}; give only scheme://host[:port], e.g. https://acme.zendesk.com"
         ),
     };
-    let rest = url
+    let base = url.strip_suffix('/').unwrap_or(url);
+    let rest = base
         .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
+        .or_else(|| base.strip_prefix("http://"))
         .ok_or_else(|| fail("does not start with https:// or http://"))?;
     if rest.is_empty() {
         return Err(fail("has no host"));
     }
     if rest.contains('/') || rest.contains('?') || rest.contains('#') {
-        return Err(fail("has a path, query or trailing slash"));
+        return Err(fail("has a path or query"));
     }
-    Ok(())
+    Ok(base.to_string())
 }
 
 #[cfg(test)]
@@ -243,7 +274,8 @@ mod tests {
             ("destination", "zendsk"),
             ("zendesk_multi_org", "yes"),
             ("zendesk_url", "https://acme.zendesk.com/api/v2"),
-            ("zendesk_url", "https://acme.zendesk.com/"),
+            ("zendesk_url", "https://acme.zendesk.com//"),
+            ("zendesk_url", "https://"),
             ("webhook_url", "acme.example.com"),
             ("sf_organization_id", "00D-not-an-id"),
         ];
@@ -252,6 +284,24 @@ mod tests {
             assert_eq!(err.variable, name);
             assert!(err.to_string().contains(name), "{err}");
         }
+    }
+
+    #[test]
+    fn destination_urls_unset_blank_and_set() {
+        let defaults = load(&[
+            ("zendesk_url", ZENDESK_URL_UNSET),
+            ("webhook_url", WEBHOOK_URL_UNSET),
+        ])
+        .expect("loads");
+        assert_eq!(defaults.zendesk_url, None);
+        assert_eq!(defaults.webhook_url, None);
+        assert!(defaults.blank_url_variables.is_empty());
+
+        let blank = load(&[("zendesk_url", "https://acme.zendesk.com/"), ("webhook_url", " ")])
+            .expect("loads");
+        assert_eq!(blank.zendesk_url.as_deref(), Some("https://acme.zendesk.com"));
+        assert_eq!(blank.webhook_url, None);
+        assert_eq!(blank.blank_url_variables, vec!["webhook_url"]);
     }
 
     #[test]

@@ -67,12 +67,27 @@ pub fn status_failure(who: &str, resp: &HttpResponse) -> Failure {
 }
 
 /// Classify a call that got no answer. `url_variable` names the variable
-/// whose host must be allowed.
-pub fn transport_failure(who: &str, url_variable: &str, e: &HttpError) -> Failure {
+/// whose host must be allowed; `blank_url_variables` are the URL variables
+/// set to an empty value, which released Spin versions treat as a malformed
+/// `allowed_outbound_hosts` entry that denies every call.
+pub fn transport_failure(
+    who: &str,
+    url_variable: &str,
+    blank_url_variables: &[&str],
+    e: &HttpError,
+) -> Failure {
     match e {
-        HttpError::Denied => Failure::config(format!(
-            "the host refused the call to {who}: {url_variable} must be exactly scheme://host[:port] (no path, no trailing slash) so that it is in allowed_outbound_hosts"
-        )),
+        HttpError::Denied => {
+            let mut message = format!(
+                "the host refused the call to {who}: {url_variable} must be exactly scheme://host[:port] (no path) so that it is in allowed_outbound_hosts"
+            );
+            for blank in blank_url_variables {
+                message.push_str(&format!(
+                    "; {blank} is set to an empty value, which Spin 3.x and 4.0.x read as a malformed allowed_outbound_hosts entry that denies every call: remove the variable (its default is inert) instead of setting it to \"\""
+                ));
+            }
+            Failure::config(message)
+        }
         other => Failure {
             kind: ErrorKind::Transient,
             http_status: None,
@@ -177,12 +192,23 @@ mod tests {
             Some(Duration::from_secs(2))
         );
         assert_eq!(
-            transport_failure("Zendesk", "zendesk_url", &HttpError::Denied).kind,
+            transport_failure("Zendesk", "zendesk_url", &[], &HttpError::Denied).kind,
             ErrorKind::Config
         );
         assert_eq!(
-            transport_failure("Zendesk", "zendesk_url", &HttpError::Timeout).kind,
+            transport_failure("Zendesk", "zendesk_url", &[], &HttpError::Timeout).kind,
             ErrorKind::Transient
+        );
+        let blank = transport_failure(
+            "Zendesk",
+            "zendesk_url",
+            &["webhook_url"],
+            &HttpError::Denied,
+        );
+        assert!(
+            blank.message.contains("webhook_url is set to an empty value"),
+            "{}",
+            blank.message
         );
     }
 

@@ -54,6 +54,6 @@ pub async fn push<H: Http>(
             warning: None,
         },
         Ok(resp) => status_failure(WHO, &resp).into(),
-        Err(e) => transport_failure(WHO, "webhook_url", &e).into(),
+        Err(e) => transport_failure(WHO, "webhook_url", &settings.blank_url_variables, &e).into(),
     }
 }

@@ -37,6 +37,7 @@ pub struct Client<'a, H> {
     http: &'a H,
     base: &'a str,
     auth: String,
+    blank_url_variables: &'a [&'static str],
 }
 
 fn basic(user: &str, password: &str) -> String {
@@ -71,6 +72,7 @@ impl<'a, H: Http> Client<'a, H> {
             http,
             base,
             auth: basic(&format!("{email}/token"), token.expose()),
+            blank_url_variables: &settings.blank_url_variables,
         })
     }
 
@@ -87,7 +89,12 @@ impl<'a, H: Http> Client<'a, H> {
             Ok(resp) if (200..300).contains(&resp.status) => Ok(resp),
             Ok(resp) if resp.status == 404 => Err(None),
             Ok(resp) => Err(Some(status_failure(WHO, &resp))),
-            Err(e) => Err(Some(transport_failure(WHO, "zendesk_url", &e))),
+            Err(e) => Err(Some(transport_failure(
+                WHO,
+                "zendesk_url",
+                self.blank_url_variables,
+                &e,
+            ))),
         }
     }
 
