@@ -129,6 +129,17 @@ impl TestApp {
         rules: Option<SpinRules>,
         store: Store,
     ) -> Result<TestApp, String> {
+        TestApp::try_with_manifest(&root().join("spin.toml"), variables, rules, store)
+    }
+
+    /// As [`TestApp::try_with_options`], from another manifest than the
+    /// project's `spin.toml` (its `source` paths relative to it).
+    pub fn try_with_manifest(
+        manifest: &Path,
+        variables: BTreeMap<String, String>,
+        rules: Option<SpinRules>,
+        store: Store,
+    ) -> Result<TestApp, String> {
         ensure_built();
         let state = tempfile::Builder::new()
             .prefix("sfsync-e2e-")
@@ -153,6 +164,7 @@ impl TestApp {
         let options = HostOptions {
             rules: rules.unwrap_or_else(SpinRules::from_env),
             kv,
+            manifest: manifest.to_path_buf(),
         };
         let backend = start_backend(state.path(), &variables, &options)?;
         Ok(TestApp {
@@ -356,14 +368,14 @@ fn start_backend(
     options: &HostOptions,
 ) -> Result<Backend, String> {
     match spin_bin() {
-        Some(bin) => start_spin(&bin, state_dir, variables, &options.kv),
+        Some(bin) => start_spin(&bin, state_dir, variables, options),
         None => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
                 .map_err(|e| format!("tokio: {e}"))?;
-            let host = Host::start(&root().join("spin.toml"), state_dir, variables, options)
+            let host = Host::start(&options.manifest, state_dir, variables, options)
                 .map_err(|e| format!("test host: {e:#}"))?;
             Ok(Backend::TestHost {
                 runtime,
@@ -399,7 +411,7 @@ fn start_spin(
     bin: &Path,
     state_dir: &Path,
     variables: &BTreeMap<String, String>,
-    kv: &KvConfig,
+    options: &HostOptions,
 ) -> Result<Backend, String> {
     let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     let mut cmd = Command::new(bin);
@@ -410,8 +422,8 @@ fn start_spin(
         .arg("--state-dir")
         .arg(state_dir)
         .arg("-f")
-        .arg(root().join("spin.toml"));
-    if let Some(rc) = write_runtime_config(state_dir, kv)? {
+        .arg(&options.manifest);
+    if let Some(rc) = write_runtime_config(state_dir, &options.kv)? {
         cmd.arg("--runtime-config-file").arg(rc);
     }
     for (k, v) in variables {

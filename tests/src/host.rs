@@ -295,22 +295,14 @@ struct ComponentRuntime {
     allowed: AllowedHosts,
 }
 
-/// How the host behaves: which Spin release's rules it applies, and where
-/// the `default` key-value store lives.
+/// How the app runs: which Spin release's rules the test host applies,
+/// where the `default` key-value store lives, and which manifest is loaded
+/// (the host's `start` takes it explicitly; `spin up` gets it as `-f`).
 #[derive(Debug, Clone)]
 pub struct HostOptions {
     pub rules: SpinRules,
     pub kv: KvConfig,
-}
-
-impl Default for HostOptions {
-    /// `SFSYNC_SPIN_RULES` (4.0 when unset) and SQLite.
-    fn default() -> Self {
-        HostOptions {
-            rules: SpinRules::from_env(),
-            kv: KvConfig::Sqlite,
-        }
-    }
+    pub manifest: PathBuf,
 }
 
 /// A running app: the components of one spin.toml over one state directory.

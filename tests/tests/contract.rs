@@ -56,3 +56,289 @@ fn components_import_only_the_host_contract() {
         eprintln!("{file}: imports {imports:?}, exports {exports:?}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// The manifest on every released Spin (spin-host.md §9).
+
+use std::collections::BTreeMap;
+
+use sfsync_tests::app::{default_variables, spin_bin, Store, TestApp, ORG_ID};
+use sfsync_tests::fake_webhook::FakeWebhook;
+use sfsync_tests::fake_zendesk::{self, FakeZendesk};
+use sfsync_tests::outbound::SpinRules;
+use sfsync_tests::soap::{contact, contact_id, message};
+
+/// The rule sets to run: all three on the test host; on a real `spin`
+/// (`SPIN_BIN`), that Spin's own (shown as `None`).
+fn rule_sets() -> Vec<Option<SpinRules>> {
+    if spin_bin().is_some() {
+        vec![None]
+    } else {
+        SpinRules::ALL.into_iter().map(Some).collect()
+    }
+}
+
+fn with(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut vars = default_variables();
+    for (k, v) in pairs {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    vars
+}
+
+/// Send one Contact through `/sf/created` and return its record view.
+fn sync_one(app: &TestApp, n: usize) -> serde_json::Value {
+    let resp = app.send_message(
+        "/sf/created",
+        &message(ORG_ID, &[contact(n, &format!("ana{n}@example.com"))]),
+    );
+    assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+    app.admin_get(&format!("/admin/records/Contact/{}", contact_id(n)))
+        .json()
+}
+
+#[test]
+fn loads_and_syncs_in_every_configuration_under_every_rule_set() {
+    for rules in rule_sets() {
+        let label = rules.map_or("the real spin".to_string(), |r| r.to_string());
+
+        // Nothing configured: dry-run, nothing leaves.
+        let app = TestApp::with_options(default_variables(), rules, Store::FromEnv);
+        let v = sync_one(&app, 1);
+        assert_eq!(v["status"], "synced", "{label}, dry-run: {v}");
+        assert_eq!(v["destination"]["kind"], "dry-run", "{label}");
+        drop(app);
+
+        // Zendesk only: webhook_* left unset.
+        let zendesk = FakeZendesk::start(false);
+        let vars = with(&[
+            ("destination", "zendesk"),
+            ("zendesk_url", &zendesk.url()),
+            ("zendesk_email", fake_zendesk::AGENT_EMAIL),
+            ("zendesk_api_token", fake_zendesk::API_TOKEN),
+        ]);
+        let app = TestApp::with_options(vars, rules, Store::FromEnv);
+        let v = sync_one(&app, 2);
+        assert_eq!(v["status"], "synced", "{label}, Zendesk only: {v}");
+        assert_eq!(v["destination"]["kind"], "zendesk", "{label}");
+        assert!(zendesk.user_by_email("ana2@example.com").is_some(), "{label}: no user in Zendesk");
+        drop(app);
+
+        // Webhook only: zendesk_* left unset.
+        let hook = FakeWebhook::start();
+        let vars = with(&[("destination", "webhook"), ("webhook_url", &hook.url())]);
+        let app = TestApp::with_options(vars, rules, Store::FromEnv);
+        let v = sync_one(&app, 3);
+        assert_eq!(v["status"], "synced", "{label}, webhook only: {v}");
+        assert_eq!(hook.received().len(), 1, "{label}: the webhook got no call");
+    }
+}
+
+/// The manifest sfsync shipped before: `""` defaults for the URLs. The test
+/// host must refuse it as Spin 3.4–4.0.2 do, and deny the calls as 3.0–3.3
+/// do, or the suite cannot catch that mistake again.
+#[test]
+fn the_rules_catch_an_empty_default_in_allowed_outbound_hosts() {
+    if spin_bin().is_some() {
+        eprintln!("skipped: compares the test host's rule sets, not a real spin's");
+        return;
+    }
+    let text = std::fs::read_to_string(root().join("spin.toml")).expect("spin.toml");
+    let old = text
+        .replace(
+            "default = \"https://zendesk-url-not-set.invalid\"",
+            "default = \"\"",
+        )
+        .replace(
+            "default = \"https://webhook-url-not-set.invalid\"",
+            "default = \"\"",
+        )
+        .replace(
+            "source = \"target/",
+            &format!("source = \"{}/target/", root().display()),
+        );
+    assert_ne!(old, text, "spin.toml no longer has the inert defaults this test replaces");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manifest = dir.path().join("spin.toml");
+    std::fs::write(&manifest, old).expect("writing the old manifest");
+
+    let zendesk = FakeZendesk::start(false);
+    let vars = with(&[
+        ("destination", "zendesk"),
+        ("zendesk_url", &zendesk.url()),
+        ("zendesk_email", fake_zendesk::AGENT_EMAIL),
+        ("zendesk_api_token", fake_zendesk::API_TOKEN),
+    ]);
+    let refused = TestApp::try_with_manifest(&manifest, vars.clone(), Some(SpinRules::V4_0), Store::Sqlite)
+        .err()
+        .expect("Spin 4.0 rules refuse to load an empty default");
+    assert!(
+        refused.contains("`allowed_outbound_hosts` is malformed: using default variable value(s) with template \"{{ zendesk_url }}\" results in invalid config \"\""),
+        "{refused}"
+    );
+
+    let old_3 = TestApp::try_with_manifest(&manifest, vars.clone(), Some(SpinRules::V3_3), Store::Sqlite)
+        .expect("Spin 3.3 rules load it");
+    let v = sync_one_refused(&old_3, 4);
+    assert_eq!(v["last_error"]["kind"], "config", "{v}");
+    assert!(
+        v["last_error"]["message"].as_str().unwrap_or_default().contains("refused the call"),
+        "{v}"
+    );
+    assert!(zendesk.user_by_email("ana4@example.com").is_none());
+
+    let old_41 = TestApp::try_with_manifest(&manifest, vars, Some(SpinRules::V4_1), Store::Sqlite)
+        .expect("Spin 4.1 rules load it");
+    assert_eq!(sync_one(&old_41, 5)["status"], "synced");
+}
+
+/// A config error is refused so that Salesforce retries; the record says why.
+fn sync_one_refused(app: &TestApp, n: usize) -> serde_json::Value {
+    let resp = app.send_message(
+        "/sf/created",
+        &message(ORG_ID, &[contact(n, &format!("ana{n}@example.com"))]),
+    );
+    assert!(!resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+    app.admin_get(&format!("/admin/records/Contact/{}", contact_id(n)))
+        .json()
+}
+
+/// A user who sets the unused URL variable to `""` (rather than leaving it
+/// unset) breaks every call on released Spin; the record names the variable.
+#[test]
+fn a_blank_url_variable_is_named_when_spin_denies_the_calls() {
+    for rules in rule_sets() {
+        let zendesk = FakeZendesk::start(false);
+        let vars = with(&[
+            ("destination", "zendesk"),
+            ("zendesk_url", &zendesk.url()),
+            ("zendesk_email", fake_zendesk::AGENT_EMAIL),
+            ("zendesk_api_token", fake_zendesk::API_TOKEN),
+            ("webhook_url", ""),
+        ]);
+        let app = TestApp::with_options(vars, rules, Store::FromEnv);
+        let denied = rules != Some(SpinRules::V4_1) && rules.is_some();
+        if !denied {
+            // 4.1 skips the empty entry; a real spin may be either.
+            continue;
+        }
+        let v = sync_one_refused(&app, 6);
+        let message = v["last_error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("webhook_url is set to an empty value"),
+            "{rules:?}: {v}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Many nodes on one Redis (spin-host.md §10).
+
+use sfsync_tests::kv::{fresh_redis_database, test_redis_url};
+
+#[test]
+fn two_nodes_on_one_redis_share_every_record() {
+    let Some(base) = test_redis_url() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run this test: scripts/test starts Redis and sets SFSYNC_TEST_REDIS_URL"
+        );
+        eprintln!("skipped: no SFSYNC_TEST_REDIS_URL (./scripts/test starts a Redis)");
+        return;
+    };
+    let url = fresh_redis_database(&base).expect("a Redis database");
+    let zendesk = FakeZendesk::start(false);
+    let vars = with(&[
+        ("destination", "zendesk"),
+        ("zendesk_url", &zendesk.url()),
+        ("zendesk_email", fake_zendesk::AGENT_EMAIL),
+        ("zendesk_api_token", fake_zendesk::API_TOKEN),
+    ]);
+    let node_a = TestApp::with_options(vars.clone(), None, Store::Redis(url.clone()));
+    let node_b = TestApp::with_options(vars, None, Store::Redis(url));
+
+    // Created through A, seen through B.
+    let v = sync_one(&node_a, 7);
+    assert_eq!(v["status"], "synced", "{v}");
+    let user_id = v["destination"]["id"].clone();
+    let seen = node_b
+        .admin_get(&format!("/admin/records/Contact/{}", contact_id(7)))
+        .json();
+    assert_eq!(seen["status"], "synced", "node B does not see node A's record: {seen}");
+    assert_eq!(seen["destination"]["id"], user_id);
+
+    // Updated through B: the same Zendesk user changes, no second one.
+    let mut update = contact(7, "ana7@example.com");
+    update.notification_id = "04l000000000000777".into();
+    for (name, value) in &mut update.fields {
+        match *name {
+            "FirstName" => *value = Some("Beatriz".into()),
+            "LastModifiedDate" => *value = Some("2026-11-20T11:00:00.000Z".into()),
+            _ => {}
+        }
+    }
+    let resp = node_b.send_message("/sf/updated", &message(ORG_ID, &[update]));
+    assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+    assert_eq!(zendesk.users().len(), 1, "{:?}", zendesk.users());
+    let user = zendesk.user_by_email("ana7@example.com").expect("the user");
+    assert_eq!(user["name"], "Beatriz Lima");
+    let seen = node_a
+        .admin_get(&format!("/admin/records/Contact/{}", contact_id(7)))
+        .json();
+    assert_eq!(seen["last_trigger"], "updated", "{seen}");
+
+    // Resent through A: the record B updated is pushed again, to the same user.
+    let resend = node_a.admin(
+        "POST",
+        "/admin/resend",
+        "application/json",
+        format!(r#"{{"records":["Contact/{}"]}}"#, contact_id(7)),
+    );
+    assert_eq!(resend.status, 200, "{}", resend.text());
+    let result = &resend.json()["results"][0];
+    assert_eq!(result["outcome"], "synced", "{result}");
+    assert_eq!(zendesk.users().len(), 1);
+    let seen = node_b.admin_get("/admin/stats").json();
+    assert_eq!(seen["total"], 1, "{seen}");
+
+    // Spin's Redis store keeps plain keys, with no label prefix.
+    let keys: Vec<String> = node_a.kv_dump().into_iter().map(|(k, _)| k).collect();
+    assert!(
+        keys.contains(&format!("rec/Contact/{}", contact_id(7))),
+        "{keys:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// A `spin up` the suite starts is stopped with its whole process group.
+
+use sfsync_tests::app::{group_members, SpinProcess};
+
+#[test]
+fn a_stopped_spin_leaves_no_process_behind() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pidfile = dir.path().join("child.pid");
+    // Like `spin up`, which runs the app in a `spin trigger http` child: here
+    // a child that ignores SIGTERM, so only a kill of the group ends it.
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg(format!(
+        "(trap '' TERM; exec sleep 300) & echo $! > {}; wait",
+        pidfile.display()
+    ));
+    let process = SpinProcess::spawn(cmd, &dir.path().join("log")).expect("spawn");
+    let pgid = process.pgid();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let child: i32 = loop {
+        if let Some(pid) = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            break pid;
+        }
+        assert!(std::time::Instant::now() < deadline, "the stand-in never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(group_members(pgid).contains(&child), "{:?}", group_members(pgid));
+    drop(process);
+    assert_eq!(group_members(pgid), Vec::<i32>::new(), "processes outlived the stop");
+}
