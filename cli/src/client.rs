@@ -1,9 +1,16 @@
-//! The admin API over HTTP, with errors that say what to do.
+//! The admin API over HTTP or HTTPS, with errors that say what happened.
+//!
+//! HTTPS trusts the system's roots (as `rustls-native-certs` finds them,
+//! honouring `SSL_CERT_FILE` and `SSL_CERT_DIR`), the Mozilla roots bundled
+//! in the binary when the system has none, and any extra CA given with
+//! `--ca-cert` / `SFSYNC_CA_CERT` (a PEM file, for a private CA).
 
 use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::Value;
 
 pub struct Client {
@@ -29,15 +36,93 @@ impl Reply {
     }
 }
 
+/// The TLS settings: system roots, bundled roots as a fallback, and the
+/// certificates of `extra_ca` (PEM) when given.
+fn tls_config(extra_ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (added, _ignored) = roots.add_parsable_certificates(native.certs);
+    if added == 0 {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    if let Some(path) = extra_ca {
+        use rustls_pki_types::pem::PemObject as _;
+        let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
+            .with_context(|| format!("reading the CA certificate file {}", path.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("{} is not a PEM certificate file", path.display()))?;
+        if certs.is_empty() {
+            bail!(
+                "{} holds no certificate (expected PEM: -----BEGIN CERTIFICATE-----)",
+                path.display()
+            );
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .with_context(|| format!("a certificate in {} is not usable", path.display()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS setup")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Why a request got no HTTP answer, in words that name the cause.
+fn transport_error(url: &str, t: &ureq::Transport) -> anyhow::Error {
+    use std::error::Error as _;
+    let mut causes = Vec::new();
+    let mut source = t.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !causes.contains(&text) {
+            causes.push(text);
+        }
+        source = e.source();
+    }
+    let cause = if causes.is_empty() {
+        t.message().map(str::to_string).unwrap_or_else(|| t.kind().to_string())
+    } else {
+        causes.join(": ")
+    };
+    let lower = cause.to_ascii_lowercase();
+    let hint = match t.kind() {
+        ureq::ErrorKind::Dns => Some("the host name does not resolve; check --url / SFSYNC_URL".to_string()),
+        ureq::ErrorKind::InvalidUrl | ureq::ErrorKind::UnknownScheme => {
+            Some("give --url / SFSYNC_URL as http(s)://host[:port]".to_string())
+        }
+        _ if lower.contains("certificate") || lower.contains("unknownissuer") => Some(
+            "the server's certificate is not trusted here; pass --ca-cert FILE (or SFSYNC_CA_CERT) with the PEM of the CA that signed it".to_string(),
+        ),
+        _ if lower.contains("refused") => Some(format!(
+            "nothing accepts connections at {}; is sfsync running there?",
+            t.url().map(|u| format!("{}:{}", u.host_str().unwrap_or_default(), u.port_or_known_default().unwrap_or_default())).unwrap_or_else(|| url.to_string())
+        )),
+        _ => None,
+    };
+    let mut text = format!("cannot reach {url}: {cause}");
+    if let Some(hint) = hint {
+        text.push_str(&format!("\nhint: {hint}"));
+    }
+    anyhow!(text)
+}
+
 impl Client {
-    pub fn new(base: &str, token: Option<String>) -> Client {
-        Client {
+    /// A client for `base`; `ca_cert` adds a PEM CA to the trusted roots.
+    pub fn new(base: &str, token: Option<String>, ca_cert: Option<&Path>) -> Result<Client> {
+        let mut agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(120));
+        if base.starts_with("https://") || ca_cert.is_some() {
+            agent = agent.tls_config(tls_config(ca_cert)?);
+        }
+        Ok(Client {
             base: base.trim_end_matches('/').to_string(),
             token,
-            agent: ureq::AgentBuilder::new()
-                .timeout(Duration::from_secs(120))
-                .build(),
-        }
+            agent: agent.build(),
+        })
     }
 
     /// Send a request; any status comes back as a [`Reply`].
@@ -66,10 +151,7 @@ impl Client {
         };
         let resp = match result {
             Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-            Err(ureq::Error::Transport(t)) => bail!(
-                "cannot reach sfsync at {}: {t}\nhint: is it running (spin up)? Set --url or SFSYNC_URL to its address",
-                self.base
-            ),
+            Err(ureq::Error::Transport(t)) => return Err(transport_error(&url, &t)),
         };
         let status = resp.status();
         let mut body = Vec::new();

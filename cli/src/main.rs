@@ -33,6 +33,10 @@ struct Cli {
         global = true
     )]
     url: String,
+    /// A PEM file of a CA to trust for https:// (a private CA); the system's
+    /// roots are always trusted.
+    #[arg(long, env = "SFSYNC_CA_CERT", global = true, value_name = "FILE")]
+    ca_cert: Option<std::path::PathBuf>,
     /// The admin token (the admin_token variable).
     #[arg(long, env = "SFSYNC_TOKEN", global = true, hide_env_values = true)]
     token: Option<String>,
@@ -283,7 +287,7 @@ fn record_row(r: &Value) -> Vec<String> {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let client = Client::new(&cli.url, cli.token.clone());
+    let client = Client::new(&cli.url, cli.token.clone(), cli.ca_cert.as_deref())?;
     match cli.command {
         Command::Status { json } => {
             let st = client.get_json("/admin/stats")?;

@@ -189,7 +189,9 @@ fn errors_say_what_to_do_and_every_subcommand_has_an_example() {
     assert_ne!(out.status.code(), Some(0));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("cannot reach sfsync") && err.contains("hint:"),
+        err.contains("cannot reach http://127.0.0.1:9/admin/stats")
+            && err.contains("refused")
+            && err.contains("hint: nothing accepts connections at 127.0.0.1:9"),
         "{err}"
     );
 
@@ -298,4 +300,47 @@ fn backfill_shows_a_summary_and_resumes_from_the_saved_cursor() {
         "{}",
         out.stdout
     );
+}
+
+/// HTTPS through a local TLS endpoint whose certificate a private CA
+/// signed: trusted with `--ca-cert` (or `SFSYNC_CA_CERT`), refused without,
+/// with an error that names the URL and the certificate as the cause.
+#[test]
+fn https_with_a_private_ca() {
+    let app = TestApp::start();
+    let (base, _listener) = app.listen();
+    let upstream = base.trim_start_matches("http://").parse().expect("listener address");
+    let tls = sfsync_tests::tls::TlsProxy::start(upstream);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, tls.ca_pem()).expect("writing the CA");
+    let url = tls.url();
+
+    let out = sfsync(&url, &["--ca-cert", ca.to_str().expect("utf-8 path"), "status", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("\"total\""), "{}", out.stdout);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_sfsync"))
+        .args(["--url", &url, "status"])
+        .env("SFSYNC_TOKEN", ADMIN_TOKEN)
+        .env("SFSYNC_CA_CERT", &ca)
+        .output()
+        .expect("run sfsync");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = sfsync(&url, &["status"]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains(&format!("cannot reach {url}/admin/stats"))
+            && out.stderr.to_ascii_lowercase().contains("certificate")
+            && out.stderr.contains("--ca-cert"),
+        "{}",
+        out.stderr
+    );
+
+    let bad = dir.path().join("not-a-cert.pem");
+    std::fs::write(&bad, "hello").expect("write");
+    let out = sfsync(&url, &["--ca-cert", bad.to_str().expect("utf-8"), "status"]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("holds no certificate"), "{}", out.stderr);
 }

@@ -6,14 +6,15 @@
 //! |---|---|
 //! | [`manifest`] | reading spin.toml |
 //! | [`router`] | Spin's route matching |
-//! | [`kv`] | the key-value store on SQLite, Spin's schema |
-//! | [`outbound`] | `allowed_outbound_hosts` checks |
+//! | [`kv`] | the key-value store on SQLite (Spin's schema) or Redis (Spin's Redis store) |
+//! | [`outbound`] | `allowed_outbound_hosts` checks, by Spin release (3.3, 4.0, 4.1) |
 //! | [`host`] | wasmtime: instances, bindings from `wit/`, requests, listening |
 //! | [`app`] | `TestApp`: start, request, restart, read the store |
 //! | [`soap`] | building Outbound Messages for tests |
 //! | [`loopback`] | the small HTTP server the fakes run on 127.0.0.1 |
 //! | [`fake_zendesk`] | a stateful fake Zendesk on 127.0.0.1, with faults |
 //! | [`fake_webhook`] | a recording JSON API on 127.0.0.1 |
+//! | [`tls`] | a TLS endpoint with a test CA in front of a listener |
 //! | [`webdriver`] | headless Chromium through chromedriver, for the dashboard |
 
 pub mod app;
@@ -26,4 +27,5 @@ pub mod manifest;
 pub mod outbound;
 pub mod router;
 pub mod soap;
+pub mod tls;
 pub mod webdriver;
