@@ -85,7 +85,9 @@ fn transport_error(url: &str, t: &ureq::Transport) -> anyhow::Error {
         source = e.source();
     }
     let cause = if causes.is_empty() {
-        t.message().map(str::to_string).unwrap_or_else(|| t.kind().to_string())
+        t.message()
+            .map(str::to_string)
+            .unwrap_or_else(|| t.kind().to_string())
     } else {
         causes.join(": ")
     };

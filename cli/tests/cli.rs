@@ -309,14 +309,25 @@ fn backfill_shows_a_summary_and_resumes_from_the_saved_cursor() {
 fn https_with_a_private_ca() {
     let app = TestApp::start();
     let (base, _listener) = app.listen();
-    let upstream = base.trim_start_matches("http://").parse().expect("listener address");
+    let upstream = base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("listener address");
     let tls = sfsync_tests::tls::TlsProxy::start(upstream);
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, tls.ca_pem()).expect("writing the CA");
     let url = tls.url();
 
-    let out = sfsync(&url, &["--ca-cert", ca.to_str().expect("utf-8 path"), "status", "--json"]);
+    let out = sfsync(
+        &url,
+        &[
+            "--ca-cert",
+            ca.to_str().expect("utf-8 path"),
+            "status",
+            "--json",
+        ],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("\"total\""), "{}", out.stdout);
 
@@ -326,12 +337,18 @@ fn https_with_a_private_ca() {
         .env("SFSYNC_CA_CERT", &ca)
         .output()
         .expect("run sfsync");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = sfsync(&url, &["status"]);
     assert_ne!(out.code, 0);
     assert!(
-        out.stderr.contains(&format!("cannot reach {url}/admin/stats"))
+        out.stderr
+            .contains(&format!("cannot reach {url}/admin/stats"))
             && out.stderr.to_ascii_lowercase().contains("certificate")
             && out.stderr.contains("--ca-cert"),
         "{}",
@@ -342,5 +359,9 @@ fn https_with_a_private_ca() {
     std::fs::write(&bad, "hello").expect("write");
     let out = sfsync(&url, &["--ca-cert", bad.to_str().expect("utf-8"), "status"]);
     assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("holds no certificate"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("holds no certificate"),
+        "{}",
+        out.stderr
+    );
 }

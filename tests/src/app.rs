@@ -145,26 +145,41 @@ impl TestApp {
             .prefix("sfsync-e2e-")
             .tempdir()
             .map_err(|e| format!("temp dir: {e}"))?;
-        let kv = match store {
-            Store::Sqlite => KvConfig::Sqlite,
-            Store::Redis(url) => KvConfig::Redis(url),
+        let redis = match store {
+            Store::Sqlite => None,
+            Store::Redis(url) => Some(url),
             Store::FromEnv => match (
                 std::env::var("SFSYNC_TEST_KV").as_deref(),
                 crate::kv::test_redis_url(),
             ) {
-                (Ok("redis"), Some(base)) => KvConfig::Redis(
-                    crate::kv::fresh_redis_database(&base).map_err(|e| format!("{e:#}"))?,
-                ),
-                (Ok("redis"), None) => {
-                    return Err("SFSYNC_TEST_KV=redis needs SFSYNC_TEST_REDIS_URL (scripts/test starts one)".into())
+                (Ok("redis"), Some(base)) => {
+                    Some(crate::kv::fresh_redis_database(&base).map_err(|e| format!("{e:#}"))?)
                 }
-                _ => KvConfig::Sqlite,
+                (Ok("redis"), None) => return Err(
+                    "SFSYNC_TEST_KV=redis needs SFSYNC_TEST_REDIS_URL (scripts/test starts one)"
+                        .into(),
+                ),
+                _ => None,
             },
+        };
+        // A Redis store is configured the way an operator does it: the
+        // shipped runtime-config file with the URL filled in.
+        let (kv, runtime_config) = match redis {
+            None => (KvConfig::Sqlite, None),
+            Some(url) => {
+                let path = state.path().join("runtime-config.toml");
+                std::fs::write(&path, redis_runtime_config(&url)?)
+                    .map_err(|e| format!("writing {}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+                let kv = KvConfig::from_runtime_config(&text).map_err(|e| format!("{e:#}"))?;
+                (kv, Some(path))
+            }
         };
         let options = HostOptions {
             rules: rules.unwrap_or_else(SpinRules::from_env),
             kv,
             manifest: manifest.to_path_buf(),
+            runtime_config,
         };
         let backend = start_backend(state.path(), &variables, &options)?;
         Ok(TestApp {
@@ -392,19 +407,20 @@ fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
-/// The runtime-config file `spin up` gets for a Redis-backed `default`
-/// store (the same shape as `deploy/runtime-config.redis.toml`).
-fn write_runtime_config(state_dir: &Path, kv: &KvConfig) -> Result<Option<PathBuf>, String> {
-    let KvConfig::Redis(url) = kv else {
-        return Ok(None);
-    };
-    let path = state_dir.join("runtime-config.toml");
-    std::fs::write(
-        &path,
-        format!("[key_value_store.default]\ntype = \"redis\"\nurl = {url:?}\n"),
-    )
-    .map_err(|e| format!("writing {}: {e}", path.display()))?;
-    Ok(Some(path))
+/// `deploy/runtime-config.redis.toml`, as shipped, with its Redis URL
+/// replaced by `url`.
+pub fn redis_runtime_config(url: &str) -> Result<String, String> {
+    let path = root().join("deploy/runtime-config.redis.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut table: toml::Table =
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let default = table
+        .get_mut("key_value_store")
+        .and_then(|s| s.get_mut("default"))
+        .and_then(toml::Value::as_table_mut)
+        .ok_or_else(|| format!("{} has no [key_value_store.default]", path.display()))?;
+    default.insert("url".into(), toml::Value::String(url.to_string()));
+    toml::to_string(&table).map_err(|e| e.to_string())
 }
 
 fn start_spin(
@@ -423,7 +439,7 @@ fn start_spin(
         .arg(state_dir)
         .arg("-f")
         .arg(&options.manifest);
-    if let Some(rc) = write_runtime_config(state_dir, &options.kv)? {
+    if let Some(rc) = &options.runtime_config {
         cmd.arg("--runtime-config-file").arg(rc);
     }
     for (k, v) in variables {

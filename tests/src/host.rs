@@ -303,6 +303,9 @@ pub struct HostOptions {
     pub rules: SpinRules,
     pub kv: KvConfig,
     pub manifest: PathBuf,
+    /// The runtime-config file `kv` was read from, if any (`spin up` gets it
+    /// as `--runtime-config-file`).
+    pub runtime_config: Option<PathBuf>,
 }
 
 /// A running app: the components of one spin.toml over one state directory.
@@ -325,13 +328,17 @@ impl Host {
     ) -> Result<Host> {
         let manifest = Manifest::load(manifest_path)?;
         for (id, decl) in &manifest.component {
-            check_at_load(&decl.allowed_outbound_hosts, &manifest.variables, options.rules)
-                .map_err(|e| {
-                    anyhow!(
-                        "Failed to load application ({}): Failed to load component `{id}`: {e}",
-                        options.rules
-                    )
-                })?;
+            check_at_load(
+                &decl.allowed_outbound_hosts,
+                &manifest.variables,
+                options.rules,
+            )
+            .map_err(|e| {
+                anyhow!(
+                    "Failed to load application ({}): Failed to load component `{id}`: {e}",
+                    options.rules
+                )
+            })?;
         }
         let mut values = BTreeMap::new();
         for (name, decl) in &manifest.variables {

@@ -35,6 +35,31 @@ pub enum KvConfig {
     Redis(String),
 }
 
+impl KvConfig {
+    /// The `default` store a Spin runtime-config file describes:
+    /// `[key_value_store.default] type = "redis", url = "…"`, or SQLite in
+    /// the state directory when the file does not configure `default`.
+    pub fn from_runtime_config(text: &str) -> Result<KvConfig> {
+        let table: toml::Table = toml::from_str(text).context("parsing the runtime config")?;
+        let Some(default) = table.get("key_value_store").and_then(|s| s.get("default")) else {
+            return Ok(KvConfig::Sqlite);
+        };
+        match default.get("type").and_then(toml::Value::as_str) {
+            Some("redis") => {
+                let url = default
+                    .get("url")
+                    .and_then(toml::Value::as_str)
+                    .context("[key_value_store.default] type = \"redis\" needs a url")?;
+                Ok(KvConfig::Redis(url.to_string()))
+            }
+            Some("spin") if default.get("path").is_none() => Ok(KvConfig::Sqlite),
+            other => anyhow::bail!(
+                "[key_value_store.default] type = {other:?}: the test host runs only redis or the default spin store"
+            ),
+        }
+    }
+}
+
 /// What a compare-and-swap saw when it started.
 #[derive(Debug, Clone)]
 pub struct Cas {
@@ -442,7 +467,9 @@ pub fn fresh_redis_database(base: &str) -> Result<String> {
     let url = format!("{base}/{n}");
     let mut db = redis::Client::open(url.as_str())?
         .get_connection()
-        .with_context(|| format!("Redis database {n} (start redis-server with --databases 4096)"))?;
+        .with_context(|| {
+            format!("Redis database {n} (start redis-server with --databases 4096)")
+        })?;
     redis::cmd("FLUSHDB").query::<()>(&mut db)?;
     Ok(url)
 }
@@ -476,19 +503,32 @@ mod tests {
             kv.set("default", "m1", b"one").unwrap();
             kv.set("default", "m2", b"two").unwrap();
             kv.set("default", "m1", b"uno").unwrap();
-            assert_eq!(kv.get("default", "m1").unwrap().as_deref(), Some(&b"uno"[..]));
+            assert_eq!(
+                kv.get("default", "m1").unwrap().as_deref(),
+                Some(&b"uno"[..])
+            );
             assert_eq!(kv.get("default", "nope").unwrap(), None, "{name}");
             let mut got = kv
                 .get_many("default", &["m2".into(), "nope".into(), "m1".into()])
                 .unwrap();
             got.sort();
-            assert_eq!(got, vec![("m1".into(), b"uno".to_vec()), ("m2".into(), b"two".to_vec())]);
-            kv.set_many("default", &[("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())])
-                .unwrap();
+            assert_eq!(
+                got,
+                vec![
+                    ("m1".into(), b"uno".to_vec()),
+                    ("m2".into(), b"two".to_vec())
+                ]
+            );
+            kv.set_many(
+                "default",
+                &[("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())],
+            )
+            .unwrap();
             let mut keys = kv.keys("default").unwrap();
             keys.sort();
             assert_eq!(keys, ["a", "b", "m1", "m2"], "{name}");
-            kv.delete_many("default", &["a".into(), "zz".into()]).unwrap();
+            kv.delete_many("default", &["a".into(), "zz".into()])
+                .unwrap();
             kv.delete("default", "b").unwrap();
             assert_eq!(kv.dump().unwrap().len(), 2, "{name}");
         }
@@ -515,14 +555,25 @@ mod tests {
             kv.set("default", "k", b"v1").unwrap();
             let cas = kv.cas_current("default", "k").unwrap();
             let quiet = kv.cas_swap("default", &cas, b"v2");
-            assert_eq!(kv.get("default", "k").unwrap().unwrap(), b"v2", "{name}: written");
+            assert_eq!(
+                kv.get("default", "k").unwrap().unwrap(),
+                b"v2",
+                "{name}: written"
+            );
             match name {
                 "sqlite" => assert_eq!(quiet, Ok(())),
-                _ => assert_eq!(quiet, Err(SwapError::CasFailed), "Redis always answers cas-failed"),
+                _ => assert_eq!(
+                    quiet,
+                    Err(SwapError::CasFailed),
+                    "Redis always answers cas-failed"
+                ),
             }
             let cas = kv.cas_current("default", "k").unwrap();
             kv.set("default", "k", b"competing").unwrap();
-            assert_eq!(kv.cas_swap("default", &cas, b"v3"), Err(SwapError::CasFailed));
+            assert_eq!(
+                kv.cas_swap("default", &cas, b"v3"),
+                Err(SwapError::CasFailed)
+            );
             assert_eq!(
                 kv.get("default", "k").unwrap().unwrap(),
                 b"competing",

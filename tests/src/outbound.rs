@@ -155,7 +155,9 @@ pub fn parse_entry(original: &str) -> Result<Entry, String> {
     };
     let host = host.trim().trim_end_matches('/');
     if host.contains('/') {
-        return Err(format!("Invalid allowed host {host:?}: must not include a path"));
+        return Err(format!(
+            "Invalid allowed host {host:?}: must not include a path"
+        ));
     }
     let host = if host == "*" {
         "*".to_string()
@@ -175,7 +177,9 @@ pub fn parse_entry(original: &str) -> Result<Entry, String> {
             .chars()
             .any(|c| c.is_whitespace() || "#?@%\\<>^|".contains(c))
     {
-        return Err(format!("Invalid allowed host {host:?}: empty or invalid host"));
+        return Err(format!(
+            "Invalid allowed host {host:?}: empty or invalid host"
+        ));
     } else {
         host.to_ascii_lowercase()
     };
@@ -207,7 +211,9 @@ pub fn check_at_load(
             continue;
         }
         if let Some(unknown) = names.iter().find(|n| !declared.contains_key(*n)) {
-            return Err(format!("template {template:?} names undeclared variable {unknown}"));
+            return Err(format!(
+                "template {template:?} names undeclared variable {unknown}"
+            ));
         }
         if !rules.checks_templates_at_load() || names.iter().any(|n| !defaults.contains_key(n)) {
             continue;
@@ -361,10 +367,17 @@ mod tests {
             for empty in ["", "https://", "http://"] {
                 let a = AllowedHosts::resolve(
                     &templates(),
-                    &vars(&[("zendesk_url", "http://127.0.0.1:9"), ("webhook_url", empty)]),
+                    &vars(&[
+                        ("zendesk_url", "http://127.0.0.1:9"),
+                        ("webhook_url", empty),
+                    ]),
                     rules,
                 );
-                assert_eq!(a.allows("http", "127.0.0.1", Some(9)), allowed, "{rules}: {empty:?}");
+                assert_eq!(
+                    a.allows("http", "127.0.0.1", Some(9)),
+                    allowed,
+                    "{rules}: {empty:?}"
+                );
             }
         }
     }
@@ -387,8 +400,14 @@ mod tests {
         let check = |t: &str, rules| check_at_load(&[t.to_string()], &declared, rules);
         for rules in SpinRules::ALL {
             assert!(check("{{ inert }}", rules).is_ok(), "{rules}");
-            assert!(check("{{ needed }}", rules).is_ok(), "{rules}: required is not checked");
-            assert!(check("not a url", rules).is_err(), "{rules}: literals are checked");
+            assert!(
+                check("{{ needed }}", rules).is_ok(),
+                "{rules}: required is not checked"
+            );
+            assert!(
+                check("not a url", rules).is_err(),
+                "{rules}: literals are checked"
+            );
             assert!(check("https://*.zendesk.com", rules).is_ok(), "{rules}");
         }
         assert!(check("{{ empty }}", SpinRules::V3_3).is_ok());

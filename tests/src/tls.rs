@@ -49,9 +49,11 @@ impl TlsProxy {
         .unwrap_or_else(|e| panic!("TLS config: {e}"));
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
 
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap_or_else(|e| panic!("bind: {e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("addr: {e}"));
         listener
             .set_nonblocking(true)
             .unwrap_or_else(|e| panic!("nonblocking: {e}"));

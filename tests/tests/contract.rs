@@ -121,7 +121,10 @@ fn loads_and_syncs_in_every_configuration_under_every_rule_set() {
         let v = sync_one(&app, 2);
         assert_eq!(v["status"], "synced", "{label}, Zendesk only: {v}");
         assert_eq!(v["destination"]["kind"], "zendesk", "{label}");
-        assert!(zendesk.user_by_email("ana2@example.com").is_some(), "{label}: no user in Zendesk");
+        assert!(
+            zendesk.user_by_email("ana2@example.com").is_some(),
+            "{label}: no user in Zendesk"
+        );
         drop(app);
 
         // Webhook only: zendesk_* left unset.
@@ -157,7 +160,10 @@ fn the_rules_catch_an_empty_default_in_allowed_outbound_hosts() {
             "source = \"target/",
             &format!("source = \"{}/target/", root().display()),
         );
-    assert_ne!(old, text, "spin.toml no longer has the inert defaults this test replaces");
+    assert_ne!(
+        old, text,
+        "spin.toml no longer has the inert defaults this test replaces"
+    );
     let dir = tempfile::tempdir().expect("temp dir");
     let manifest = dir.path().join("spin.toml");
     std::fs::write(&manifest, old).expect("writing the old manifest");
@@ -169,20 +175,33 @@ fn the_rules_catch_an_empty_default_in_allowed_outbound_hosts() {
         ("zendesk_email", fake_zendesk::AGENT_EMAIL),
         ("zendesk_api_token", fake_zendesk::API_TOKEN),
     ]);
-    let refused = TestApp::try_with_manifest(&manifest, vars.clone(), Some(SpinRules::V4_0), Store::Sqlite)
-        .err()
-        .expect("Spin 4.0 rules refuse to load an empty default");
+    let refused = TestApp::try_with_manifest(
+        &manifest,
+        vars.clone(),
+        Some(SpinRules::V4_0),
+        Store::Sqlite,
+    )
+    .err()
+    .expect("Spin 4.0 rules refuse to load an empty default");
     assert!(
         refused.contains("`allowed_outbound_hosts` is malformed: using default variable value(s) with template \"{{ zendesk_url }}\" results in invalid config \"\""),
         "{refused}"
     );
 
-    let old_3 = TestApp::try_with_manifest(&manifest, vars.clone(), Some(SpinRules::V3_3), Store::Sqlite)
-        .expect("Spin 3.3 rules load it");
+    let old_3 = TestApp::try_with_manifest(
+        &manifest,
+        vars.clone(),
+        Some(SpinRules::V3_3),
+        Store::Sqlite,
+    )
+    .expect("Spin 3.3 rules load it");
     let v = sync_one_refused(&old_3, 4);
     assert_eq!(v["last_error"]["kind"], "config", "{v}");
     assert!(
-        v["last_error"]["message"].as_str().unwrap_or_default().contains("refused the call"),
+        v["last_error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("refused the call"),
         "{v}"
     );
     assert!(zendesk.user_by_email("ana4@example.com").is_none());
@@ -264,7 +283,10 @@ fn two_nodes_on_one_redis_share_every_record() {
     let seen = node_b
         .admin_get(&format!("/admin/records/Contact/{}", contact_id(7)))
         .json();
-    assert_eq!(seen["status"], "synced", "node B does not see node A's record: {seen}");
+    assert_eq!(
+        seen["status"], "synced",
+        "node B does not see node A's record: {seen}"
+    );
     assert_eq!(seen["destination"]["id"], user_id);
 
     // Updated through B: the same Zendesk user changes, no second one.
@@ -335,10 +357,21 @@ fn a_stopped_spin_leaves_no_process_behind() {
         {
             break pid;
         }
-        assert!(std::time::Instant::now() < deadline, "the stand-in never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stand-in never started"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
-    assert!(group_members(pgid).contains(&child), "{:?}", group_members(pgid));
+    assert!(
+        group_members(pgid).contains(&child),
+        "{:?}",
+        group_members(pgid)
+    );
     drop(process);
-    assert_eq!(group_members(pgid), Vec::<i32>::new(), "processes outlived the stop");
+    assert_eq!(
+        group_members(pgid),
+        Vec::<i32>::new(),
+        "processes outlived the stop"
+    );
 }

@@ -297,9 +297,15 @@ mod tests {
         assert_eq!(defaults.webhook_url, None);
         assert!(defaults.blank_url_variables.is_empty());
 
-        let blank = load(&[("zendesk_url", "https://acme.zendesk.com/"), ("webhook_url", " ")])
-            .expect("loads");
-        assert_eq!(blank.zendesk_url.as_deref(), Some("https://acme.zendesk.com"));
+        let blank = load(&[
+            ("zendesk_url", "https://acme.zendesk.com/"),
+            ("webhook_url", " "),
+        ])
+        .expect("loads");
+        assert_eq!(
+            blank.zendesk_url.as_deref(),
+            Some("https://acme.zendesk.com")
+        );
         assert_eq!(blank.webhook_url, None);
         assert_eq!(blank.blank_url_variables, vec!["webhook_url"]);
     }

@@ -206,7 +206,9 @@ mod tests {
             &HttpError::Denied,
         );
         assert!(
-            blank.message.contains("webhook_url is set to an empty value"),
+            blank
+                .message
+                .contains("webhook_url is set to an empty value"),
             "{}",
             blank.message
         );
