@@ -536,7 +536,12 @@ impl Host {
 
     /// Serve on 127.0.0.1 (a free port) until the returned handle is dropped.
     pub async fn listen(self: Arc<Self>) -> Result<Listener> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        self.listen_on(([127, 0, 0, 1], 0).into()).await
+    }
+
+    /// Serve on `addr` until the returned handle is dropped.
+    pub async fn listen_on(self: Arc<Self>, addr: SocketAddr) -> Result<Listener> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {

@@ -235,7 +235,6 @@ fn refused_messages() {
             Ok(_) => panic!("{name}: accepted"),
             Err(e) => {
                 assert!(check(&e), "{name}: wrong refusal: {e:?}");
-                assert!(!e.to_string().is_empty(), "{name}: empty message");
             }
         }
     }

@@ -95,38 +95,62 @@ mod tests {
             default_organization: Some(OTHER),
             organizations: vec![OTHER],
         });
-        // (situation, has_account, organization, user)
-        let situations: [(u8, bool, Option<u64>, Option<UserState>); 7] = [
-            (1, false, None, no_org_user.clone()),
-            (2, false, None, None),
-            (3, true, Some(ORG), no_org_user.clone()),
-            (4, true, Some(ORG), other_org_user),
-            (5, true, None, no_org_user),
-            (6, true, Some(ORG), None),
-            (7, true, None, None),
-        ];
         // Expected (create_user, set_organization, create_membership, sync_fields)
-        // for multi-org off, then on, per situation (multi-org.md's table).
+        // for multi-org off, then on (multi-org.md's table), one row per
+        // situation: (situation, has_account, organization, user, expected).
         type Flags = (bool, bool, bool, bool);
-        let expected: [(u8, [Flags; 2]); 7] = [
+        let table: [(u8, bool, Option<u64>, Option<UserState>, [Flags; 2]); 7] = [
             (
                 1,
+                false,
+                None,
+                no_org_user.clone(),
                 [(false, false, false, true), (false, false, false, true)],
             ),
-            (2, [(true, false, false, true), (true, false, false, true)]),
-            (3, [(false, true, false, true), (false, false, true, true)]),
-            (4, [(false, true, false, true), (false, false, true, false)]),
+            (
+                2,
+                false,
+                None,
+                None,
+                [(true, false, false, true), (true, false, false, true)],
+            ),
+            (
+                3,
+                true,
+                Some(ORG),
+                no_org_user.clone(),
+                [(false, true, false, true), (false, false, true, true)],
+            ),
+            (
+                4,
+                true,
+                Some(ORG),
+                other_org_user,
+                [(false, true, false, true), (false, false, true, false)],
+            ),
             (
                 5,
+                true,
+                None,
+                no_org_user,
                 [(false, false, false, true), (false, false, false, true)],
             ),
-            (6, [(true, true, false, true), (true, true, false, true)]),
-            (7, [(true, false, false, true), (true, false, false, true)]),
+            (
+                6,
+                true,
+                Some(ORG),
+                None,
+                [(true, true, false, true), (true, true, false, true)],
+            ),
+            (
+                7,
+                true,
+                None,
+                None,
+                [(true, false, false, true), (true, false, false, true)],
+            ),
         ];
-        for ((n, has_account, organization, user), (m, modes)) in
-            situations.into_iter().zip(expected)
-        {
-            assert_eq!(n, m);
+        for (n, has_account, organization, user, modes) in table {
             for (multi_org, want) in [false, true].into_iter().zip(modes) {
                 let d = decide(&Situation {
                     multi_org,

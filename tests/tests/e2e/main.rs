@@ -1,0 +1,24 @@
+//! Every end-to-end test of sfsync in one test binary, so wasmtime and the
+//! test host are compiled and linked once. One module per area; each starts
+//! the built components on the test host (or a real Spin with `SPIN_BIN`)
+//! through `sfsync_tests::app::TestApp`.
+//!
+//! | module | covers |
+//! |---|---|
+//! | [`contract`] | the host contract: component imports, the manifest under each Spin release's rules, many nodes on Redis, process cleanup |
+//! | [`skeleton`] | routes, refusals, Acks and the store, end to end |
+//! | [`mapping`] | the field mapping, run-time mapping changes, updates |
+//! | [`zendesk`] | the Zendesk destination and the multi-org rules |
+//! | [`webhook`] | the webhook destination |
+//! | [`admin`] | the admin API: records, stats, resend, runs, export, import, pause |
+//! | [`backfill`] | backfill from Salesforce CSV exports |
+//! | [`dashboard`] | the dashboard page in headless Chromium |
+
+mod admin;
+mod backfill;
+mod contract;
+mod dashboard;
+mod mapping;
+mod skeleton;
+mod webhook;
+mod zendesk;
