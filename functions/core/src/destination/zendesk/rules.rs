@@ -99,7 +99,8 @@ mod tests {
         // for multi-org off, then on (multi-org.md's table), one row per
         // situation: (situation, has_account, organization, user, expected).
         type Flags = (bool, bool, bool, bool);
-        let table: [(u8, bool, Option<u64>, Option<UserState>, [Flags; 2]); 7] = [
+        type Row = (u8, bool, Option<u64>, Option<UserState>, [Flags; 2]);
+        let table: [Row; 7] = [
             (
                 1,
                 false,
