@@ -66,7 +66,7 @@ fn main() {
     );
     println!(
         "  sfsync (concurrency {}):   {:>6} ms",
-        sync_core::engine::CONCURRENCY,
+        sync_core::pipeline::CONCURRENCY,
         z.as_millis()
     );
     println!(

@@ -9,29 +9,38 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`soap`] | reading Outbound Messages; Ack and SOAP Fault answers |
-//! | [`sobject`] | a Salesforce record: fields that are absent, null or text |
+//! Where each rule lives, from the bottom up (a module uses only those above
+//! it in this table):
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`io`] | the `Kv` and `Http` traits |
+//! | [`web`] | the request and response types the functions convert |
 //! | [`settings`] | the variables: destination, org id, tokens; secrets |
+//! | [`context`] | one request's world: settings, `Kv`, `Http`, clock |
+//! | [`sobject`] | a Salesforce record: fields that are absent, null or text |
+//! | [`soap`] | reading Outbound Messages; Ack and SOAP Fault answers |
+//! | [`reference`] | `Object/SalesforceId`, parsed and printed in one place |
+//! | [`failure`] | the one failure type, from the destination to the record view |
 //! | [`mapping`] | the mapping file: checks, applying it, fingerprints |
 //! | [`record`] | `SyncRecord`, its transitions, and the admin record view |
-//! | [`store`] | which key holds what in the key-value store |
-//! | [`destination`] | pushing a mapped record: dry-run (Zendesk, webhook next) |
-//! | [`engine`] | one Outbound Message end to end, and the Ack policy |
-//! | [`resend`] | pushing stored records again with the current mapping |
-//! | [`backfill`] | the initial load from a Salesforce CSV export |
-//! | [`run`] | the history of trigger and resend invocations |
-//! | [`admin`] | the admin API: auth, records and filters, stats, mapping, runs, export, import, pause |
-//! | [`web`] | the request and response types the functions convert |
-//! | [`io`] | the `Kv` and `Http` traits |
+//! | [`run`] | the history of trigger, resend and backfill invocations |
+//! | [`store`] | every key and prefix in the key-value store, and decoding |
+//! | [`destination`] | pushing a mapped record: dry-run, Zendesk, webhook |
+//! | [`pipeline`] | the sync of one record, which every entry point runs |
+//! | [`inbound`] | the Outbound Message endpoint and the Ack policy |
+//! | [`admin`] | the admin API behind one auth check: records and filters, stats, mapping, runs, export, import, pause, resend, backfill |
 
 pub mod admin;
-pub mod backfill;
+pub mod context;
 pub mod destination;
-pub mod engine;
+pub mod failure;
+pub mod inbound;
 pub mod io;
 pub mod mapping;
+pub mod pipeline;
 pub mod record;
-pub mod resend;
+pub mod reference;
 pub mod run;
 pub mod settings;
 pub mod soap;

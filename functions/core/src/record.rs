@@ -1,5 +1,6 @@
 //! `SyncRecord`: what sfsync knows about one Salesforce record, stored as one
-//! JSON value under `rec/{Object}/{SalesforceId}` so that one write is atomic.
+//! JSON value (under its [`crate::store::record_key`]) so that one write is
+//! atomic.
 //!
 //! The record keeps the last outcome (`status`), the history that matters to
 //! an admin (`ever_synced`, first/last sync, attempts, last error), the
@@ -13,20 +14,17 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::reference::RecordRef;
+use crate::settings::DestinationKind;
 use crate::sobject::FieldValue;
 
 /// How many notification ids a record remembers for deduplication.
 pub const NOTIFICATION_IDS_KEPT: usize = 20;
 
-/// The key of a record.
-pub fn record_key(object: &str, salesforce_id: &str) -> String {
-    format!("rec/{object}/{salesforce_id}")
-}
-
-/// Which path brought a record in.
+/// Which entry point (a process, in the run history) brought a record in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Trigger {
+pub enum Process {
     Created,
     Updated,
     Resend,
@@ -35,14 +33,14 @@ pub enum Trigger {
     Import,
 }
 
-impl Trigger {
+impl Process {
     pub fn as_str(self) -> &'static str {
         match self {
-            Trigger::Created => "created",
-            Trigger::Updated => "updated",
-            Trigger::Resend => "resend",
-            Trigger::Backfill => "backfill",
-            Trigger::Import => "import",
+            Process::Created => "created",
+            Process::Updated => "updated",
+            Process::Resend => "resend",
+            Process::Backfill => "backfill",
+            Process::Import => "import",
         }
     }
 }
@@ -68,31 +66,20 @@ impl Status {
     }
 }
 
-/// How an error should be handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ErrorKind {
-    /// The data or the request is wrong; retrying the same thing fails again.
-    Permanent,
-    /// Worth retrying: rate limit, server error, timeout, connection.
-    Transient,
-    /// sfsync's configuration (credentials, URL) must be fixed.
-    Config,
-}
+pub use crate::failure::{ErrorKind, Failure};
 
-/// The last error, in the destination's own words.
+/// The last error, with when it happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastError {
-    pub kind: ErrorKind,
-    pub http_status: Option<u16>,
-    pub message: String,
+    #[serde(flatten)]
+    pub failure: Failure,
     pub at: DateTime<Utc>,
 }
 
 /// The destination record this Salesforce record is linked to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DestinationRef {
-    pub kind: String,
+    pub kind: DestinationKind,
     pub id: Option<String>,
     #[serde(default)]
     pub organization_ids: Vec<String>,
@@ -115,7 +102,7 @@ pub struct SyncRecord {
     pub last_attempt_at: Option<DateTime<Utc>>,
     pub last_error: Option<LastError>,
     pub attempts: u32,
-    pub last_trigger: Trigger,
+    pub last_trigger: Process,
     pub syncing_record: Option<bool>,
     pub fields_synced: Option<bool>,
     /// Fingerprint of the mapped source fields last synced.
@@ -139,13 +126,22 @@ pub struct SyncRecord {
     pub last_ignored: Option<Ignored>,
 }
 
+/// Why a delivery changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IgnoreReason {
+    /// The same notification id was applied already (a redelivery).
+    Duplicate,
+    /// Older (`LastModifiedDate`) than the state already applied.
+    Stale,
+}
+
 /// A delivery that changed nothing, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ignored {
-    /// `duplicate` or `stale`.
-    pub reason: String,
+    pub reason: IgnoreReason,
     pub notification_id: String,
-    pub trigger: Trigger,
+    pub trigger: Process,
     /// The delivery's `LastModifiedDate`/`SystemModstamp`, if sent.
     pub source_modified_at: Option<String>,
     pub at: DateTime<Utc>,
@@ -153,7 +149,7 @@ pub struct Ignored {
 
 impl SyncRecord {
     /// A record seen for the first time.
-    pub fn new(object: &str, salesforce_id: &str, trigger: Trigger) -> SyncRecord {
+    pub fn new(object: &str, salesforce_id: &str, trigger: Process) -> SyncRecord {
         SyncRecord {
             object: object.to_string(),
             salesforce_id: salesforce_id.to_string(),
@@ -180,8 +176,9 @@ impl SyncRecord {
         }
     }
 
-    pub fn key(&self) -> String {
-        record_key(&self.object, &self.salesforce_id)
+    /// `Object/SalesforceId`.
+    pub fn reference(&self) -> RecordRef {
+        RecordRef::new(&self.object, &self.salesforce_id)
     }
 
     /// Remember a notification id (bounded, oldest dropped).
@@ -210,23 +207,34 @@ impl SyncRecord {
     }
 
     /// A failed attempt at `now`. `ever_synced` and the sync times are kept.
-    pub fn mark_error(
-        &mut self,
-        now: DateTime<Utc>,
-        kind: ErrorKind,
-        http_status: Option<u16>,
-        message: String,
-    ) {
+    pub fn mark_error(&mut self, now: DateTime<Utc>, failure: Failure) {
         self.status = Status::Error;
         self.skip_reason = None;
         self.last_attempt_at = Some(now);
         self.attempts += 1;
-        self.last_error = Some(LastError {
-            kind,
-            http_status,
-            message,
-            at: now,
-        });
+        self.last_error = Some(LastError { failure, at: now });
+    }
+
+    /// A sync the destination could only do in part (e.g. a user created
+    /// without its organization): linked and counted as synced once, yet
+    /// shown as an error to resend, with `failure` saying what is missing.
+    pub fn mark_partly_synced(
+        &mut self,
+        now: DateTime<Utc>,
+        destination: DestinationRef,
+        failure: Failure,
+    ) {
+        self.mark_synced(now, destination);
+        self.status = Status::Error;
+        self.last_error = Some(LastError { failure, at: now });
+    }
+
+    /// The failure of the last attempt, when it failed.
+    pub fn current_failure(&self) -> Option<&Failure> {
+        self.last_error
+            .as_ref()
+            .filter(|_| self.status == Status::Error)
+            .map(|e| &e.failure)
     }
 
     /// Nothing to do this time, with the reason.
@@ -279,7 +287,7 @@ pub struct RecordView<'a> {
     pub last_attempt_at: Option<DateTime<Utc>>,
     pub last_error: Option<&'a LastError>,
     pub attempts: u32,
-    pub last_trigger: Trigger,
+    pub last_trigger: Process,
     pub syncing_record: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fields_synced: Option<bool>,

@@ -1,16 +1,14 @@
-//! Run history: one [`Run`] per trigger or resend invocation, stored under
-//! `run/{id}` where the id starts with the start time, so key order is time
-//! order. A run counts outcomes and keeps the failed items (bounded) with
+//! Run history: one [`Run`] per trigger, resend or backfill invocation,
+//! stored by [`crate::store::save_run`]; its id starts with the start time,
+//! so key order is time order. A run counts outcomes and keeps the failed items (bounded) with
 //! their errors, so they can be passed back to resend.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::io::{Kv, KvError};
-use crate::record::{Status, Trigger};
+use crate::record::{Process, Status};
 
-pub const RUN_PREFIX: &str = "run/";
 /// Failed items kept per run; `failed_total` counts them all.
 pub const FAILED_KEPT: usize = 200;
 
@@ -38,7 +36,7 @@ pub struct FailedItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Run {
     pub id: String,
-    pub process: Trigger,
+    pub process: Process,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub counts: RunCounts,
@@ -50,7 +48,7 @@ pub struct Run {
 impl Run {
     /// A new run; `salt` (e.g. the first item) makes ids of runs started in
     /// the same millisecond differ.
-    pub fn new(process: Trigger, started_at: DateTime<Utc>, salt: &str) -> Run {
+    pub fn new(process: Process, started_at: DateTime<Utc>, salt: &str) -> Run {
         let digest = Sha256::digest(format!(
             "{salt}/{}",
             started_at.timestamp_nanos_opt().unwrap_or_default()
@@ -97,23 +95,5 @@ impl Run {
 
     pub fn has_failures(&self) -> bool {
         self.failed_total > 0
-    }
-
-    pub fn key(&self) -> String {
-        format!("{RUN_PREFIX}{}", self.id)
-    }
-}
-
-pub async fn save<K: Kv>(kv: &K, run: &Run) -> Result<(), KvError> {
-    let bytes = serde_json::to_vec(run).map_err(|e| KvError(e.to_string()))?;
-    kv.set(&run.key(), &bytes).await
-}
-
-pub async fn load<K: Kv>(kv: &K, id: &str) -> Result<Option<Run>, KvError> {
-    match kv.get(&format!("{RUN_PREFIX}{id}")).await? {
-        None => Ok(None),
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| KvError(format!("run {id} is unreadable: {e}"))),
     }
 }

@@ -68,7 +68,8 @@ impl std::fmt::Debug for Secret {
 }
 
 /// Where mapped records go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum DestinationKind {
     DryRun,
     Zendesk,

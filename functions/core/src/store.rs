@@ -1,26 +1,127 @@
-//! What sfsync keeps in the key-value store, and under which keys.
+//! What sfsync keeps in the key-value store, and under which keys. Every key
+//! and prefix is written here and nowhere else.
 //!
 //! | key | value |
 //! |---|---|
 //! | `rec/{Object}/{SalesforceId}` | a [`SyncRecord`] as JSON |
+//! | `email/{lowercased email}` | an [`EmailEntry`]: the Zendesk user of that email and its syncing record |
+//! | `run/{id}` | a [`Run`] (the id starts with its start time, so key order is time order) |
 //! | `mapping/current` | the active mapping ([`StoredMapping`]: TOML, who, when), when an admin replaced the bundled one |
 //! | `mapping/history/{when}` | the versions it replaced, newest kept, at most [`MAPPING_HISTORY_KEPT`] |
-//! | `state/paused` | present while sync is paused |
+//! | `state/paused` | present while sync is paused (the time it was paused) |
 //!
 //! Each record is one key, so writing it is atomic. Listing walks key
-//! prefixes with a cursor: the store has no secondary indexes.
+//! prefixes with a cursor ([`scan`]): the store has no secondary indexes.
+//!
+//! One rule for a value that does not decode: it is an error that names the
+//! key ([`decode`]), never skipped and never silently replaced, because
+//! replacing it would lose what it held.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::io::{Kv, KvError};
 use crate::mapping::Mapping;
-use crate::record::{record_key, SyncRecord};
+use crate::record::SyncRecord;
+use crate::reference::RecordRef;
+use crate::run::Run;
 
 pub const RECORD_PREFIX: &str = "rec/";
+pub const EMAIL_PREFIX: &str = "email/";
+pub const RUN_PREFIX: &str = "run/";
 pub const MAPPING_KEY: &str = "mapping/current";
 pub const PAUSED_KEY: &str = "state/paused";
 pub const MAPPING_HISTORY_PREFIX: &str = "mapping/history/";
+
+/// The key of a record.
+pub fn record_key(record: &RecordRef) -> String {
+    format!("{RECORD_PREFIX}{}/{}", record.object, record.id)
+}
+
+/// The key of an email's entry (the email trimmed and lowercased).
+pub fn email_key(email: &str) -> String {
+    format!("{EMAIL_PREFIX}{}", email.trim().to_lowercase())
+}
+
+/// The key of a run.
+pub fn run_key(id: &str) -> String {
+    format!("{RUN_PREFIX}{id}")
+}
+
+/// What sfsync remembers per email (Zendesk users are one per email).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailEntry {
+    pub user_id: String,
+    /// `Object/SalesforceId` of the syncing record, once there is one.
+    pub syncing_record: Option<String>,
+}
+
+/// Decode a stored JSON value; the error names the key.
+pub fn decode<T: for<'de> Deserialize<'de>>(key: &str, bytes: &[u8]) -> Result<T, KvError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| KvError(format!("stored value of {key} is unreadable: {e}")))
+}
+
+fn encode<T: Serialize>(key: &str, value: &T) -> Result<Vec<u8>, KvError> {
+    serde_json::to_vec(value).map_err(|e| KvError(format!("could not encode {key}: {e}")))
+}
+
+async fn load_json<K: Kv, T: for<'de> Deserialize<'de>>(
+    kv: &K,
+    key: &str,
+) -> Result<Option<T>, KvError> {
+    match kv.get(key).await? {
+        None => Ok(None),
+        Some(bytes) => decode(key, &bytes).map(Some),
+    }
+}
+
+async fn save_json<K: Kv, T: Serialize>(kv: &K, key: &str, value: &T) -> Result<(), KvError> {
+    kv.set(key, &encode(key, value)?).await
+}
+
+/// Up to `limit` keys under `prefix`, in key order, after `after`.
+pub async fn scan<K: Kv>(
+    kv: &K,
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<String>, KvError> {
+    kv.list_keys(prefix, after, limit).await
+}
+
+/// An email's entry, if any.
+pub async fn load_email<K: Kv>(kv: &K, email: &str) -> Result<Option<EmailEntry>, KvError> {
+    load_json(kv, &email_key(email)).await
+}
+
+/// Write an email's entry.
+pub async fn save_email<K: Kv>(kv: &K, email: &str, entry: &EmailEntry) -> Result<(), KvError> {
+    save_json(kv, &email_key(email), entry).await
+}
+
+/// Write a run.
+pub async fn save_run<K: Kv>(kv: &K, run: &Run) -> Result<(), KvError> {
+    save_json(kv, &run_key(&run.id), run).await
+}
+
+/// A run by id, if kept.
+pub async fn load_run<K: Kv>(kv: &K, id: &str) -> Result<Option<Run>, KvError> {
+    load_json(kv, &run_key(id)).await
+}
+
+/// Read the run stored under `key` (from [`scan`]ning [`RUN_PREFIX`]).
+pub async fn load_run_at<K: Kv>(kv: &K, key: &str) -> Result<Option<Run>, KvError> {
+    load_json(kv, key).await
+}
+
+/// Pause sync (from `at`) or resume it.
+pub async fn set_paused<K: Kv>(kv: &K, at: Option<DateTime<Utc>>) -> Result<(), KvError> {
+    match at {
+        Some(at) => kv.set(PAUSED_KEY, at.to_rfc3339().as_bytes()).await,
+        None => kv.delete(PAUSED_KEY).await,
+    }
+}
 /// How many replaced mapping versions are kept.
 pub const MAPPING_HISTORY_KEPT: usize = 50;
 
@@ -33,44 +134,24 @@ pub struct StoredMapping {
 }
 
 /// Load a record; `None` when never seen.
-pub async fn load_record<K: Kv>(
-    kv: &K,
-    object: &str,
-    salesforce_id: &str,
-) -> Result<Option<SyncRecord>, KvError> {
-    let key = record_key(object, salesforce_id);
-    decode_record(&key, kv.get(&key).await?)
+pub async fn load_record<K: Kv>(kv: &K, record: &RecordRef) -> Result<Option<SyncRecord>, KvError> {
+    load_json(kv, &record_key(record)).await
 }
 
-/// Decode a stored record. A value that does not decode is an error, never
-/// silently replaced: it would lose the record's history.
-pub fn decode_record(key: &str, value: Option<Vec<u8>>) -> Result<Option<SyncRecord>, KvError> {
-    match value {
-        None => Ok(None),
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| KvError(format!("stored value of {key} is not a sync record: {e}"))),
-    }
+/// Read the record stored under `key` (a key from [`scan`]ning
+/// [`RECORD_PREFIX`]); `None` when it was removed meanwhile.
+pub async fn load_record_at<K: Kv>(kv: &K, key: &str) -> Result<Option<SyncRecord>, KvError> {
+    load_json(kv, key).await
 }
 
 /// Write a record (one atomic write).
 pub async fn save_record<K: Kv>(kv: &K, record: &SyncRecord) -> Result<(), KvError> {
-    let bytes = serde_json::to_vec(record)
-        .map_err(|e| KvError(format!("could not encode {}: {e}", record.key())))?;
-    kv.set(&record.key(), &bytes).await
-}
-
-fn decode<T: for<'de> Deserialize<'de>>(key: &str, bytes: &[u8]) -> Result<T, KvError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| KvError(format!("stored value of {key} is unreadable: {e}")))
+    save_json(kv, &record_key(&record.reference()), record).await
 }
 
 /// The mapping an admin put, if any.
 pub async fn stored_mapping<K: Kv>(kv: &K) -> Result<Option<StoredMapping>, KvError> {
-    match kv.get(MAPPING_KEY).await? {
-        None => Ok(None),
-        Some(bytes) => decode(MAPPING_KEY, &bytes).map(Some),
-    }
+    load_json(kv, MAPPING_KEY).await
 }
 
 /// The active mapping: the admin's, if one was put, else the bundled one.
@@ -90,11 +171,9 @@ pub async fn put_mapping<K: Kv>(kv: &K, new: &StoredMapping) -> Result<usize, Kv
             "{MAPPING_HISTORY_PREFIX}{}",
             old.updated_at.to_rfc3339_opts(SecondsFormat::Millis, true)
         );
-        let bytes = serde_json::to_vec(&old).map_err(|e| KvError(e.to_string()))?;
-        kv.set(&key, &bytes).await?;
+        save_json(kv, &key, &old).await?;
     }
-    let bytes = serde_json::to_vec(new).map_err(|e| KvError(e.to_string()))?;
-    kv.set(MAPPING_KEY, &bytes).await?;
+    save_json(kv, MAPPING_KEY, new).await?;
     let keys = kv
         .list_keys(MAPPING_HISTORY_PREFIX, None, usize::MAX)
         .await?;
@@ -117,12 +196,6 @@ pub async fn mapping_history<K: Kv>(kv: &K) -> Result<Vec<StoredMapping>, KvErro
         }
     }
     Ok(out)
-}
-
-/// What every sync needs before it starts: the active mapping and whether
-/// sync is paused.
-pub async fn sync_state<K: Kv>(kv: &K) -> Result<(Mapping, bool), KvError> {
-    Ok((active_mapping(kv).await?, is_paused(kv).await?))
 }
 
 /// Whether sync is paused.

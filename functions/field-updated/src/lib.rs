@@ -3,9 +3,9 @@
 
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
-use sync_core::record::Trigger;
+use sync_core::record::Process;
 
 #[http_component]
 async fn handle(req: Request) -> Response {
-    sfsync_spin::outbound_message(Trigger::Updated, req).await
+    sfsync_spin::outbound_message(Process::Updated, req).await
 }

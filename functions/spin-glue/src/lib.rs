@@ -15,9 +15,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use spin_sdk::http::{ErrorCode, Method, Request, Response, SendError};
 use spin_sdk::key_value::Store;
-use sync_core::engine::Context;
+use sync_core::context::Context;
 use sync_core::io::{Http, HttpError, HttpRequest, HttpResponse, Kv, KvError};
-use sync_core::record::Trigger;
+use sync_core::record::Process;
 use sync_core::settings::{ConfigError, Settings};
 use sync_core::soap::{self, FaultCode};
 use sync_core::web;
@@ -264,13 +264,13 @@ impl Env {
 }
 
 /// `record-created` and `field-updated`: one Outbound Message.
-pub async fn outbound_message(trigger: Trigger, req: Request) -> Response {
+pub async fn outbound_message(trigger: Process, req: Request) -> Response {
     let env = match Env::open(Caller::Salesforce) {
         Ok(env) => env,
         Err(resp) => return resp,
     };
     let req = to_core(req);
-    from_core(sync_core::engine::handle_outbound_message(trigger, &req, &env.context()).await)
+    from_core(sync_core::inbound::handle_outbound_message(trigger, &req, &env.context()).await)
 }
 
 /// `admin`: every `/admin/...` route but resend.
@@ -290,5 +290,5 @@ pub async fn resend(req: Request) -> Response {
         Err(resp) => return resp,
     };
     let req = to_core(req);
-    from_core(sync_core::resend::handle(&req, &env.context()).await)
+    from_core(sync_core::admin::handle_resend(&req, &env.context()).await)
 }

@@ -35,12 +35,11 @@ fn components_import_only_the_host_contract() {
                 "{file} imports {name}, which is neither WASI 0.2 nor in wit/world.wit"
             );
         }
-        // Every function reads its settings; those that keep sync status use the store.
-        let mut needed = vec!["fermyon:spin/variables@2.0.0"];
-        if file != "resend" {
-            needed.push("fermyon:spin/key-value@2.0.0");
-        }
-        for needed in needed {
+        // Every function reads its settings and keeps sync status in the store.
+        for needed in [
+            "fermyon:spin/variables@2.0.0",
+            "fermyon:spin/key-value@2.0.0",
+        ] {
             assert!(
                 imports.iter().any(|i| i == needed),
                 "{file} does not import {needed}: {imports:?}"

@@ -35,7 +35,7 @@ fn row(r: &SyncRecord) -> Vec<String> {
     vec![
         r.object.clone(),
         r.salesforce_id.clone(),
-        d.map(|d| d.kind.clone()).unwrap_or_default(),
+        d.map(|d| d.kind.as_str().to_string()).unwrap_or_default(),
         d.and_then(|d| d.id.clone()).unwrap_or_default(),
         d.map(|d| d.organization_ids.join(";")).unwrap_or_default(),
         r.status.as_str().to_string(),
@@ -45,12 +45,12 @@ fn row(r: &SyncRecord) -> Vec<String> {
         time(r.last_attempt_at),
         r.attempts.to_string(),
         r.last_trigger.as_str().to_string(),
-        e.map(|e| format!("{:?}", e.kind).to_lowercase())
+        e.map(|e| e.failure.kind.as_str().to_string())
             .unwrap_or_default(),
-        e.and_then(|e| e.http_status)
+        e.and_then(|e| e.failure.http_status)
             .map(|s| s.to_string())
             .unwrap_or_default(),
-        e.map(|e| e.message.clone()).unwrap_or_default(),
+        e.map(|e| e.failure.message.clone()).unwrap_or_default(),
     ]
 }
 

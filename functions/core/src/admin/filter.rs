@@ -207,20 +207,20 @@ pub async fn page<K: Kv>(
     let mut out = Vec::new();
     let mut examined = 0usize;
     loop {
-        let keys = kv
-            .list_keys(&prefix, after.as_deref(), KEYS_PER_CALL)
-            .await?;
+        let keys = store::scan(kv, &prefix, after.as_deref(), KEYS_PER_CALL).await?;
         let done = keys.len() < KEYS_PER_CALL;
         for key in keys {
             examined += 1;
-            if let Some(r) = store::decode_record(&key, kv.get(&key).await?)? {
+            if let Some(r) = store::load_record_at(kv, &key).await? {
                 if filter.matches(&r) {
                     out.push(r);
                 }
             }
             after = Some(key);
             if out.len() >= limit || examined >= SCAN_BUDGET {
-                let more = !kv.list_keys(&prefix, after.as_deref(), 1).await?.is_empty();
+                let more = !store::scan(kv, &prefix, after.as_deref(), 1)
+                    .await?
+                    .is_empty();
                 return Ok((
                     out,
                     more.then(|| after.as_deref().map(encode_cursor)).flatten(),

@@ -12,7 +12,9 @@
 use serde::Serialize;
 
 use crate::io::{Kv, KvError};
-use crate::record::{DestinationRef, Status, SyncRecord, Trigger};
+use crate::record::{DestinationRef, Process, Status, SyncRecord};
+use crate::reference::RecordRef;
+use crate::settings::DestinationKind;
 use crate::sobject::is_salesforce_id;
 use crate::store;
 
@@ -130,7 +132,7 @@ pub async fn import<K: Kv>(kv: &K, body: &[u8]) -> Result<ImportResult, ImportEr
         imported: 0,
         rejected: Vec::new(),
     };
-    let line_at = |pos: Option<&csv::Position>| crate::backfill::line_of(text, pos);
+    let line_at = |pos: Option<&csv::Position>| super::backfill::line_of(text, pos);
     for row in reader.records() {
         let (line, row) = match row {
             Ok(r) => (line_at(r.position()), r),
@@ -159,10 +161,10 @@ pub async fn import<K: Kv>(kv: &K, body: &[u8]) -> Result<ImportResult, ImportEr
             Err(error) => result.rejected.push(Rejected { line, error }),
             Ok(links) => {
                 for (object, sf_id, dest_id) in links {
-                    let mut record = store::load_record(kv, object, &sf_id)
+                    let mut record = store::load_record(kv, &RecordRef::new(object, &sf_id))
                         .await?
                         .unwrap_or_else(|| {
-                            let mut r = SyncRecord::new(object, &sf_id, Trigger::Import);
+                            let mut r = SyncRecord::new(object, &sf_id, Process::Import);
                             r.status = Status::Pending;
                             r.skip_reason = None;
                             r.last_attempt_at = None;
@@ -174,7 +176,7 @@ pub async fn import<K: Kv>(kv: &K, body: &[u8]) -> Result<ImportResult, ImportEr
                         .map(|d| d.organization_ids.clone())
                         .unwrap_or_default();
                     record.destination = Some(DestinationRef {
-                        kind: "zendesk".into(),
+                        kind: DestinationKind::Zendesk,
                         id: Some(dest_id),
                         organization_ids,
                     });

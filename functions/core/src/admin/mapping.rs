@@ -8,7 +8,7 @@
 
 use serde_json::json;
 
-use crate::engine::Context;
+use crate::context::Context;
 use crate::io::{Http, Kv, KvError};
 use crate::mapping::load::check_for_destination;
 use crate::mapping::{Mapping, Problem, DEFAULT_MAPPING_TOML};

@@ -1,15 +1,19 @@
 //! The admin API (`/admin/...`): auth and routing. Each group of routes has
 //! its module: [`filter`] (record lists, cursors), [`stats`], [`mapping`],
-//! [`runs`], [`export`], [`import`]; resend is [`crate::resend`].
+//! [`runs`], [`export`], [`import`], [`resend`], [`backfill`].
 //!
-//! Every route needs `Authorization: Bearer {admin_token}`; while
-//! `admin_token` is unset the API refuses everything. Errors are
-//! `{"error": "what is wrong and how to fix it"}`.
+//! Every route but the dashboard page needs `Authorization: Bearer
+//! {admin_token}`, checked once by [`authorize`] before any route runs, for
+//! the `admin` function ([`handle`]) and the `resend` function
+//! ([`handle_resend`]) alike; while `admin_token` is unset the API refuses
+//! everything. Errors are `{"error": "what is wrong and how to fix it"}`.
 
+pub mod backfill;
 pub mod export;
 pub mod filter;
 pub mod import;
 pub mod mapping;
+pub mod resend;
 pub mod runs;
 pub mod stats;
 
@@ -18,8 +22,9 @@ pub const DASHBOARD: &str = include_str!("dashboard.html");
 
 use serde_json::json;
 
-use crate::engine::Context;
+use crate::context::Context;
 use crate::io::{Http, Kv, KvError};
+use crate::reference::RecordRef;
 use crate::settings::Settings;
 use crate::store;
 use crate::web::{Request, Response};
@@ -49,7 +54,23 @@ pub fn authorize(settings: &Settings, req: &Request) -> Result<(), Response> {
     }
 }
 
-/// Handle any `/admin/...` request other than resend.
+/// The answer when the store cannot be read: nothing was done, try again.
+pub fn state_unreadable(e: &KvError) -> Response {
+    Response::error(
+        503,
+        &format!("could not read sfsync's state; nothing was changed, try again ({e})"),
+    )
+}
+
+/// Handle `POST /admin/resend` (the `resend` function).
+pub async fn handle_resend<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> Response {
+    if let Err(resp) = authorize(ctx.settings, req) {
+        return resp;
+    }
+    resend::handle(req, ctx).await
+}
+
+/// Handle any `/admin/...` request (the `admin` function).
 pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> Response {
     // The dashboard page loads without a token; it asks for one and sends it
     // with every data call.
@@ -82,10 +103,10 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
         ("GET", ["runs", id]) => runs::one(kv, id).await,
         ("GET", ["export.csv"]) => export(req, kv).await,
         ("POST", ["import"]) => import(req, kv).await,
-        ("POST", ["pause"]) => kv.set(store::PAUSED_KEY, ctx.now.to_rfc3339().as_bytes()).await.map(|()| {
+        ("POST", ["pause"]) => store::set_paused(kv, Some(ctx.now)).await.map(|()| {
             Response::json(200, &json!({"paused": true, "note": "notifications are acknowledged and recorded as pending; POST /admin/resume, then resend status=pending"}))
         }),
-        ("POST", ["resume"]) => kv.delete(store::PAUSED_KEY).await.map(|()| {
+        ("POST", ["resume"]) => store::set_paused(kv, None).await.map(|()| {
             Response::json(200, &json!({"paused": false, "note": "resend the records left pending: POST /admin/resend {\"filter\":{\"status\":\"pending\"}}"}))
         }),
         ("GET", ["mapping"]) => mapping::get(kv).await,
@@ -98,20 +119,16 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
         (_, ["stats"] | ["records"] | ["records", _, _] | ["runs"] | ["runs", _] | ["export.csv"]) => {
             Ok(method_not_allowed(method, path, "GET"))
         }
+        ("POST", ["resend"]) => Ok(resend::handle(req, ctx).await),
         (_, ["import"] | ["pause"] | ["resume"] | ["resend"]) => Ok(method_not_allowed(method, path, "POST")),
-        ("POST", ["backfill"]) => Ok(crate::backfill::handle(req, ctx).await),
+        ("POST", ["backfill"]) => Ok(backfill::handle(req, ctx).await),
         (_, ["backfill"]) => Ok(method_not_allowed(method, path, "POST")),
         _ => Ok(Response::error(
             404,
             &format!("no admin route {method} {path}; see the README for the admin API"),
         )),
     };
-    result.unwrap_or_else(|e| {
-        Response::error(
-            503,
-            &format!("could not read sfsync's state; try again ({e})"),
-        )
-    })
+    result.unwrap_or_else(|e| state_unreadable(&e))
 }
 
 async fn records<K: Kv>(req: &Request, kv: &K) -> Result<Response, KvError> {
@@ -175,11 +192,12 @@ fn method_not_allowed(method: &str, path: &str, allowed: &str) -> Response {
 }
 
 async fn record_view<K: Kv>(kv: &K, object: &str, id: &str) -> Result<Response, KvError> {
-    Ok(match store::load_record(kv, object, id).await? {
+    let reference = RecordRef::new(object.to_string(), id.to_string());
+    Ok(match store::load_record(kv, &reference).await? {
         Some(record) => Response::json(200, &record.view()),
         None => Response::error(
             404,
-            &format!("no record {object}/{id}: sfsync has received no notification for it"),
+            &format!("no record {reference}: sfsync has received no notification for it"),
         ),
     })
 }

@@ -9,12 +9,13 @@ use serde_json::json;
 
 use crate::admin::filter::{decode_cursor, encode_cursor, parse_limit, parse_time, MAX_LIMIT};
 use crate::io::{Kv, KvError};
-use crate::record::Trigger;
-use crate::run::{self, Run, RUN_PREFIX};
+use crate::record::Process;
+use crate::run::Run;
+use crate::store::{self, RUN_PREFIX};
 use crate::web::{Request, Response};
 
 struct RunFilter {
-    process: Option<Trigger>,
+    process: Option<Process>,
     failed: Option<bool>,
     since: Option<chrono::DateTime<chrono::Utc>>,
     until: Option<chrono::DateTime<chrono::Utc>>,
@@ -24,10 +25,10 @@ fn parse(req: &Request) -> Result<(RunFilter, usize, Option<String>), String> {
     let get = |k: &str| req.query_param(k).filter(|v| !v.is_empty());
     let process = match get("process").as_deref() {
         None => None,
-        Some("created") => Some(Trigger::Created),
-        Some("updated") => Some(Trigger::Updated),
-        Some("resend") => Some(Trigger::Resend),
-        Some("backfill") => Some(Trigger::Backfill),
+        Some("created") => Some(Process::Created),
+        Some("updated") => Some(Process::Updated),
+        Some("resend") => Some(Process::Resend),
+        Some("backfill") => Some(Process::Backfill),
         Some(other) => {
             return Err(format!(
                 "unknown process \"{other}\"; use created, updated, resend or backfill"
@@ -80,20 +81,17 @@ pub async fn list<K: Kv>(req: &Request, kv: &K) -> Result<Response, KvError> {
     let mut runs = Vec::new();
     let mut next = None;
     'scan: loop {
-        let keys = kv.list_keys(RUN_PREFIX, after.as_deref(), 200).await?;
+        let keys = store::scan(kv, RUN_PREFIX, after.as_deref(), 200).await?;
         let done = keys.len() < 200;
         for key in keys {
-            if let Some(bytes) = kv.get(&key).await? {
-                if let Ok(r) = serde_json::from_slice::<Run>(&bytes) {
-                    if f.matches(&r) {
-                        runs.push(r);
-                    }
+            if let Some(r) = store::load_run_at(kv, &key).await? {
+                if f.matches(&r) {
+                    runs.push(r);
                 }
             }
             after = Some(key);
             if runs.len() >= limit {
-                if !kv
-                    .list_keys(RUN_PREFIX, after.as_deref(), 1)
+                if !store::scan(kv, RUN_PREFIX, after.as_deref(), 1)
                     .await?
                     .is_empty()
                 {
@@ -113,7 +111,7 @@ pub async fn list<K: Kv>(req: &Request, kv: &K) -> Result<Response, KvError> {
 }
 
 pub async fn one<K: Kv>(kv: &K, id: &str) -> Result<Response, KvError> {
-    Ok(match run::load(kv, id).await? {
+    Ok(match store::load_run(kv, id).await? {
         Some(r) => Response::json(200, &r),
         None => Response::error(404, &format!("no run {id}; list runs with GET /admin/runs")),
     })

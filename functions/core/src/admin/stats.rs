@@ -61,11 +61,9 @@ pub async fn compute<K: Kv>(kv: &K) -> Result<Stats, KvError> {
     };
     let mut after: Option<String> = None;
     loop {
-        let keys = kv
-            .list_keys(store::RECORD_PREFIX, after.as_deref(), SCAN_PAGE)
-            .await?;
+        let keys = store::scan(kv, store::RECORD_PREFIX, after.as_deref(), SCAN_PAGE).await?;
         for key in &keys {
-            if let Some(record) = store::decode_record(key, kv.get(key).await?)? {
+            if let Some(record) = store::load_record_at(kv, key).await? {
                 stats
                     .counts
                     .add(record.status, record.ever_synced, record.destination_calls);

@@ -8,33 +8,12 @@
 //! | other 4xx (e.g. 422) | `permanent`, with the destination's own message | acknowledged; the admin fixes and resends |
 //! | refused by the host | `config`: the URL variable is not in `allowed_outbound_hosts` | redelivers |
 
-use std::time::Duration;
-
 use serde_json::Value;
 
+use crate::failure::ErrorKind;
 use crate::io::{HttpError, HttpResponse};
-use crate::record::ErrorKind;
 
-/// A failed call, ready to be recorded.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Failure {
-    pub kind: ErrorKind,
-    pub http_status: Option<u16>,
-    pub message: String,
-    /// The destination's `Retry-After`, when it sent one.
-    pub retry_after: Option<Duration>,
-}
-
-impl Failure {
-    pub fn config(message: impl Into<String>) -> Failure {
-        Failure {
-            kind: ErrorKind::Config,
-            http_status: None,
-            message: message.into(),
-            retry_after: None,
-        }
-    }
-}
+pub use crate::failure::Failure;
 
 /// Classify a non-2xx answer. `who` names the destination in messages.
 pub fn status_failure(who: &str, resp: &HttpResponse) -> Failure {
@@ -58,11 +37,6 @@ pub fn status_failure(who: &str, resp: &HttpResponse) -> Failure {
         kind,
         http_status: Some(status),
         message,
-        retry_after: resp
-            .headers
-            .get("retry-after")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs),
     }
 }
 
@@ -88,12 +62,7 @@ pub fn transport_failure(
             }
             Failure::config(message)
         }
-        other => Failure {
-            kind: ErrorKind::Transient,
-            http_status: None,
-            message: format!("{who} could not be reached: {other}"),
-            retry_after: None,
-        },
+        other => Failure::transient(format!("{who} could not be reached: {other}")),
     }
 }
 
@@ -187,10 +156,6 @@ mod tests {
             let f = status_failure("Zendesk", &resp(status, "{}", None));
             assert_eq!((f.kind, f.http_status), (kind, Some(status)), "{status}");
         }
-        assert_eq!(
-            status_failure("Zendesk", &resp(429, "", Some("2"))).retry_after,
-            Some(Duration::from_secs(2))
-        );
         assert_eq!(
             transport_failure("Zendesk", "zendesk_url", &[], &HttpError::Denied).kind,
             ErrorKind::Config

@@ -7,14 +7,16 @@
 
 use serde_json::json;
 
-use super::Outcome;
+use super::Pushed;
+use crate::failure::Failure;
 use crate::mapping::Mapped;
 use crate::record::DestinationRef;
+use crate::settings::DestinationKind;
 
-pub fn push(object: &str, mapped: &Mapped) -> Outcome {
-    Outcome::Synced {
+pub fn push(object: &str, mapped: &Mapped) -> Result<Pushed, Failure> {
+    Ok(Pushed {
         destination: DestinationRef {
-            kind: "dry-run".into(),
+            kind: DestinationKind::DryRun,
             id: Some(format!("{object}/{}", mapped.key)),
             organization_ids: Vec::new(),
         },
@@ -26,6 +28,6 @@ pub fn push(object: &str, mapped: &Mapped) -> Outcome {
         })),
         syncing_record: None,
         fields_synced: None,
-        warning: None,
-    }
+        partial: None,
+    })
 }

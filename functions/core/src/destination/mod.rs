@@ -1,9 +1,9 @@
 //! Destinations: where a mapped record goes, and how its answer is classified.
 //!
 //! Each destination turns a [`Mapped`] record into requests through [`Http`]
-//! and reports an [`Outcome`]: synced (with the destination ids) or failed
-//! (with an [`ErrorKind`] that decides whether Salesforce must redeliver,
-//! see [`classify`]).
+//! and reports what it did: [`Pushed`] (with the destination ids) or a
+//! [`Failure`] whose kind decides whether Salesforce must redeliver (see
+//! [`classify`]).
 //!
 //! - [`dry_run`]: the default. Nothing leaves the host; the record ends
 //!   `synced` with the payload that would have been sent.
@@ -19,44 +19,41 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::engine::Context;
+use crate::context::Context;
+use crate::failure::Failure;
 use crate::io::{Http, HttpError, HttpRequest, HttpResponse, Kv};
 use crate::mapping::{Mapped, Mapping};
-use crate::record::{DestinationRef, ErrorKind, SyncRecord};
+use crate::record::{DestinationRef, SyncRecord};
 use crate::settings::DestinationKind;
-use classify::Failure;
 
 /// The longest `Retry-After` waited for inside a request (once).
 pub const MAX_INLINE_RETRY_AFTER: Duration = Duration::from_secs(2);
 
-/// What pushing one record produced.
+/// A record the destination took: its ids there, and what sfsync should
+/// remember about the push. A push that did not work is a [`Failure`].
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    Synced {
-        destination: DestinationRef,
-        /// The body that would have been sent (dry-run only).
-        payload: Option<Value>,
-        /// Zendesk multi-org: whether this record is its email's syncing record.
-        syncing_record: Option<bool>,
-        /// Zendesk multi-org: false when only a membership was added (rule 4).
-        fields_synced: Option<bool>,
-        /// Synced, but not fully: e.g. a Contact whose Account has no
-        /// organization yet. A backfill records it as the record's error.
-        warning: Option<String>,
-    },
-    Failed {
-        kind: ErrorKind,
-        http_status: Option<u16>,
-        message: String,
-    },
+pub struct Pushed {
+    pub destination: DestinationRef,
+    /// The body that would have been sent (dry-run only).
+    pub payload: Option<Value>,
+    /// Zendesk multi-org: whether this record is its email's syncing record.
+    pub syncing_record: Option<bool>,
+    /// Zendesk multi-org: false when only a membership was added (rule 4).
+    pub fields_synced: Option<bool>,
+    /// Taken, but not all of it: what is missing (e.g. a Contact whose
+    /// Account has no organization yet), for the admin to fix and resend.
+    pub partial: Option<String>,
 }
 
-impl From<Failure> for Outcome {
-    fn from(f: Failure) -> Outcome {
-        Outcome::Failed {
-            kind: f.kind,
-            http_status: f.http_status,
-            message: f.message,
+impl Pushed {
+    /// A plain push to `destination`, nothing more to say.
+    pub fn to(destination: DestinationRef) -> Pushed {
+        Pushed {
+            destination,
+            payload: None,
+            syncing_record: None,
+            fields_synced: None,
+            partial: None,
         }
     }
 }
@@ -68,7 +65,7 @@ pub async fn push<K: Kv, H: Http>(
     object: &str,
     mapped: &Mapped,
     record: &SyncRecord,
-) -> Outcome {
+) -> Result<Pushed, Failure> {
     match ctx.settings.destination {
         DestinationKind::DryRun => dry_run::push(object, mapped),
         DestinationKind::Webhook => webhook::push(ctx.settings, ctx.http, object, mapped).await,

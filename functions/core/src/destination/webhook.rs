@@ -8,11 +8,11 @@
 use serde_json::json;
 
 use super::classify::{status_failure, transport_failure, Failure};
-use super::{send_once_more_after_short_wait, Outcome};
+use super::{send_once_more_after_short_wait, Pushed};
 use crate::io::{Http, HttpRequest};
 use crate::mapping::Mapped;
 use crate::record::DestinationRef;
-use crate::settings::Settings;
+use crate::settings::{DestinationKind, Settings};
 use crate::web::percent_encode;
 
 const WHO: &str = "the webhook";
@@ -22,9 +22,9 @@ pub async fn push<H: Http>(
     http: &H,
     object: &str,
     mapped: &Mapped,
-) -> Outcome {
+) -> Result<Pushed, Failure> {
     let Some(base) = &settings.webhook_url else {
-        return Failure::config("destination is webhook but the variable webhook_url is not set; set it to the API's scheme://host[:port]").into();
+        return Err(Failure::config("destination is webhook but the variable webhook_url is not set; set it to the API's scheme://host[:port]"));
     };
     let url = format!(
         "{base}/{}/{}",
@@ -42,18 +42,17 @@ pub async fn push<H: Http>(
         req = req.with_header("authorization", auth.expose());
     }
     match send_once_more_after_short_wait(http, req).await {
-        Ok(resp) if (200..300).contains(&resp.status) => Outcome::Synced {
-            destination: DestinationRef {
-                kind: "webhook".into(),
-                id: Some(format!("{}/{}", mapped.entity, mapped.key)),
-                organization_ids: Vec::new(),
-            },
-            payload: None,
-            syncing_record: None,
-            fields_synced: None,
-            warning: None,
-        },
-        Ok(resp) => status_failure(WHO, &resp).into(),
-        Err(e) => transport_failure(WHO, "webhook_url", &settings.blank_url_variables, &e).into(),
+        Ok(resp) if (200..300).contains(&resp.status) => Ok(Pushed::to(DestinationRef {
+            kind: DestinationKind::Webhook,
+            id: Some(format!("{}/{}", mapped.entity, mapped.key)),
+            organization_ids: Vec::new(),
+        })),
+        Ok(resp) => Err(status_failure(WHO, &resp)),
+        Err(e) => Err(transport_failure(
+            WHO,
+            "webhook_url",
+            &settings.blank_url_variables,
+            &e,
+        )),
     }
 }

@@ -13,7 +13,7 @@ use toml::{Table, Value};
 
 use super::suggest::hint;
 use super::{FieldRule, Mapping, ObjectMapping, Piece, Source, Transform, ValueType};
-use crate::record::Trigger;
+use crate::record::Process;
 use crate::settings::DestinationKind;
 
 /// One problem in a mapping, with where it is.
@@ -173,17 +173,17 @@ fn object(name: &str, path: &str, t: &Table, p: &mut Problems) -> Option<ObjectM
     let mut triggers = BTreeSet::new();
     match t.get("triggers") {
         None => {
-            triggers.insert(Trigger::Created);
-            triggers.insert(Trigger::Updated);
+            triggers.insert(Process::Created);
+            triggers.insert(Process::Updated);
         }
         Some(Value::Array(items)) => {
             for item in items {
                 match item.as_str() {
                     Some("created") => {
-                        triggers.insert(Trigger::Created);
+                        triggers.insert(Process::Created);
                     }
                     Some("updated") => {
-                        triggers.insert(Trigger::Updated);
+                        triggers.insert(Process::Updated);
                     }
                     other => p.add(
                         format!("{path}.triggers"),

@@ -21,7 +21,7 @@ pub mod suggest;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::record::Trigger;
+use crate::record::Process;
 
 pub use apply::{MapError, Mapped};
 pub use convert::ValueType;
@@ -46,7 +46,7 @@ pub struct ObjectMapping {
     /// The Salesforce field that identifies a record (default `Id`).
     pub key: String,
     /// Which Outbound Messages sync this object.
-    pub triggers: BTreeSet<Trigger>,
+    pub triggers: BTreeSet<Process>,
     /// role -> source field, e.g. `organization` -> `AccountId`.
     pub links: BTreeMap<String, String>,
     /// destination field (dotted for nesting) -> rule.
@@ -128,6 +128,16 @@ impl Mapping {
 }
 
 impl ObjectMapping {
+    /// Whether this object syncs for `process`: the Salesforce triggers
+    /// (`created`, `updated`) can be switched off per object with
+    /// `triggers = [...]`; admin processes (resend, backfill) always run.
+    pub fn accepts(&self, process: Process) -> bool {
+        match process {
+            Process::Created | Process::Updated => self.triggers.contains(&process),
+            Process::Resend | Process::Backfill | Process::Import => true,
+        }
+    }
+
     /// The source fields this mapping reads: key, links, and every rule's.
     pub fn source_fields(&self) -> BTreeSet<&str> {
         let mut set: BTreeSet<&str> = BTreeSet::new();

@@ -110,7 +110,6 @@ impl<'a, H: Http> Client<'a, H> {
                 kind: crate::record::ErrorKind::Permanent,
                 http_status: Some(404),
                 message: format!("Zendesk answered 404 for {method} {path}"),
-                retry_after: None,
             })
         })
     }
@@ -124,7 +123,6 @@ impl<'a, H: Http> Client<'a, H> {
                 kind: crate::record::ErrorKind::Transient,
                 http_status: Some(resp.status),
                 message: format!("Zendesk's answer has no readable \"{key}\""),
-                retry_after: None,
             })
     }
 
@@ -260,7 +258,6 @@ impl<'a, H: Http> Client<'a, H> {
                 kind: crate::record::ErrorKind::Permanent,
                 http_status: Some(404),
                 message: format!("Zendesk has no user {user_id} or organization {organization_id} for the membership"),
-                retry_after: None,
             }),
         }
     }

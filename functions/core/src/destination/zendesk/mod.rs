@@ -16,36 +16,25 @@
 pub mod api;
 pub mod rules;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::classify::Failure;
-use super::Outcome;
-use crate::engine::Context;
+use super::Pushed;
+use crate::context::Context;
 use crate::io::{Http, Kv};
 use crate::mapping::{Mapped, Mapping};
-use crate::record::{DestinationRef, ErrorKind, SyncRecord};
-use crate::store;
+use crate::record::{DestinationRef, SyncRecord};
+use crate::reference::RecordRef;
+use crate::settings::DestinationKind;
+use crate::store::{self, EmailEntry};
 use api::{Client, User};
 use rules::{Situation, UserState};
-
-/// What sfsync remembers per email.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EmailEntry {
-    pub user_id: String,
-    /// `Object/SalesforceId` of the syncing record, once there is one.
-    pub syncing_record: Option<String>,
-}
-
-fn email_key(email: &str) -> String {
-    format!("email/{}", email.trim().to_lowercase())
-}
 
 fn linked_id(record: &SyncRecord) -> Option<u64> {
     record
         .destination
         .as_ref()
-        .filter(|d| d.kind == "zendesk")
+        .filter(|d| d.kind == DestinationKind::Zendesk)
         .and_then(|d| d.id.as_deref())
         .and_then(|id| id.parse().ok())
 }
@@ -58,7 +47,7 @@ fn with_external_id(mapped: &Mapped) -> Value {
 
 fn synced(id: u64, organization_ids: Vec<u64>) -> DestinationRef {
     DestinationRef {
-        kind: "zendesk".into(),
+        kind: DestinationKind::Zendesk,
         id: Some(id.to_string()),
         organization_ids: organization_ids.iter().map(u64::to_string).collect(),
     }
@@ -71,26 +60,22 @@ pub async fn push<K: Kv, H: Http>(
     object: &str,
     mapped: &Mapped,
     record: &SyncRecord,
-) -> Outcome {
-    let client = match Client::new(ctx.settings, ctx.http) {
-        Ok(c) => c,
-        Err(f) => return f.into(),
-    };
-    let result = match mapped.entity.as_str() {
+) -> Result<Pushed, Failure> {
+    let client = Client::new(ctx.settings, ctx.http)?;
+    match mapped.entity.as_str() {
         "organization" => push_organization(&client, mapped, record).await,
         "user" => push_user(ctx, &client, mapping, object, mapped, record).await,
         other => Err(Failure::config(format!(
             "the mapping sends {object} to \"{other}\", which Zendesk does not have; use organization or user"
         ))),
-    };
-    result.unwrap_or_else(Outcome::from)
+    }
 }
 
 async fn push_organization<H: Http>(
     client: &Client<'_, H>,
     mapped: &Mapped,
     record: &SyncRecord,
-) -> Result<Outcome, Failure> {
+) -> Result<Pushed, Failure> {
     let body = with_external_id(mapped);
     let updated = match linked_id(record) {
         Some(id) => client.update_organization(id, body.clone()).await?,
@@ -100,13 +85,7 @@ async fn push_organization<H: Http>(
         Some(id) => id,
         None => client.upsert_organization(body).await?,
     };
-    Ok(Outcome::Synced {
-        destination: synced(id, Vec::new()),
-        payload: None,
-        syncing_record: None,
-        fields_synced: None,
-        warning: None,
-    })
+    Ok(Pushed::to(synced(id, Vec::new())))
 }
 
 /// The organization of the Contact's Account, if it exists in Zendesk: known
@@ -116,7 +95,7 @@ async fn account_organization<K: Kv, H: Http>(
     client: &Client<'_, H>,
     account_id: &str,
 ) -> Result<Option<u64>, Failure> {
-    let known = store::load_record(ctx.kv, "Account", account_id)
+    let known = store::load_record(ctx.kv, &RecordRef::new("Account", account_id))
         .await
         .map_err(kv_failure)?
         .as_ref()
@@ -128,12 +107,7 @@ async fn account_organization<K: Kv, H: Http>(
 }
 
 fn kv_failure(e: crate::io::KvError) -> Failure {
-    Failure {
-        kind: ErrorKind::Transient,
-        http_status: None,
-        message: e.to_string(),
-        retry_after: None,
-    }
+    Failure::transient(e.to_string())
 }
 
 async fn push_user<K: Kv, H: Http>(
@@ -143,7 +117,7 @@ async fn push_user<K: Kv, H: Http>(
     object: &str,
     mapped: &Mapped,
     record: &SyncRecord,
-) -> Result<Outcome, Failure> {
+) -> Result<Pushed, Failure> {
     let account_id = mapped.links.get("organization");
     let organization = match account_id {
         Some(a) => account_organization(ctx, client, a).await?,
@@ -174,12 +148,12 @@ async fn push_user<K: Kv, H: Http>(
             None => client.upsert_user(user_body).await?,
         };
         remember_email(ctx, email.as_deref(), user.id, None).await?;
-        return Ok(Outcome::Synced {
+        return Ok(Pushed {
             destination: synced(user.id, organization.into_iter().collect()),
             payload: None,
             syncing_record: None,
             fields_synced: None,
-            warning: missing_organization(account_id, organization),
+            partial: missing_organization(account_id, organization),
         });
     }
 
@@ -250,12 +224,12 @@ async fn push_user<K: Kv, H: Http>(
     let syncing = entry
         .and_then(|e| e.syncing_record)
         .is_some_and(|r| r == this);
-    Ok(Outcome::Synced {
+    Ok(Pushed {
         destination: synced(user_id, organization_ids),
         payload: None,
         syncing_record: Some(syncing),
         fields_synced: Some(decision.sync_fields),
-        warning: missing_organization(account_id, organization),
+        partial: missing_organization(account_id, organization),
     })
 }
 
@@ -280,11 +254,7 @@ async fn remember_email<K: Kv, H: Http>(
     let Some(email) = email else {
         return Ok(None);
     };
-    let key = email_key(email);
-    let old: Option<EmailEntry> = match ctx.kv.get(&key).await.map_err(kv_failure)? {
-        Some(bytes) => serde_json::from_slice(&bytes).ok(),
-        None => None,
-    };
+    let old = store::load_email(ctx.kv, email).await.map_err(kv_failure)?;
     let entry = EmailEntry {
         user_id: user_id.to_string(),
         syncing_record: old
@@ -294,9 +264,9 @@ async fn remember_email<K: Kv, H: Http>(
             .or_else(|| claim.map(str::to_string)),
     };
     if old.as_ref() != Some(&entry) {
-        let bytes = serde_json::to_vec(&entry)
-            .map_err(|e| kv_failure(crate::io::KvError(e.to_string())))?;
-        ctx.kv.set(&key, &bytes).await.map_err(kv_failure)?;
+        store::save_email(ctx.kv, email, &entry)
+            .await
+            .map_err(kv_failure)?;
     }
     Ok(Some(entry))
 }

@@ -8,18 +8,16 @@
 //! the record and returned; unknown records are reported, never invented.
 //! The invocation is recorded as a run (process `resend`).
 
-use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::admin::authorize;
-use crate::admin::filter::{self, Filter};
-use crate::engine::{sync_record, Context, CONCURRENCY};
+use super::filter::{self, Filter};
+use crate::context::Context;
 use crate::io::{Http, Kv};
-use crate::mapping::Mapping;
-use crate::record::{Status, Trigger};
-use crate::run::{self, Run};
-use crate::sobject::SObject;
+use crate::pipeline::{self, Arrival, Outcome, SyncInput, SyncOptions, SyncOutcome, SyncState};
+use crate::record::{Process, Status};
+use crate::reference::RecordRef;
+use crate::run::Run;
 use crate::store;
 use crate::web::{Request, Response};
 
@@ -28,17 +26,73 @@ pub const MAX_RECORDS: usize = 1000;
 /// The default page size with a filter.
 pub const DEFAULT_LIMIT: usize = 200;
 
+/// What a resend did to one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResendOutcome {
+    Synced,
+    Error,
+    Skipped,
+    Pending,
+    /// sfsync has received nothing for this record.
+    Unknown,
+}
+
+impl From<Status> for ResendOutcome {
+    fn from(s: Status) -> ResendOutcome {
+        match s {
+            Status::Synced => ResendOutcome::Synced,
+            Status::Error => ResendOutcome::Error,
+            Status::Skipped => ResendOutcome::Skipped,
+            Status::Pending => ResendOutcome::Pending,
+        }
+    }
+}
+
 /// One record's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ResendResult {
-    pub record: String,
-    /// `synced`, `error`, `skipped`, `pending` or `unknown`.
-    pub outcome: String,
+    pub record: RecordRef,
+    pub outcome: ResendOutcome,
     pub error: Option<String>,
 }
 
+impl ResendResult {
+    fn of(o: &SyncOutcome) -> ResendResult {
+        let (outcome, error) = match &o.outcome {
+            Outcome::Stored {
+                status,
+                failure,
+                skip_reason,
+            } => (
+                (*status).into(),
+                failure
+                    .as_ref()
+                    .map(|f| f.message.clone())
+                    .or_else(|| skip_reason.clone()),
+            ),
+            Outcome::Unknown => (
+                ResendOutcome::Unknown,
+                Some(format!(
+                    "no record {}: sfsync has received nothing for it",
+                    o.record
+                )),
+            ),
+            Outcome::NothingToSync(reason) => (ResendOutcome::Skipped, Some(reason.clone())),
+            Outcome::NotStored(e) => (ResendOutcome::Error, Some(format!("not stored: {e}"))),
+            // A resend is no delivery: it is never a repeat or stale.
+            Outcome::Repeat | Outcome::Stale => (ResendOutcome::Skipped, None),
+        };
+        ResendResult {
+            record: o.record.clone(),
+            outcome,
+            error,
+        }
+    }
+}
+
 enum Targets {
-    List(Vec<(String, String)>),
+    List(Vec<RecordRef>),
     Filter {
         filter: Filter,
         limit: usize,
@@ -73,13 +127,11 @@ fn parse(body: &[u8]) -> Result<Targets, String> {
             items
                 .iter()
                 .map(|i| {
-                    let s = i.as_str().unwrap_or_default();
-                    match s.split_once('/') {
-                        Some((o, id)) if crate::mapping::load::is_api_name(o) && crate::sobject::is_salesforce_id(id) => {
-                            Ok((o.to_string(), id.to_string()))
-                        }
-                        _ => Err(format!("\"{}\" is not a record reference; write \"Object/SalesforceId\", e.g. \"Contact/003000000000001AAA\"", i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))),
-                    }
+                    let text = i
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| i.to_string());
+                    RecordRef::parse(&text).map_err(|e| e.to_string())
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Targets::List)
@@ -111,11 +163,8 @@ fn parse(body: &[u8]) -> Result<Targets, String> {
     }
 }
 
-/// Handle `POST /admin/resend`.
+/// Handle `POST /admin/resend` (the caller has checked the admin token).
 pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> Response {
-    if let Err(resp) = authorize(ctx.settings, req) {
-        return resp;
-    }
     if req.method != "POST" {
         return Response::error(405, "use POST /admin/resend with a JSON body")
             .with_header("allow", "POST");
@@ -124,16 +173,11 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
         Ok(t) => t,
         Err(e) => return Response::error(400, &e),
     };
-    let (mapping, paused) = match store::sync_state(ctx.kv).await {
+    let state = match SyncState::load(ctx.kv).await {
         Ok(s) => s,
-        Err(e) => {
-            return Response::error(
-                503,
-                &format!("could not read sfsync's state; try again ({e})"),
-            )
-        }
+        Err(e) => return super::state_unreadable(&e),
     };
-    if paused {
+    if state.paused {
         return Response::error(
             409,
             "sync is paused: nothing can be pushed; POST /admin/resume first, then resend",
@@ -146,90 +190,32 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
             limit,
             cursor,
         } => match filter::page(ctx.kv, &filter, limit, cursor.as_deref()).await {
-            Ok((records, next)) => (
-                records
-                    .into_iter()
-                    .map(|r| (r.object, r.salesforce_id))
-                    .collect(),
-                next,
-            ),
-            Err(e) => {
-                return Response::error(
-                    503,
-                    &format!("could not read sfsync's state; try again ({e})"),
-                )
-            }
+            Ok((records, next)) => (records.iter().map(|r| r.reference()).collect(), next),
+            Err(e) => return super::state_unreadable(&e),
         },
     };
-    let salt = refs
-        .first()
-        .map(|(o, id)| format!("{o}/{id}"))
-        .unwrap_or_default();
-    let results: Vec<ResendResult> = stream::iter(refs)
-        .map(|(object, id)| resend_one(object, id, &mapping, ctx))
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
-    let mut run = Run::new(Trigger::Resend, ctx.now, &salt);
-    for r in &results {
-        match r.outcome.as_str() {
-            "synced" => run.add(&r.record, Status::Synced, None),
-            "skipped" => run.add(&r.record, Status::Skipped, None),
-            "pending" => run.add(&r.record, Status::Pending, None),
-            _ => run.add(&r.record, Status::Error, r.error.as_deref()),
-        }
+    let salt = refs.first().map(ToString::to_string).unwrap_or_default();
+    let inputs = refs
+        .into_iter()
+        .map(|record| SyncInput {
+            process: Process::Resend,
+            arrival: Arrival::Stored { record },
+            options: SyncOptions {
+                force: true,
+                partial_is_error: false,
+            },
+        })
+        .collect();
+    let outcomes = pipeline::sync_all(inputs, &state, ctx).await;
+    let mut run = Run::new(Process::Resend, ctx.now, &salt);
+    for o in &outcomes {
+        o.count_in(&mut run);
     }
-    run.finished_at = ctx.now + chrono::Duration::from_std((ctx.elapsed)()).unwrap_or_default();
-    let _ = run::save(ctx.kv, &run).await;
+    run.finished_at = ctx.current_time();
+    let _ = store::save_run(ctx.kv, &run).await;
+    let results: Vec<ResendResult> = outcomes.iter().map(ResendResult::of).collect();
     Response::json(
         200,
         &json!({ "run_id": run.id, "results": results, "next_cursor": next_cursor }),
     )
-}
-
-async fn resend_one<K: Kv, H: Http>(
-    object: String,
-    id: String,
-    mapping: &Mapping,
-    ctx: &Context<'_, K, H>,
-) -> ResendResult {
-    let label = format!("{object}/{id}");
-    let result = |outcome: &str, error: Option<String>| ResendResult {
-        record: label.clone(),
-        outcome: outcome.to_string(),
-        error,
-    };
-    let mut record = match store::load_record(ctx.kv, &object, &id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return result(
-                "unknown",
-                Some(format!(
-                    "no record {label}: sfsync has received nothing for it"
-                )),
-            )
-        }
-        Err(e) => return result("error", Some(e.to_string())),
-    };
-    if record.source_fields.is_empty() {
-        return result(
-            "skipped",
-            Some("nothing received from Salesforce for this record yet; update it in Salesforce or backfill it".into()),
-        );
-    }
-    let so = SObject {
-        object_type: object.clone(),
-        id: id.clone(),
-        fields: record.source_fields.clone(),
-    };
-    record.last_trigger = Trigger::Resend;
-    sync_record(Trigger::Resend, &mut record, &so, mapping, false, true, ctx).await;
-    if let Err(e) = store::save_record(ctx.kv, &record).await {
-        return result("error", Some(format!("not stored: {e}")));
-    }
-    let error = (record.status == Status::Error)
-        .then(|| record.last_error.as_ref().map(|e| e.message.clone()))
-        .flatten()
-        .or_else(|| record.skip_reason.clone());
-    result(record.status.as_str(), error)
 }

@@ -17,17 +17,16 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::engine::{process_notification, Context, Handled, CONCURRENCY};
+use crate::context::Context;
 use crate::io::{Http, Kv};
 use crate::mapping::load::is_api_name;
-use crate::record::{Status, Trigger};
-use crate::run::{self, Run};
-use crate::soap::Notification;
+use crate::pipeline::{self, Arrival, Outcome, SyncInput, SyncOptions, SyncState};
+use crate::record::{Process, Status};
+use crate::run::Run;
 use crate::sobject::{is_salesforce_id, FieldValue, SObject};
 use crate::store;
 use crate::web::{Request, Response};
@@ -218,14 +217,9 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
             }
         }
     };
-    let (mapping, paused) = match store::sync_state(ctx.kv).await {
+    let state = match SyncState::load(ctx.kv).await {
         Ok(s) => s,
-        Err(e) => {
-            return Response::error(
-                503,
-                &format!("could not read sfsync's state; try again ({e})"),
-            )
-        }
+        Err(e) => return super::state_unreadable(&e),
     };
     // The id prefix of this object: known for standard objects, else that of
     // the file's first valid id.
@@ -246,38 +240,36 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
             Err(error) => rejected.push(json!({"line": line, "error": error})),
         }
     }
-    let outcomes: Vec<(u64, crate::engine::NotificationOutcome)> = stream::iter(work)
-        .map(|(line, so)| {
-            let mapping = &mapping;
-            let hash = &hash;
-            async move {
-                let n = Notification {
-                    id: format!("backfill-{hash}-{line}"),
-                    sobject: so,
-                };
-                (
-                    line,
-                    process_notification(Trigger::Backfill, n, mapping, paused, ctx).await,
-                )
-            }
+    let (lines, inputs): (Vec<u64>, Vec<SyncInput>) = work
+        .into_iter()
+        .map(|(line, sobject)| {
+            let input = SyncInput {
+                process: Process::Backfill,
+                arrival: Arrival::Row { sobject },
+                options: SyncOptions {
+                    force: false,
+                    partial_is_error: true,
+                },
+            };
+            (line, input)
         })
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
-    let mut run = Run::new(Trigger::Backfill, ctx.now, &format!("{hash}-{start}"));
+        .unzip();
+    let outcomes = pipeline::sync_all(inputs, &state, ctx).await;
+    let mut run = Run::new(Process::Backfill, ctx.now, &format!("{hash}-{start}"));
     let mut failed = Vec::new();
-    for (line, o) in &outcomes {
+    for (line, o) in lines.iter().zip(&outcomes) {
         o.count_in(&mut run);
-        match &o.result {
-            Handled::Stored { status, error } => {
-                if *status == Status::Error {
-                    failed.push(json!({"line": line, "record": o.record, "error": error.as_ref().map(|(_, m)| m.clone())}));
-                }
-            }
-            Handled::Duplicate | Handled::Stale => {}
-            Handled::NotStored(e) => {
-                failed.push(json!({"line": line, "record": o.record, "error": e.to_string()}));
-            }
+        let error = match &o.outcome {
+            Outcome::Stored {
+                status: Status::Error,
+                failure,
+                ..
+            } => Some(failure.as_ref().map(|f| f.message.clone())),
+            Outcome::NotStored(e) => Some(Some(format!("not stored: {e}"))),
+            _ => None,
+        };
+        if let Some(error) = error {
+            failed.push(json!({"line": line, "record": o.record, "error": error}));
         }
     }
     for r in &rejected {
@@ -286,8 +278,8 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
             r["error"].as_str().unwrap_or_default(),
         );
     }
-    run.finished_at = ctx.now + chrono::Duration::from_std((ctx.elapsed)()).unwrap_or_default();
-    let _ = run::save(ctx.kv, &run).await;
+    run.finished_at = ctx.current_time();
+    let _ = store::save_run(ctx.kv, &run).await;
     let next_cursor = (end < file.rows.len()).then(|| {
         URL_SAFE_NO_PAD.encode(
             serde_json::to_vec(&Cursor {

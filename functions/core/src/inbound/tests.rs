@@ -2,9 +2,13 @@
 
 use super::*;
 use crate::memory::{MemoryKv, ScriptedHttp};
-use crate::record::SyncRecord;
+use crate::pipeline::MESSAGE_BUDGET;
+use crate::record::IgnoreReason;
+use crate::record::{ErrorKind, Status, SyncRecord};
+use crate::settings::DestinationKind;
 use crate::settings::Settings;
 use crate::web::Request;
+use chrono::{DateTime, Utc};
 use futures::executor::block_on;
 
 const ORG: &str = "00D000000000062EAA";
@@ -48,7 +52,7 @@ fn post(query: &str, body: Vec<u8>) -> Request {
     }
 }
 
-fn run(trigger: Trigger, settings: &Settings, kv: &MemoryKv, req: &Request) -> Response {
+fn run(trigger: Process, settings: &Settings, kv: &MemoryKv, req: &Request) -> Response {
     let http = ScriptedHttp::default();
     let now = DateTime::parse_from_rfc3339("2026-11-20T10:15:01Z")
         .expect("time")
@@ -98,7 +102,7 @@ fn created_message_is_synced_dry_run_and_acknowledged() {
         })
         .collect();
     let resp = run(
-        Trigger::Created,
+        Process::Created,
         &s,
         &kv,
         &post(&format!("token={TOKEN}"), message(ORG, &ns)),
@@ -111,7 +115,7 @@ fn created_message_is_synced_dry_run_and_acknowledged() {
         assert!(r.ever_synced);
         assert_eq!(r.attempts, 1);
         let dest = r.destination.expect("destination");
-        assert_eq!(dest.kind, "dry-run");
+        assert_eq!(dest.kind, DestinationKind::DryRun);
         assert_eq!(dest.id.as_deref(), Some(format!("Contact/{id}").as_str()));
         let payload = r.last_payload.expect("payload");
         assert_eq!(payload["fields"]["email"], "ana@example.com");
@@ -184,7 +188,7 @@ fn refusals_write_nothing() {
     ];
     for (name, s, req, says) in cases {
         let kv = MemoryKv::new();
-        let resp = run(Trigger::Created, &s, &kv, &req);
+        let resp = run(Process::Created, &s, &kv, &req);
         assert_eq!(resp.status, 500, "{name}");
         let text = body(&resp);
         assert!(text.contains("<soapenv:Fault>"), "{name}: {text}");
@@ -207,7 +211,7 @@ fn update_without_mapped_change_is_skipped_and_keeps_history() {
             "2026-11-20T10:15:00.000Z",
         )],
     );
-    assert_eq!(run(Trigger::Created, &s, &kv, &post(&q, first)).status, 200);
+    assert_eq!(run(Process::Created, &s, &kv, &post(&q, first)).status, 200);
     // Only the unmapped Zz_Note__c differs (it carries the notification id).
     let same = message(
         ORG,
@@ -218,7 +222,7 @@ fn update_without_mapped_change_is_skipped_and_keeps_history() {
             "2026-11-20T10:16:00.000Z",
         )],
     );
-    assert_eq!(run(Trigger::Updated, &s, &kv, &post(&q, same)).status, 200);
+    assert_eq!(run(Process::Updated, &s, &kv, &post(&q, same)).status, 200);
     let r = stored(&kv, "Contact", "003000000000001AAA");
     assert_eq!(r.status, Status::Skipped);
     assert_eq!(r.skip_reason.as_deref(), Some("no mapped field changed"));
@@ -236,7 +240,7 @@ fn update_without_mapped_change_is_skipped_and_keeps_history() {
         )],
     );
     assert_eq!(
-        run(Trigger::Updated, &s, &kv, &post(&q, changed)).status,
+        run(Process::Updated, &s, &kv, &post(&q, changed)).status,
         200
     );
     let r = stored(&kv, "Contact", "003000000000001AAA");
@@ -259,16 +263,16 @@ fn repeats_and_stale_deliveries_are_ignored_visibly() {
         )],
     );
     assert_eq!(
-        run(Trigger::Created, &s, &kv, &post(&q, m.clone())).status,
+        run(Process::Created, &s, &kv, &post(&q, m.clone())).status,
         200
     );
     let first = stored(&kv, "Contact", "003000000000001AAA");
-    assert_eq!(run(Trigger::Created, &s, &kv, &post(&q, m)).status, 200);
+    assert_eq!(run(Process::Created, &s, &kv, &post(&q, m)).status, 200);
     let mut repeat = stored(&kv, "Contact", "003000000000001AAA");
     let ignored = repeat.last_ignored.take().expect("the repeat is visible");
     assert_eq!(
-        (ignored.reason.as_str(), ignored.notification_id.as_str()),
-        ("duplicate", "04l1")
+        (ignored.reason, ignored.notification_id.as_str()),
+        (IgnoreReason::Duplicate, "04l1")
     );
     assert_eq!(repeat, first, "a repeat changed more than last_ignored");
 
@@ -281,7 +285,7 @@ fn repeats_and_stale_deliveries_are_ignored_visibly() {
             "2026-11-20T09:00:00.000Z",
         )],
     );
-    assert_eq!(run(Trigger::Updated, &s, &kv, &post(&q, old)).status, 200);
+    assert_eq!(run(Process::Updated, &s, &kv, &post(&q, old)).status, 200);
     let r = stored(&kv, "Contact", "003000000000001AAA");
     assert_eq!(
         r.status,
@@ -290,7 +294,7 @@ fn repeats_and_stale_deliveries_are_ignored_visibly() {
     );
     assert_eq!(r.destination_calls, 1);
     let ignored = r.last_ignored.expect("the stale delivery is visible");
-    assert_eq!(ignored.reason, "stale");
+    assert_eq!(ignored.reason, IgnoreReason::Stale);
     assert_eq!(
         ignored.source_modified_at.as_deref(),
         Some("2026-11-20T09:00:00.000Z")
@@ -315,7 +319,7 @@ fn an_update_of_a_record_never_seen_syncs_and_trigger_switches_apply() {
             "2026-11-20T10:15:00.000Z",
         )],
     );
-    assert_eq!(run(Trigger::Updated, &s, &kv, &post(&q, m)).status, 200);
+    assert_eq!(run(Process::Updated, &s, &kv, &post(&q, m)).status, 200);
     let r = stored(&kv, "Contact", "003000000000001AAA");
     assert_eq!((r.status, r.destination_calls), (Status::Synced, 1));
 
@@ -335,7 +339,7 @@ fn an_update_of_a_record_never_seen_syncs_and_trigger_switches_apply() {
             "2026-11-20T10:16:00.000Z",
         )],
     );
-    assert_eq!(run(Trigger::Updated, &s, &kv, &post(&q, m)).status, 200);
+    assert_eq!(run(Process::Updated, &s, &kv, &post(&q, m)).status, 200);
     let r = stored(&kv, "Contact", "003000000000001AAA");
     assert_eq!(r.status, Status::Skipped);
     assert_eq!(
@@ -351,7 +355,7 @@ fn unmapped_object_is_skipped_with_its_reason() {
     let s = settings(&[]);
     let n = r#"<Notification><Id>04l9</Id><sObject xsi:type="sf:Opportunity" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Id>006000000000001AAA</sf:Id></sObject></Notification>"#;
     let resp = run(
-        Trigger::Created,
+        Process::Created,
         &s,
         &kv,
         &post(&format!("token={TOKEN}"), message(ORG, &[n.to_string()])),
@@ -371,7 +375,7 @@ fn a_record_the_mapping_cannot_map_is_an_error_and_acknowledged() {
     let s = settings(&[]);
     let n = r#"<Notification><Id>04l9</Id><sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Id>003000000000009AAA</sf:Id><sf:Email>x@y.z</sf:Email></sObject></Notification>"#;
     let resp = run(
-        Trigger::Created,
+        Process::Created,
         &s,
         &kv,
         &post(&format!("token={TOKEN}"), message(ORG, &[n.to_string()])),
@@ -380,11 +384,11 @@ fn a_record_the_mapping_cannot_map_is_an_error_and_acknowledged() {
     let r = stored(&kv, "Contact", "003000000000009AAA");
     assert_eq!(r.status, Status::Error);
     let err = r.last_error.expect("error");
-    assert_eq!(err.kind, ErrorKind::Permanent);
+    assert_eq!(err.failure.kind, ErrorKind::Permanent);
     assert!(
-        err.message.contains("FirstName, LastName"),
+        err.failure.message.contains("FirstName, LastName"),
         "{}",
-        err.message
+        err.failure.message
     );
 }
 
@@ -403,7 +407,7 @@ fn a_store_that_cannot_write_is_never_acknowledged() {
         )],
     );
     let resp = run(
-        Trigger::Created,
+        Process::Created,
         &s,
         &kv,
         &post(&format!("token={TOKEN}"), m),
@@ -430,7 +434,7 @@ fn an_unconfigured_destination_is_not_acknowledged_and_is_retried_on_redelivery(
         )],
     );
     let resp = run(
-        Trigger::Created,
+        Process::Created,
         &s,
         &kv,
         &post(&format!("token={TOKEN}"), m),
@@ -438,7 +442,10 @@ fn an_unconfigured_destination_is_not_acknowledged_and_is_retried_on_redelivery(
     assert_eq!(resp.status, 500);
     let r = stored(&kv, "Contact", "003000000000001AAA");
     assert_eq!(r.status, Status::Error);
-    assert_eq!(r.last_error.map(|e| e.kind), Some(ErrorKind::Config));
+    assert_eq!(
+        r.last_error.map(|e| e.failure.kind),
+        Some(ErrorKind::Config)
+    );
     // Redelivered once dry-run is chosen: processed again, not dropped as a repeat.
     let s = settings(&[]);
     let m = message(
@@ -451,7 +458,7 @@ fn an_unconfigured_destination_is_not_acknowledged_and_is_retried_on_redelivery(
         )],
     );
     let resp = run(
-        Trigger::Created,
+        Process::Created,
         &s,
         &kv,
         &post(&format!("token={TOKEN}"), m),
@@ -485,14 +492,17 @@ fn past_the_message_budget_nothing_more_is_pushed_and_the_message_is_redelivered
         )],
     );
     let resp = block_on(handle_outbound_message(
-        Trigger::Created,
+        Process::Created,
         &post(&format!("token={TOKEN}"), m),
         &ctx,
     ));
     assert_eq!(resp.status, 500);
     let r = stored(&kv, "Contact", "003000000000001AAA");
     assert_eq!((r.status, r.destination_calls), (Status::Error, 0));
-    assert_eq!(r.last_error.map(|e| e.kind), Some(ErrorKind::Transient));
+    assert_eq!(
+        r.last_error.map(|e| e.failure.kind),
+        Some(ErrorKind::Transient)
+    );
     assert!(
         r.notification_ids.is_empty(),
         "must be processed again on redelivery"

@@ -1,0 +1,191 @@
+//! The Outbound Message endpoint: `POST /sf/created` and `POST /sf/updated`,
+//! all that the `record-created` and `field-updated` functions call
+//! ([`handle_outbound_message`]). In order:
+//!
+//! 1. Refuse, with a SOAP Fault and without writing anything: sfsync not
+//!    configured, a missing or wrong `?token=`, a body that is not an Outbound
+//!    Message ([`crate::soap`]), a foreign `OrganizationId` ([`Refusal`]).
+//! 2. Turn each notification into a [`SyncInput`] and run them through the
+//!    [`pipeline`]: records concurrently, each record's notifications in
+//!    delivery order.
+//! 3. Answer `Ack true` only when every outcome is stored and none waits on
+//!    a transient or configuration failure; otherwise a Fault that lists what
+//!    failed, so Salesforce redelivers the message. Redelivered notifications
+//!    that already synced are recognised by their id and cost nothing.
+
+use crate::context::Context;
+use crate::io::{Http, Kv, KvError};
+use crate::pipeline::{self, Arrival, SyncInput, SyncOptions, SyncOutcome, SyncState};
+use crate::record::Process;
+use crate::run::Run;
+use crate::soap::{self, FaultCode, SoapError};
+use crate::store;
+use crate::web::{Request, Response};
+
+/// Why a message is refused as a whole. Each becomes its Fault in
+/// [`Refusal::into_response`], the one place this surface writes errors.
+#[derive(Debug)]
+pub enum Refusal {
+    NotPost,
+    NoEndpointToken,
+    NoOrganizationId,
+    NoToken,
+    WrongToken,
+    NotAMessage(SoapError),
+    ForeignOrganization(String),
+    StateUnreadable(KvError),
+    /// Some notifications must be delivered again: (failures, out of how many).
+    NotSynced(Vec<String>, usize),
+}
+
+/// How many failures a Fault lists before "and N more".
+const SHOWN: usize = 5;
+
+impl Refusal {
+    pub fn into_response(self) -> Response {
+        let client = |msg: &str| Response::soap(500, soap::fault(FaultCode::Client, msg));
+        let server = |msg: &str| Response::soap(500, soap::fault(FaultCode::Server, msg));
+        match self {
+            Refusal::NotPost => Response::soap(
+                405,
+                soap::fault(
+                    FaultCode::Client,
+                    "this endpoint takes Salesforce Outbound Messages sent with POST",
+                ),
+            )
+            .with_header("allow", "POST"),
+            Refusal::NoEndpointToken => server(
+                "sfsync refuses every message until the variable sf_endpoint_token is set; set it, then put the same value in the Outbound Message endpoint URL as ?token=",
+            ),
+            Refusal::NoOrganizationId => server(
+                "sfsync refuses every message until the variable sf_organization_id is set to this org's id (Setup > Company Information)",
+            ),
+            Refusal::NoToken => client(
+                "the endpoint URL has no ?token=; edit the Outbound Message endpoint URL to end with ?token=<sf_endpoint_token>",
+            ),
+            Refusal::WrongToken => client(
+                "the ?token= in the endpoint URL does not match sfsync's sf_endpoint_token; correct the Outbound Message endpoint URL",
+            ),
+            Refusal::NotAMessage(e) => client(&e.to_string()),
+            Refusal::ForeignOrganization(org) => client(&format!(
+                "OrganizationId {org} is not the org this sfsync deployment serves (sf_organization_id); send from the right org or deploy sfsync for this one"
+            )),
+            Refusal::StateUnreadable(e) => server(&format!(
+                "could not read sfsync's state, nothing was done; Salesforce will retry ({e})"
+            )),
+            Refusal::NotSynced(failures, total) => {
+                let mut text = format!(
+                    "{} of {total} notifications were not synced and will be retried by Salesforce: {}",
+                    failures.len(),
+                    failures
+                        .iter()
+                        .take(SHOWN)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                );
+                if failures.len() > SHOWN {
+                    text.push_str(&format!(
+                        "; and {} more (see GET /admin/records?status=error)",
+                        failures.len() - SHOWN
+                    ));
+                }
+                server(&text)
+            }
+        }
+    }
+}
+
+/// Handle `POST /sf/created` (`Process::Created`) or `/sf/updated`.
+pub async fn handle_outbound_message<K: Kv, H: Http>(
+    process: Process,
+    req: &Request,
+    ctx: &Context<'_, K, H>,
+) -> Response {
+    match receive(process, req, ctx).await {
+        Ok(()) => Response::soap(200, soap::ack(true)),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+async fn receive<K: Kv, H: Http>(
+    process: Process,
+    req: &Request,
+    ctx: &Context<'_, K, H>,
+) -> Result<(), Refusal> {
+    if req.method != "POST" {
+        return Err(Refusal::NotPost);
+    }
+    let settings = ctx.settings;
+    let expected_token = settings
+        .sf_endpoint_token
+        .as_ref()
+        .ok_or(Refusal::NoEndpointToken)?;
+    if settings.sf_organization_id.is_none() {
+        return Err(Refusal::NoOrganizationId);
+    }
+    match req.query_param("token") {
+        None => return Err(Refusal::NoToken),
+        Some(token) if !expected_token.matches(&token) => return Err(Refusal::WrongToken),
+        Some(_) => {}
+    }
+    let message = soap::parse(&req.body).map_err(Refusal::NotAMessage)?;
+    if !settings.accepts_organization(&message.organization_id) {
+        return Err(Refusal::ForeignOrganization(message.organization_id));
+    }
+    let state = SyncState::load(ctx.kv)
+        .await
+        .map_err(Refusal::StateUnreadable)?;
+
+    let salt = message
+        .notifications
+        .first()
+        .map(|n| n.id.clone())
+        .unwrap_or_default();
+    let inputs = message
+        .notifications
+        .into_iter()
+        .map(|n| SyncInput {
+            process,
+            arrival: Arrival::Notification {
+                id: n.id,
+                sobject: n.sobject,
+            },
+            options: SyncOptions {
+                force: process == Process::Created,
+                partial_is_error: false,
+            },
+        })
+        .collect();
+    let outcomes = pipeline::sync_all(inputs, &state, ctx).await;
+    record_run(process, &salt, &outcomes, ctx).await;
+    let failures: Vec<String> = outcomes
+        .iter()
+        .filter_map(SyncOutcome::needs_redelivery)
+        .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Refusal::NotSynced(failures, outcomes.len()))
+    }
+}
+
+/// Write the run of one message. Its outcomes are already stored; a run
+/// that cannot be written costs history, not data, so it does not change
+/// the answer to Salesforce.
+async fn record_run<K: Kv, H: Http>(
+    process: Process,
+    salt: &str,
+    outcomes: &[SyncOutcome],
+    ctx: &Context<'_, K, H>,
+) {
+    let mut run = Run::new(process, ctx.now, salt);
+    for o in outcomes {
+        o.count_in(&mut run);
+    }
+    run.finished_at = ctx.current_time();
+    let _ = store::save_run(ctx.kv, &run).await;
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,465 @@
+//! The sync of one record: the one step every entry point runs.
+//!
+//! The Outbound Message triggers ([`crate::inbound`]), resend and backfill
+//! ([`crate::admin`]) each turn what they received into a [`SyncInput`] —
+//! what arrived, for which process, with which options — and call [`sync`]
+//! (or [`sync_all`] for many). None of them fabricates another's input, and
+//! the step has no case for a particular process: what differs is in the
+//! input.
+//!
+//! ```text
+//! load ─▶ repeat? stale? ─▶ mapped object? trigger on? fits the destination?
+//!      ─▶ paused? ─▶ mapped fields unchanged? ─▶ map ─▶ push ─▶ store
+//! ```
+//!
+//! Every path ends in one write of the record, whose status then says what
+//! happened ([`Outcome`]); a record that cannot be written is reported as
+//! [`Outcome::NotStored`], so the caller never claims an outcome it lost.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::DateTime;
+use futures::stream::{self, StreamExt};
+
+use crate::context::Context;
+use crate::destination::{self, Pushed};
+use crate::failure::Failure;
+use crate::io::{Http, Kv, KvError};
+use crate::mapping::load::check_object_for_destination;
+use crate::mapping::Mapping;
+use crate::record::{IgnoreReason, Ignored, Process, Status, SyncRecord};
+use crate::reference::RecordRef;
+use crate::run::Run;
+use crate::sobject::SObject;
+use crate::store;
+
+/// How many records of one request are synced at the same time.
+pub const CONCURRENCY: usize = 8;
+
+/// How long one request may spend calling the destination. Records not
+/// started by then are recorded as a transient failure, so an answer always
+/// comes well within Salesforce's own wait.
+pub const MESSAGE_BUDGET: Duration = Duration::from_secs(20);
+
+/// What every sync of a request reads once, before the first record.
+#[derive(Debug, Clone)]
+pub struct SyncState {
+    pub mapping: Mapping,
+    pub paused: bool,
+}
+
+impl SyncState {
+    pub async fn load<K: Kv>(kv: &K) -> Result<SyncState, KvError> {
+        Ok(SyncState {
+            mapping: store::active_mapping(kv).await?,
+            paused: store::is_paused(kv).await?,
+        })
+    }
+}
+
+/// What arrived for a record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arrival {
+    /// A notification of an Outbound Message. Its id makes a redelivery a
+    /// repeat; its `LastModifiedDate` orders deliveries of one record.
+    Notification { id: String, sobject: SObject },
+    /// A row of an export file. It has no delivery id: a second run of the
+    /// same file is recognised by the mapped fields' fingerprint alone.
+    Row { sobject: SObject },
+    /// Nothing new: sync the source fields last received for this record.
+    Stored { record: RecordRef },
+}
+
+impl Arrival {
+    /// The record this arrival is about.
+    pub fn record(&self) -> RecordRef {
+        match self {
+            Arrival::Notification { sobject, .. } | Arrival::Row { sobject } => {
+                RecordRef::new(&sobject.object_type, &sobject.id)
+            }
+            Arrival::Stored { record } => record.clone(),
+        }
+    }
+
+    fn sobject(&self) -> Option<&SObject> {
+        match self {
+            Arrival::Notification { sobject, .. } | Arrival::Row { sobject } => Some(sobject),
+            Arrival::Stored { .. } => None,
+        }
+    }
+}
+
+/// How the step treats an arrival.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// Push even when the mapped fields are what was last synced: a created
+    /// notification is the record's first word, and a resend follows a fix
+    /// of the destination or the mapping.
+    pub force: bool,
+    /// A sync the destination could only do in part (a Contact whose
+    /// Account has no organization yet) is recorded as an error to resend,
+    /// not as synced (backfill, where the admin is told to load Accounts
+    /// first).
+    pub partial_is_error: bool,
+}
+
+/// One record to sync.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncInput {
+    pub process: Process,
+    pub arrival: Arrival,
+    pub options: SyncOptions,
+}
+
+/// What the step did with one input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Stored with this status; the failure or skip reason says why.
+    Stored {
+        status: Status,
+        failure: Option<Failure>,
+        skip_reason: Option<String>,
+    },
+    /// Already applied (the same notification id): no destination call.
+    Repeat,
+    /// Older than the state already applied: no destination call.
+    Stale,
+    /// A resend of a record sfsync never received.
+    Unknown,
+    /// Nothing to sync and nothing written (a resend of a record whose
+    /// source fields never arrived), with the reason.
+    NothingToSync(String),
+    /// Could not be stored: the caller must not claim it was handled.
+    NotStored(KvError),
+}
+
+/// The outcome of one input, with its record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncOutcome {
+    pub record: RecordRef,
+    pub outcome: Outcome,
+}
+
+impl SyncOutcome {
+    /// Count this outcome in a run.
+    pub fn count_in(&self, run: &mut Run) {
+        let record = self.record.to_string();
+        match &self.outcome {
+            Outcome::Stored {
+                status, failure, ..
+            } => run.add(
+                &record,
+                *status,
+                failure.as_ref().map(|f| f.message.as_str()),
+            ),
+            Outcome::Repeat | Outcome::Stale => run.counts.ignored += 1,
+            Outcome::NothingToSync(_) => run.add(&record, Status::Skipped, None),
+            Outcome::Unknown => run.add(
+                &record,
+                Status::Error,
+                Some("sfsync has received nothing for this record"),
+            ),
+            Outcome::NotStored(e) => {
+                run.add(&record, Status::Error, Some(&format!("not stored: {e}")))
+            }
+        }
+    }
+
+    /// Why the sender must deliver again because of this outcome, if it must.
+    pub fn needs_redelivery(&self) -> Option<String> {
+        match &self.outcome {
+            Outcome::NotStored(e) => Some(format!("{}: not stored ({e})", self.record)),
+            Outcome::Stored {
+                failure: Some(f), ..
+            } if f.kind.needs_redelivery() => Some(format!("{}: {}", self.record, f.message)),
+            _ => None,
+        }
+    }
+}
+
+/// Sync many inputs: different destination records concurrently (bounded
+/// by [`CONCURRENCY`]), inputs for one destination record — the same
+/// Salesforce record, or users with the same mapped email — one after the
+/// other in the order given. Outcomes come back in input order.
+pub async fn sync_all<K: Kv, H: Http>(
+    inputs: Vec<SyncInput>,
+    state: &SyncState,
+    ctx: &Context<'_, K, H>,
+) -> Vec<SyncOutcome> {
+    let mut groups: BTreeMap<String, Vec<(usize, SyncInput)>> = BTreeMap::new();
+    for (i, input) in inputs.into_iter().enumerate() {
+        let key = serialisation_key(&input.arrival, &state.mapping);
+        groups.entry(key).or_default().push((i, input));
+    }
+    let mut out: Vec<(usize, SyncOutcome)> = stream::iter(groups.into_values())
+        .map(|group| async move {
+            let mut done = Vec::with_capacity(group.len());
+            for (i, input) in group {
+                done.push((i, sync(input, state, ctx).await));
+            }
+            done
+        })
+        .buffer_unordered(CONCURRENCY)
+        .flat_map(stream::iter)
+        .collect()
+        .await;
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, o)| o).collect()
+}
+
+/// Which destination record an arrival writes: its mapped email for users
+/// (two Salesforce records with one email are one Zendesk user), else the
+/// Salesforce record itself.
+fn serialisation_key(arrival: &Arrival, mapping: &Mapping) -> String {
+    let email = arrival.sobject().and_then(|so| {
+        let mapped = mapping.object(&so.object_type)?.apply(so).ok()?;
+        let email = mapped.fields.get("email")?.as_str()?.trim().to_lowercase();
+        (!email.is_empty()).then(|| store::email_key(&email))
+    });
+    email.unwrap_or_else(|| store::record_key(&arrival.record()))
+}
+
+/// Sync one record and store the outcome.
+pub async fn sync<K: Kv, H: Http>(
+    input: SyncInput,
+    state: &SyncState,
+    ctx: &Context<'_, K, H>,
+) -> SyncOutcome {
+    let reference = input.arrival.record();
+    let outcome = match sync_and_store(input, state, ctx).await {
+        Ok(outcome) => outcome,
+        Err(e) => Outcome::NotStored(e),
+    };
+    SyncOutcome {
+        record: reference,
+        outcome,
+    }
+}
+
+async fn sync_and_store<K: Kv, H: Http>(
+    input: SyncInput,
+    state: &SyncState,
+    ctx: &Context<'_, K, H>,
+) -> Result<Outcome, KvError> {
+    let SyncInput {
+        process,
+        arrival,
+        options,
+    } = input;
+    let reference = arrival.record();
+    let existing = store::load_record(ctx.kv, &reference).await?;
+    let now = ctx.now;
+
+    let (mut record, sobject, delivery) = match arrival {
+        Arrival::Stored { .. } => {
+            let Some(record) = existing else {
+                return Ok(Outcome::Unknown);
+            };
+            if record.source_fields.is_empty() {
+                return Ok(Outcome::NothingToSync(
+                    "nothing received from Salesforce for this record yet; update it in Salesforce or backfill it".into(),
+                ));
+            }
+            let so = SObject {
+                object_type: record.object.clone(),
+                id: record.salesforce_id.clone(),
+                fields: record.source_fields.clone(),
+            };
+            (record, so, None)
+        }
+        Arrival::Notification { id, sobject } => {
+            let record = existing
+                .unwrap_or_else(|| SyncRecord::new(&sobject.object_type, &sobject.id, process));
+            (record, sobject, Some(id))
+        }
+        Arrival::Row { sobject } => {
+            let record = existing
+                .unwrap_or_else(|| SyncRecord::new(&sobject.object_type, &sobject.id, process));
+            (record, sobject, None)
+        }
+    };
+
+    let ignore = |record: &mut SyncRecord, reason: IgnoreReason, id: &str| {
+        record.last_ignored = Some(Ignored {
+            reason,
+            notification_id: id.to_string(),
+            trigger: process,
+            source_modified_at: sobject.modified_at().map(str::to_string),
+            at: now,
+        });
+    };
+    if let Some(id) = &delivery {
+        if record.notification_ids.contains(id) {
+            ignore(&mut record, IgnoreReason::Duplicate, id);
+            store::save_record(ctx.kv, &record).await?;
+            return Ok(Outcome::Repeat);
+        }
+    }
+    let stale = match (record.source_modified_at.as_deref(), sobject.modified_at()) {
+        (Some(stored), Some(incoming)) => is_older(incoming, stored),
+        _ => false,
+    };
+    if stale {
+        ignore(
+            &mut record,
+            IgnoreReason::Stale,
+            delivery.as_deref().unwrap_or(""),
+        );
+        if let Some(id) = &delivery {
+            record.remember_notification(id);
+        }
+        store::save_record(ctx.kv, &record).await?;
+        return Ok(Outcome::Stale);
+    }
+
+    record.last_trigger = process;
+    apply(process, options, &mut record, &sobject, state, ctx).await;
+    // A delivery is remembered as applied only when its outcome is final, so
+    // that the redelivery of a transient or configuration failure is synced
+    // again rather than dropped as a repeat.
+    if let Some(id) = &delivery {
+        if record
+            .current_failure()
+            .is_none_or(|f| !f.kind.needs_redelivery())
+        {
+            record.remember_notification(id);
+        }
+    }
+    store::save_record(ctx.kv, &record).await?;
+    Ok(Outcome::Stored {
+        status: record.status,
+        failure: record.current_failure().cloned(),
+        skip_reason: record.skip_reason.clone(),
+    })
+}
+
+/// Bring `record` up to date with `so`, the record as Salesforce sent it:
+/// check the mapping and the object's triggers, honour pause, skip when no
+/// mapped field changed (unless forced), map, push, and note the outcome.
+async fn apply<K: Kv, H: Http>(
+    process: Process,
+    options: SyncOptions,
+    record: &mut SyncRecord,
+    so: &SObject,
+    state: &SyncState,
+    ctx: &Context<'_, K, H>,
+) {
+    let now = ctx.now;
+    record.source_fields = so.fields.clone();
+    record.source_modified_at = so.modified_at().map(str::to_string);
+
+    let Some(object_mapping) = state.mapping.object(&so.object_type) else {
+        record.mark_skipped(
+            now,
+            &format!("object {} is not in the active mapping", so.object_type),
+        );
+        return;
+    };
+    record.links = object_mapping
+        .links
+        .values()
+        .filter_map(|field| {
+            so.text(field)
+                .filter(|v| !v.is_empty())
+                .map(|v| (field.clone(), v.to_string()))
+        })
+        .collect();
+    if !object_mapping.accepts(process) {
+        record.mark_skipped(
+            now,
+            &format!(
+                "the {} trigger is off for {} in the active mapping",
+                process.as_str(),
+                so.object_type
+            ),
+        );
+        return;
+    }
+    let destination_problems =
+        check_object_for_destination(object_mapping, ctx.settings.destination);
+    if !destination_problems.is_empty() {
+        let text: Vec<String> = destination_problems
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        record.mark_error(
+            now,
+            Failure::config(format!(
+                "the active mapping does not fit destination {}: {}",
+                ctx.settings.destination.as_str(),
+                text.join("; ")
+            )),
+        );
+        return;
+    }
+    if state.paused {
+        record.status = Status::Pending;
+        record.skip_reason = None;
+        record.last_attempt_at = Some(now);
+        return;
+    }
+    let fingerprint = object_mapping.fingerprint(so);
+    // A record that never synced, or whose last attempt failed, is pushed;
+    // otherwise an arrival whose mapped fields are what was last synced has
+    // nothing to send.
+    if !options.force
+        && record.status != Status::Error
+        && record.ever_synced
+        && record.fingerprint.as_deref() == Some(fingerprint.as_str())
+    {
+        record.mark_skipped(now, "no mapped field changed");
+        return;
+    }
+    let mapped = match object_mapping.apply(so) {
+        Err(e) => {
+            record.mark_error(now, Failure::permanent(e.to_string()));
+            return;
+        }
+        Ok(mapped) => mapped,
+    };
+    if (ctx.elapsed)() > MESSAGE_BUDGET {
+        record.mark_error(
+            now,
+            Failure::transient(format!(
+                "not attempted: this request had already spent {} s on destination calls; Salesforce redelivers the message (for resend or backfill, run it again)",
+                MESSAGE_BUDGET.as_secs()
+            )),
+        );
+        return;
+    }
+    record.destination_calls += 1;
+    match destination::push(ctx, &state.mapping, &so.object_type, &mapped, record).await {
+        Ok(Pushed {
+            destination,
+            payload,
+            syncing_record,
+            fields_synced,
+            partial,
+        }) => {
+            match partial.filter(|_| options.partial_is_error) {
+                Some(missing) => {
+                    record.mark_partly_synced(now, destination, Failure::permanent(missing))
+                }
+                None => record.mark_synced(now, destination),
+            }
+            record.fingerprint = Some(fingerprint);
+            record.last_payload = payload;
+            record.syncing_record = syncing_record;
+            record.fields_synced = fields_synced;
+        }
+        Err(failure) => record.mark_error(now, failure),
+    }
+}
+
+/// Whether Salesforce stamp `a` is strictly older than `b`. Unparseable
+/// stamps are never called older.
+fn is_older(a: &str, b: &str) -> bool {
+    match (
+        DateTime::parse_from_rfc3339(a),
+        DateTime::parse_from_rfc3339(b),
+    ) {
+        (Ok(a), Ok(b)) => a < b,
+        _ => false,
+    }
+}
