@@ -56,3 +56,111 @@ pub async fn push<H: Http>(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use futures::executor::block_on;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::failure::ErrorKind;
+    use crate::io::{HttpError, HttpResponse};
+    use crate::memory::ScriptedHttp;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        Settings::load(|n| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.to_string())
+        })
+        .expect("settings")
+    }
+
+    fn mapped() -> Mapped {
+        let mut fields = serde_json::Map::new();
+        fields.insert("email".into(), json!("ana@example.com"));
+        Mapped {
+            entity: "user".into(),
+            key: "003000000000001AAA".into(),
+            fields,
+            links: BTreeMap::new(),
+        }
+    }
+
+    fn answer(status: u16, headers: &[(&str, &str)]) -> Result<HttpResponse, HttpError> {
+        Ok(HttpResponse {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: b"{\"error\":\"no\"}".to_vec(),
+        })
+    }
+
+    #[test]
+    fn puts_by_table_and_key_with_the_auth_header() {
+        let s = settings(&[
+            ("webhook_url", "https://hooks.example.com"),
+            ("webhook_auth", "Bearer hook-secret"),
+        ]);
+        let http = ScriptedHttp::default();
+        let pushed = block_on(push(&s, &http, "Contact", &mapped())).expect("synced");
+        assert_eq!(pushed.destination.kind, DestinationKind::Webhook);
+        assert_eq!(
+            pushed.destination.id.as_deref(),
+            Some("user/003000000000001AAA")
+        );
+        let sent = http.sent.borrow();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].method, "PUT");
+        assert_eq!(
+            sent[0].url,
+            "https://hooks.example.com/user/003000000000001AAA"
+        );
+        assert!(sent[0]
+            .headers
+            .iter()
+            .any(|(k, v)| k == "authorization" && v == "Bearer hook-secret"));
+        let body: Value = serde_json::from_slice(&sent[0].body).expect("json");
+        assert_eq!(body["object"], "Contact");
+        assert_eq!(body["fields"]["email"], "ana@example.com");
+    }
+
+    #[test]
+    fn answers_are_classified_and_a_short_retry_after_is_waited_once() {
+        let s = settings(&[("webhook_url", "http://127.0.0.1:9")]);
+        let cases = [
+            (vec![answer(400, &[])], Some(ErrorKind::Permanent), 1),
+            (vec![answer(500, &[])], Some(ErrorKind::Transient), 1),
+            (vec![answer(401, &[])], Some(ErrorKind::Config), 1),
+            (
+                vec![answer(429, &[("retry-after", "1")]), answer(204, &[])],
+                None,
+                2,
+            ),
+            (
+                vec![answer(429, &[("retry-after", "60")])],
+                Some(ErrorKind::Transient),
+                1,
+            ),
+            (vec![Err(HttpError::Denied)], Some(ErrorKind::Config), 1),
+        ];
+        for (replies, kind, calls) in cases {
+            let http = ScriptedHttp::default();
+            *http.replies.borrow_mut() = replies;
+            let out = block_on(push(&s, &http, "Contact", &mapped()));
+            assert_eq!(out.as_ref().err().map(|f| f.kind), kind, "{out:?}");
+            assert_eq!(http.sent.borrow().len(), calls, "{out:?}");
+        }
+        let unset = settings(&[]);
+        let out = block_on(push(&unset, &ScriptedHttp::default(), "Contact", &mapped()));
+        assert!(out
+            .expect_err("unset")
+            .message
+            .contains("webhook_url is not set"));
+    }
+}

@@ -134,42 +134,24 @@ async fn push_user<K: Kv, H: Http>(
     let body = with_external_id(mapped);
     let this = format!("{object}/{}", mapped.key);
 
-    if !multi_org {
-        let mut user_body = body;
-        if let (Some(org), Value::Object(m)) = (organization, &mut user_body) {
-            m.insert("organization_id".into(), Value::from(org));
+    // What is known: the user, found by its link, then (multi-org only,
+    // where its memberships matter) by external id and by email.
+    let mut existing: Option<User> = None;
+    let linked = linked_id(record);
+    if multi_org {
+        if let Some(id) = linked {
+            existing = client.get_user(id).await?;
         }
-        let updated = match linked_id(record) {
-            Some(id) => client.update_user(id, user_body.clone()).await?,
-            None => None,
-        };
-        let user = match updated {
-            Some(u) => u,
-            None => client.upsert_user(user_body).await?,
-        };
-        remember_email(ctx, email.as_deref(), user.id, None).await?;
-        return Ok(Pushed {
-            destination: synced(user.id, organization.into_iter().collect()),
-            payload: None,
-            syncing_record: None,
-            fields_synced: None,
-            partial: missing_organization(account_id, organization),
-        });
-    }
-
-    // Multi-org: find the user (link, then external id, then email).
-    let mut existing: Option<User> = match linked_id(record) {
-        Some(id) => client.get_user(id).await?,
-        None => None,
-    };
-    if existing.is_none() {
-        existing = client.find_user_by_external_id(&mapped.key).await?;
-    }
-    if existing.is_none() {
-        if let Some(e) = &email {
-            existing = client.find_user_by_email(e).await?;
+        if existing.is_none() {
+            existing = client.find_user_by_external_id(&mapped.key).await?;
+        }
+        if existing.is_none() {
+            if let Some(e) = &email {
+                existing = client.find_user_by_email(e).await?;
+            }
         }
     }
+    let user_id = existing.as_ref().map(|u| u.id).or(linked);
     let state = match &existing {
         Some(u) => {
             let memberships = client.memberships(u.id).await?;
@@ -182,36 +164,38 @@ async fn push_user<K: Kv, H: Http>(
                 organizations: memberships.iter().map(|m| m.organization_id).collect(),
             })
         }
-        None => None,
+        // Without multi-org only the link is known; its organizations do
+        // not change the decision.
+        None => linked.map(|_| UserState::default()),
     };
+
+    // Decide (multi-org.md), then act.
     let decision = rules::decide(&Situation {
-        multi_org: true,
+        multi_org,
         has_account: account_id.is_some(),
         organization,
         user: state.clone(),
     });
-    let user_id = match &existing {
-        None => {
-            let mut user_body = body;
-            if let (true, Some(org), Value::Object(m)) =
-                (decision.set_organization, organization, &mut user_body)
-            {
-                m.insert("organization_id".into(), Value::from(org));
-            }
-            client.upsert_user(user_body).await?.id
-        }
-        Some(u) if decision.sync_fields => match client.update_user(u.id, body.clone()).await? {
-            Some(updated) => updated.id,
-            None => client.upsert_user(body).await?.id,
-        },
-        Some(u) => u.id,
-    };
-    let mut organization_ids = state.map(|s| s.organizations).unwrap_or_default();
-    if decision.create_membership {
-        if let Some(org) = organization {
-            client.add_membership(user_id, org).await?;
-        }
+    let mut user_body = body;
+    if let (true, Some(org), Value::Object(m)) =
+        (decision.set_organization, organization, &mut user_body)
+    {
+        m.insert("organization_id".into(), Value::from(org));
     }
+    let user_id = match user_id {
+        Some(id) if !decision.create_user && !decision.sync_fields => id,
+        Some(id) if !decision.create_user => match client.update_user(id, user_body.clone()).await?
+        {
+            Some(updated) => updated.id,
+            // The linked user was deleted in Zendesk: create it again.
+            None => client.upsert_user(user_body).await?.id,
+        },
+        _ => client.upsert_user(user_body).await?.id,
+    };
+    if let (true, Some(org)) = (decision.create_membership, organization) {
+        client.add_membership(user_id, org).await?;
+    }
+    let mut organization_ids = state.map(|s| s.organizations).unwrap_or_default();
     if let Some(org) =
         organization.filter(|_| decision.create_membership || decision.set_organization)
     {
@@ -219,7 +203,8 @@ async fn push_user<K: Kv, H: Http>(
             organization_ids.push(org);
         }
     }
-    let claim = (decision.sync_fields && organization.is_some()).then_some(this.as_str());
+    let claim =
+        (multi_org && decision.sync_fields && organization.is_some()).then_some(this.as_str());
     let entry = remember_email(ctx, email.as_deref(), user_id, claim).await?;
     let syncing = entry
         .and_then(|e| e.syncing_record)
@@ -227,8 +212,8 @@ async fn push_user<K: Kv, H: Http>(
     Ok(Pushed {
         destination: synced(user_id, organization_ids),
         payload: None,
-        syncing_record: Some(syncing),
-        fields_synced: Some(decision.sync_fields),
+        syncing_record: multi_org.then_some(syncing),
+        fields_synced: multi_org.then_some(decision.sync_fields),
         partial: missing_organization(account_id, organization),
     })
 }
@@ -270,3 +255,6 @@ async fn remember_email<K: Kv, H: Http>(
     }
     Ok(Some(entry))
 }
+
+#[cfg(test)]
+mod tests;
