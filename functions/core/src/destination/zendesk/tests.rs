@@ -70,17 +70,18 @@ fn contact(account: Option<&str>) -> SObject {
     }
 }
 
+/// A call as the tests read it: method, path and query, JSON body.
+type Call = (String, String, Value);
+type Replies = Vec<Result<HttpResponse, crate::io::HttpError>>;
+
 /// Push the Contact with `replies` scripted; the calls made and the outcome.
 fn run(
     multi_org: bool,
     kv: &MemoryKv,
     record: &SyncRecord,
     so: &SObject,
-    replies: Vec<Result<HttpResponse, crate::io::HttpError>>,
-) -> (
-    Vec<(String, String, Value)>,
-    Result<super::Pushed, crate::failure::Failure>,
-) {
+    replies: Replies,
+) -> (Vec<Call>, Result<super::Pushed, crate::failure::Failure>) {
     let settings = settings(multi_org);
     let http = ScriptedHttp::default();
     *http.replies.borrow_mut() = replies;
