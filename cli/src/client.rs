@@ -11,7 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
+use sync_core::admin::wire::ErrorReply;
 
 pub struct Client {
     base: String,
@@ -27,8 +30,16 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Result<Value> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| anyhow!("sfsync answered something that is not JSON ({e})"))
+        self.decode()
+    }
+
+    /// The body as one of the admin API's answers.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            anyhow!(
+                "sfsync answered something this CLI does not read ({e}); are the CLI and the server the same version?"
+            )
+        })
     }
 
     pub fn text(&self) -> String {
@@ -176,34 +187,47 @@ impl Client {
         if (200..300).contains(&reply.status) {
             return Ok(reply);
         }
-        let message = reply
-            .json()
-            .ok()
-            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
-            .unwrap_or_else(|| reply.text());
-        let mut text = format!("{method} {path} failed ({}): {message}", reply.status);
-        if let Ok(v) = reply.json() {
-            for p in v
-                .get("problems")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                text.push_str(&format!(
-                    "\n  {}: {}",
-                    p.get("path").and_then(Value::as_str).unwrap_or_default(),
-                    p.get("message").and_then(Value::as_str).unwrap_or_default()
-                ));
+        let mut text = match serde_json::from_slice::<ErrorReply>(&reply.body) {
+            Ok(e) => {
+                let mut text = format!("{method} {path} failed ({}): {}", reply.status, e.error);
+                for p in &e.problems {
+                    text.push_str(&format!("\n  {}: {}", p.path, p.message));
+                }
+                text
             }
-        }
+            Err(_) => format!(
+                "{method} {path} failed ({}): {}",
+                reply.status,
+                reply.text()
+            ),
+        };
         if reply.status == 401 {
             text.push_str("\nhint: check --token / SFSYNC_TOKEN against the admin_token variable");
         }
         bail!(text)
     }
 
-    pub fn get_json(&self, path: &str) -> Result<Value> {
-        self.admin("GET", path, None, &[])?.json()
+    /// `GET` an admin route and read its typed answer.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.admin("GET", path, None, &[])?.decode()
+    }
+
+    /// `POST` a JSON body to an admin route and read its typed answer.
+    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
+        let body = serde_json::to_vec(body)?;
+        self.admin("POST", path, Some("application/json"), &body)?
+            .decode()
+    }
+
+    /// Send a body of `content_type` to an admin route, read the typed answer.
+    pub fn send_typed<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<T> {
+        self.admin(method, path, Some(content_type), body)?.decode()
     }
 
     pub fn post_json(&self, path: &str, body: &Value) -> Result<Value> {

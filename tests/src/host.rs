@@ -75,6 +75,18 @@ impl TestResponse {
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
+    /// The body as one of the admin API's typed answers
+    /// (`sync_core::admin::wire`), the same types the API writes.
+    pub fn typed<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "not a {} ({e}): {}",
+                std::any::type_name::<T>(),
+                self.text()
+            )
+        })
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

@@ -245,56 +245,67 @@ impl SyncRecord {
     }
 
     /// The admin API's view of this record.
-    pub fn view(&self) -> RecordView<'_> {
+    pub fn view(&self) -> RecordView {
         RecordView {
-            object: &self.object,
-            salesforce_id: &self.salesforce_id,
-            links: &self.links,
-            destination: self.destination.as_ref(),
+            object: self.object.clone(),
+            salesforce_id: self.salesforce_id.clone(),
+            links: self.links.clone(),
+            destination: self.destination.clone(),
             status: self.status,
-            skip_reason: self.skip_reason.as_deref(),
+            skip_reason: self.skip_reason.clone(),
             ever_synced: self.ever_synced,
             first_synced_at: self.first_synced_at,
             last_synced_at: self.last_synced_at,
             last_attempt_at: self.last_attempt_at,
-            last_error: self.last_error.as_ref(),
+            last_error: self.last_error.clone(),
             attempts: self.attempts,
             last_trigger: self.last_trigger,
             syncing_record: self.syncing_record,
             fields_synced: self.fields_synced,
-            source_modified_at: self.source_modified_at.as_deref(),
-            notification_ids: &self.notification_ids,
-            last_payload: self.last_payload.as_ref(),
+            source_modified_at: self.source_modified_at.clone(),
+            notification_ids: self.notification_ids.clone(),
+            last_payload: self.last_payload.clone(),
             destination_calls: self.destination_calls,
-            last_ignored: self.last_ignored.as_ref(),
+            last_ignored: self.last_ignored.clone(),
         }
     }
 }
 
-/// The record view of interfaces.md (serialised as JSON).
-#[derive(Debug, Serialize)]
-pub struct RecordView<'a> {
-    pub object: &'a str,
-    pub salesforce_id: &'a str,
-    pub links: &'a BTreeMap<String, String>,
-    pub destination: Option<&'a DestinationRef>,
+/// The record view of interfaces.md: what the admin API sends and what
+/// the CLI and the tests read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordView {
+    pub object: String,
+    pub salesforce_id: String,
+    #[serde(default)]
+    pub links: BTreeMap<String, String>,
+    pub destination: Option<DestinationRef>,
     pub status: Status,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skip_reason: Option<&'a str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
     pub ever_synced: bool,
     pub first_synced_at: Option<DateTime<Utc>>,
     pub last_synced_at: Option<DateTime<Utc>>,
     pub last_attempt_at: Option<DateTime<Utc>>,
-    pub last_error: Option<&'a LastError>,
+    pub last_error: Option<LastError>,
     pub attempts: u32,
     pub last_trigger: Process,
     pub syncing_record: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields_synced: Option<bool>,
-    pub source_modified_at: Option<&'a str>,
-    pub notification_ids: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_payload: Option<&'a Value>,
+    pub source_modified_at: Option<String>,
+    #[serde(default)]
+    pub notification_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_payload: Option<Value>,
+    #[serde(default)]
     pub destination_calls: u32,
-    pub last_ignored: Option<&'a Ignored>,
+    pub last_ignored: Option<Ignored>,
+}
+
+impl RecordView {
+    /// `Object/SalesforceId`.
+    pub fn reference(&self) -> RecordRef {
+        RecordRef::new(&self.object, &self.salesforce_id)
+    }
 }

@@ -66,6 +66,9 @@ use sfsync_tests::fake_webhook::FakeWebhook;
 use sfsync_tests::fake_zendesk::{self, FakeZendesk};
 use sfsync_tests::outbound::SpinRules;
 use sfsync_tests::soap::{contact, contact_id, message};
+use sync_core::admin::wire::{RecordView, ResendOutcome, ResendReply, Stats};
+use sync_core::record::{ErrorKind, Process, Status};
+use sync_core::settings::DestinationKind;
 
 /// The rule sets to run: all three on the test host; on a real `spin`
 /// (`SPIN_BIN`), that Spin's own (shown as `None`).
@@ -86,14 +89,18 @@ fn with(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 /// Send one Contact through `/sf/created` and return its record view.
-fn sync_one(app: &TestApp, n: usize) -> serde_json::Value {
+fn sync_one(app: &TestApp, n: usize) -> RecordView {
     let resp = app.send_message(
         "/sf/created",
         &message(ORG_ID, &[contact(n, &format!("ana{n}@example.com"))]),
     );
     assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+    record(app, n)
+}
+
+fn record(app: &TestApp, n: usize) -> RecordView {
     app.admin_get(&format!("/admin/records/Contact/{}", contact_id(n)))
-        .json()
+        .typed()
 }
 
 #[test]
@@ -104,8 +111,12 @@ fn loads_and_syncs_in_every_configuration_under_every_rule_set() {
         // Nothing configured: dry-run, nothing leaves.
         let app = TestApp::with_options(default_variables(), rules, Store::FromEnv);
         let v = sync_one(&app, 1);
-        assert_eq!(v["status"], "synced", "{label}, dry-run: {v}");
-        assert_eq!(v["destination"]["kind"], "dry-run", "{label}");
+        assert_eq!(v.status, Status::Synced, "{label}, dry-run: {v:?}");
+        assert_eq!(
+            v.destination.map(|d| d.kind),
+            Some(DestinationKind::DryRun),
+            "{label}"
+        );
         drop(app);
 
         // Zendesk only: webhook_* left unset.
@@ -118,8 +129,12 @@ fn loads_and_syncs_in_every_configuration_under_every_rule_set() {
         ]);
         let app = TestApp::with_options(vars, rules, Store::FromEnv);
         let v = sync_one(&app, 2);
-        assert_eq!(v["status"], "synced", "{label}, Zendesk only: {v}");
-        assert_eq!(v["destination"]["kind"], "zendesk", "{label}");
+        assert_eq!(v.status, Status::Synced, "{label}, Zendesk only: {v:?}");
+        assert_eq!(
+            v.destination.map(|d| d.kind),
+            Some(DestinationKind::Zendesk),
+            "{label}"
+        );
         assert!(
             zendesk.user_by_email("ana2@example.com").is_some(),
             "{label}: no user in Zendesk"
@@ -131,7 +146,7 @@ fn loads_and_syncs_in_every_configuration_under_every_rule_set() {
         let vars = with(&[("destination", "webhook"), ("webhook_url", &hook.url())]);
         let app = TestApp::with_options(vars, rules, Store::FromEnv);
         let v = sync_one(&app, 3);
-        assert_eq!(v["status"], "synced", "{label}, webhook only: {v}");
+        assert_eq!(v.status, Status::Synced, "{label}, webhook only: {v:?}");
         assert_eq!(hook.received().len(), 1, "{label}: the webhook got no call");
     }
 }
@@ -195,30 +210,34 @@ fn the_rules_catch_an_empty_default_in_allowed_outbound_hosts() {
     )
     .expect("Spin 3.3 rules load it");
     let v = sync_one_refused(&old_3, 4);
-    assert_eq!(v["last_error"]["kind"], "config", "{v}");
+    assert_eq!(last_failure(&v).kind, ErrorKind::Config, "{v:?}");
     assert!(
-        v["last_error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("refused the call"),
-        "{v}"
+        last_failure(&v).message.contains("refused the call"),
+        "{v:?}"
     );
     assert!(zendesk.user_by_email("ana4@example.com").is_none());
 
     let old_41 = TestApp::try_with_manifest(&manifest, vars, Some(SpinRules::V4_1), Store::Sqlite)
         .expect("Spin 4.1 rules load it");
-    assert_eq!(sync_one(&old_41, 5)["status"], "synced");
+    assert_eq!(sync_one(&old_41, 5).status, Status::Synced);
 }
 
 /// A config error is refused so that Salesforce retries; the record says why.
-fn sync_one_refused(app: &TestApp, n: usize) -> serde_json::Value {
+fn sync_one_refused(app: &TestApp, n: usize) -> RecordView {
     let resp = app.send_message(
         "/sf/created",
         &message(ORG_ID, &[contact(n, &format!("ana{n}@example.com"))]),
     );
     assert!(!resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
-    app.admin_get(&format!("/admin/records/Contact/{}", contact_id(n)))
-        .json()
+    record(app, n)
+}
+
+/// The last error of a record view, which must have one.
+fn last_failure(v: &RecordView) -> &sync_core::failure::Failure {
+    &v.last_error
+        .as_ref()
+        .unwrap_or_else(|| panic!("no last error: {v:?}"))
+        .failure
 }
 
 /// A user who sets the unused URL variable to `""` (rather than leaving it
@@ -241,10 +260,11 @@ fn a_blank_url_variable_is_named_when_spin_denies_the_calls() {
             continue;
         }
         let v = sync_one_refused(&app, 6);
-        let message = v["last_error"]["message"].as_str().unwrap_or_default();
         assert!(
-            message.contains("webhook_url is set to an empty value"),
-            "{rules:?}: {v}"
+            last_failure(&v)
+                .message
+                .contains("webhook_url is set to an empty value"),
+            "{rules:?}: {v:?}"
         );
     }
 }
@@ -277,16 +297,14 @@ fn two_nodes_on_one_redis_share_every_record() {
 
     // Created through A, seen through B.
     let v = sync_one(&node_a, 7);
-    assert_eq!(v["status"], "synced", "{v}");
-    let user_id = v["destination"]["id"].clone();
-    let seen = node_b
-        .admin_get(&format!("/admin/records/Contact/{}", contact_id(7)))
-        .json();
+    assert_eq!(v.status, Status::Synced, "{v:?}");
+    let seen = record(&node_b, 7);
     assert_eq!(
-        seen["status"], "synced",
-        "node B does not see node A's record: {seen}"
+        seen.status,
+        Status::Synced,
+        "node B does not see node A's record: {seen:?}"
     );
-    assert_eq!(seen["destination"]["id"], user_id);
+    assert_eq!(seen.destination, v.destination);
 
     // Updated through B: the same Zendesk user changes, no second one.
     let mut update = contact(7, "ana7@example.com");
@@ -303,10 +321,8 @@ fn two_nodes_on_one_redis_share_every_record() {
     assert_eq!(zendesk.users().len(), 1, "{:?}", zendesk.users());
     let user = zendesk.user_by_email("ana7@example.com").expect("the user");
     assert_eq!(user["name"], "Beatriz Lima");
-    let seen = node_a
-        .admin_get(&format!("/admin/records/Contact/{}", contact_id(7)))
-        .json();
-    assert_eq!(seen["last_trigger"], "updated", "{seen}");
+    let seen = record(&node_a, 7);
+    assert_eq!(seen.last_trigger, Process::Updated, "{seen:?}");
 
     // Resent through A: the record B updated is pushed again, to the same user.
     let resend = node_a.admin(
@@ -316,11 +332,11 @@ fn two_nodes_on_one_redis_share_every_record() {
         format!(r#"{{"records":["Contact/{}"]}}"#, contact_id(7)),
     );
     assert_eq!(resend.status, 200, "{}", resend.text());
-    let result = &resend.json()["results"][0];
-    assert_eq!(result["outcome"], "synced", "{result}");
+    let reply: ResendReply = resend.typed();
+    assert_eq!(reply.results[0].outcome, ResendOutcome::Synced, "{reply:?}");
     assert_eq!(zendesk.users().len(), 1);
-    let seen = node_b.admin_get("/admin/stats").json();
-    assert_eq!(seen["total"], 1, "{seen}");
+    let stats: Stats = node_b.admin_get("/admin/stats").typed();
+    assert_eq!(stats.counts.total, 1, "{stats:?}");
 
     // Spin's Redis store keeps plain keys, with no label prefix.
     let keys: Vec<String> = node_a.kv_dump().into_iter().map(|(k, _)| k).collect();

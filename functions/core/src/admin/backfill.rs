@@ -18,7 +18,6 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::context::Context;
@@ -26,7 +25,8 @@ use crate::io::{Http, Kv};
 use crate::mapping::load::is_api_name;
 use crate::pipeline::{self, Arrival, Outcome, SyncInput, SyncOptions, SyncState};
 use crate::record::{Process, Status};
-use crate::run::Run;
+use crate::reference::RecordRef;
+use crate::run::{Run, RunCounts};
 use crate::sobject::{is_salesforce_id, FieldValue, SObject};
 use crate::store;
 use crate::web::{Request, Response};
@@ -159,6 +159,34 @@ impl CsvFile {
     }
 }
 
+/// A row refused before syncing: its file line and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedRow {
+    pub line: u64,
+    pub error: String,
+}
+
+/// A row that synced with an error (or could not be stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedRow {
+    pub line: u64,
+    pub record: RecordRef,
+    pub error: Option<String>,
+}
+
+/// The answer of `POST /admin/backfill`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackfillReply {
+    pub run_id: String,
+    pub object: String,
+    pub rows_total: usize,
+    pub rows_done: usize,
+    pub counts: RunCounts,
+    pub rejected: Vec<RejectedRow>,
+    pub failed: Vec<FailedRow>,
+    pub next_cursor: Option<String>,
+}
+
 #[derive(Serialize, Deserialize)]
 struct Cursor {
     file: String,
@@ -237,7 +265,7 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
     for (line, cells) in &file.rows[start..end] {
         match file.sobject(&object, prefix.as_deref(), cells) {
             Ok(so) => work.push((*line, so)),
-            Err(error) => rejected.push(json!({"line": line, "error": error})),
+            Err(error) => rejected.push(RejectedRow { line: *line, error }),
         }
     }
     let (lines, inputs): (Vec<u64>, Vec<SyncInput>) = work
@@ -269,14 +297,15 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
             _ => None,
         };
         if let Some(error) = error {
-            failed.push(json!({"line": line, "record": o.record, "error": error}));
+            failed.push(FailedRow {
+                line: *line,
+                record: o.record.clone(),
+                error,
+            });
         }
     }
     for r in &rejected {
-        run.fail(
-            &format!("line {}", r["line"]),
-            r["error"].as_str().unwrap_or_default(),
-        );
+        run.fail(&format!("line {}", r.line), &r.error);
     }
     run.finished_at = ctx.current_time();
     let _ = store::save_run(ctx.kv, &run).await;
@@ -291,16 +320,16 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
     });
     Response::json(
         200,
-        &json!({
-            "run_id": run.id,
-            "object": object,
-            "rows_total": file.rows.len(),
-            "rows_done": end,
-            "counts": run.counts,
-            "rejected": rejected,
-            "failed": failed,
-            "next_cursor": next_cursor,
-        }),
+        &BackfillReply {
+            run_id: run.id,
+            object,
+            rows_total: file.rows.len(),
+            rows_done: end,
+            counts: run.counts,
+            rejected,
+            failed,
+            next_cursor,
+        },
     )
 }
 

@@ -9,7 +9,7 @@
 //! external id. Bad rows are reported with their line (the header is line
 //! 1) and reason; good rows are kept.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::io::{Kv, KvError};
 use crate::record::{DestinationRef, Process, Status, SyncRecord};
@@ -26,13 +26,13 @@ pub const COLUMNS: &[&str] = &[
     "zendesk_organization_id",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejected {
     pub line: u64,
     pub error: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportResult {
     pub imported: usize,
     pub rejected: Vec<Rejected>,

@@ -16,6 +16,7 @@ pub mod mapping;
 pub mod resend;
 pub mod runs;
 pub mod stats;
+pub mod wire;
 
 /// The dashboard: one static page, no external assets, no build step.
 pub const DASHBOARD: &str = include_str!("dashboard.html");
@@ -149,10 +150,12 @@ async fn records<K: Kv>(req: &Request, kv: &K) -> Result<Response, KvError> {
         Err(e) => return Ok(Response::error(400, &e)),
     };
     let (records, next) = filter::page(kv, &f, limit, cursor.as_deref()).await?;
-    let views: Vec<_> = records.iter().map(|r| r.view()).collect();
     Ok(Response::json(
         200,
-        &json!({ "records": views, "next_cursor": next }),
+        &wire::RecordsPage {
+            records: records.iter().map(|r| r.view()).collect(),
+            next_cursor: next,
+        },
     ))
 }
 

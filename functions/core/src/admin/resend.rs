@@ -8,8 +8,8 @@
 //! the record and returned; unknown records are reported, never invented.
 //! The invocation is recorded as a run (process `resend`).
 
-use serde::Serialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::filter::{self, Filter};
 use crate::context::Context;
@@ -27,7 +27,7 @@ pub const MAX_RECORDS: usize = 1000;
 pub const DEFAULT_LIMIT: usize = 200;
 
 /// What a resend did to one record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ResendOutcome {
     Synced,
@@ -50,7 +50,7 @@ impl From<Status> for ResendOutcome {
 }
 
 /// One record's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResendResult {
     pub record: RecordRef,
     pub outcome: ResendOutcome,
@@ -89,6 +89,14 @@ impl ResendResult {
             error,
         }
     }
+}
+
+/// The answer of `POST /admin/resend`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResendReply {
+    pub run_id: String,
+    pub results: Vec<ResendResult>,
+    pub next_cursor: Option<String>,
 }
 
 enum Targets {
@@ -213,9 +221,12 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
     }
     run.finished_at = ctx.current_time();
     let _ = store::save_run(ctx.kv, &run).await;
-    let results: Vec<ResendResult> = outcomes.iter().map(ResendResult::of).collect();
     Response::json(
         200,
-        &json!({ "run_id": run.id, "results": results, "next_cursor": next_cursor }),
+        &ResendReply {
+            run_id: run.id,
+            results: outcomes.iter().map(ResendResult::of).collect(),
+            next_cursor,
+        },
     )
 }

@@ -5,8 +5,6 @@
 //! start time, `limit` and `cursor`. Runs come oldest first (their ids start
 //! with the start time).
 
-use serde_json::json;
-
 use crate::admin::filter::{decode_cursor, encode_cursor, parse_limit, parse_time, MAX_LIMIT};
 use crate::io::{Kv, KvError};
 use crate::record::Process;
@@ -106,7 +104,10 @@ pub async fn list<K: Kv>(req: &Request, kv: &K) -> Result<Response, KvError> {
     }
     Ok(Response::json(
         200,
-        &json!({ "runs": runs, "next_cursor": next }),
+        &super::wire::RunsPage {
+            runs,
+            next_cursor: next,
+        },
     ))
 }
 

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::io::{Kv, KvError};
 use crate::record::Status;
@@ -16,7 +16,7 @@ use crate::store;
 const SCAN_PAGE: usize = 500;
 
 /// Counts by status, overall and per object.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub total: u64,
     pub synced: u64,
@@ -28,7 +28,7 @@ pub struct Counts {
 }
 
 /// `GET /admin/stats`.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     #[serde(flatten)]
     pub counts: Counts,

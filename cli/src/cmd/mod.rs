@@ -1,0 +1,12 @@
+//! One module per subcommand (or pair of close ones). Each turns its
+//! arguments into admin API calls through [`crate::client::Client`], reads
+//! the typed answers of `sync_core::admin::wire`, and prints.
+
+pub mod backfill;
+pub mod files;
+pub mod mapping;
+pub mod records;
+pub mod resend;
+pub mod runs;
+pub mod send_sample;
+pub mod status;

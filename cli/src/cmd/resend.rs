@@ -1,0 +1,149 @@
+//! `sfsync resend`: by record, or every record a filter matches, in
+//! batches, with a progress bar. Exits 2 when some records still failed.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use sync_core::admin::wire::{ResendOutcome, ResendReply, ResendResult, Stats};
+
+use crate::client::Client;
+use crate::FilterArgs;
+
+/// How many records the filter covers, when the stats can tell.
+fn expected(client: &Client, filter: &FilterArgs) -> Result<Option<u64>> {
+    let st: Stats = client.get("/admin/stats")?;
+    let scope = match &filter.object {
+        Some(o) => st.by_object.get(o).cloned().unwrap_or_default(),
+        None => st.counts,
+    };
+    Ok(
+        match (
+            filter.status.as_deref(),
+            &filter.q,
+            &filter.since,
+            &filter.until,
+        ) {
+            (Some("synced"), None, None, None) => Some(scope.synced),
+            (Some("error"), None, None, None) => Some(scope.error),
+            (Some("skipped"), None, None, None) => Some(scope.skipped),
+            (Some("pending"), None, None, None) => Some(scope.pending),
+            (None, None, None, None) => Some(scope.total),
+            _ => None,
+        },
+    )
+}
+
+#[derive(Default)]
+struct Tally {
+    synced: u64,
+    errors: u64,
+    other: u64,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    fn add(&mut self, results: &[ResendResult]) {
+        for r in results {
+            match r.outcome {
+                ResendOutcome::Synced => self.synced += 1,
+                ResendOutcome::Error | ResendOutcome::Unknown => {
+                    self.errors += 1;
+                    let outcome = if r.outcome == ResendOutcome::Unknown {
+                        "unknown"
+                    } else {
+                        "error"
+                    };
+                    self.failures.push(format!(
+                        "{}: {outcome} {}",
+                        r.record,
+                        r.error.as_deref().unwrap_or_default()
+                    ));
+                }
+                ResendOutcome::Skipped | ResendOutcome::Pending => self.other += 1,
+            }
+        }
+    }
+
+    fn done(&self) -> u64 {
+        self.synced + self.errors + self.other
+    }
+}
+
+pub fn run(
+    client: &Client,
+    records: Vec<String>,
+    filter: FilterArgs,
+    batch: usize,
+) -> Result<ExitCode> {
+    if records.is_empty() && filter.is_empty() {
+        bail!("nothing to resend: name records (Contact/003…) or a filter (--status error)");
+    }
+    if !records.is_empty() && !filter.is_empty() {
+        bail!("give either records or filters, not both");
+    }
+    let total = if records.is_empty() {
+        expected(client, &filter)?
+    } else {
+        Some(records.len() as u64)
+    };
+    let bar = match total {
+        Some(t) => ProgressBar::new(t),
+        None => ProgressBar::no_length(),
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let mut tally = Tally::default();
+    let mut step = |reply: &ResendReply| {
+        tally.add(&reply.results);
+        bar.inc(reply.results.len() as u64);
+        let rate = tally.done() as f64 / started.elapsed().as_secs_f64().max(0.001);
+        bar.set_message(format!(
+            "synced {}, errors {}, {rate:.0}/s",
+            tally.synced, tally.errors
+        ));
+    };
+    let batch = batch.clamp(1, 1000);
+    if !records.is_empty() {
+        for chunk in records.chunks(batch) {
+            let reply: ResendReply = client.post("/admin/resend", &json!({ "records": chunk }))?;
+            step(&reply);
+        }
+    } else {
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut body = json!({ "filter": filter.json(), "limit": batch });
+            if let Some(c) = &cursor {
+                body["cursor"] = json!(c);
+            }
+            let reply: ResendReply = client.post("/admin/resend", &body)?;
+            step(&reply);
+            match reply.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+    }
+    bar.finish_and_clear();
+    println!(
+        "resent {}: {} synced, {} failed, {} skipped or pending, in {:.1} s",
+        tally.done(),
+        tally.synced,
+        tally.errors,
+        tally.other,
+        started.elapsed().as_secs_f64()
+    );
+    for f in tally.failures.iter().take(20) {
+        eprintln!("  {f}");
+    }
+    Ok(if tally.errors > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

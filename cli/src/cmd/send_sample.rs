@@ -1,0 +1,55 @@
+//! `sfsync send-sample`: an Outbound Message built from a TOML or JSON
+//! record description, sent to `/sf/created` (or `/sf/updated`).
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+use crate::client::{enc, Client};
+
+/// Now as Salesforce writes date-times.
+fn salesforce_now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+pub fn run(
+    client: &Client,
+    file: &Path,
+    updated: bool,
+    endpoint_token: &str,
+    org_id: &str,
+) -> Result<()> {
+    let notifications = crate::sample::load(file, &salesforce_now())?;
+    let xml = sync_core::soap::render_message(org_id, &notifications);
+    let route = if updated {
+        "/sf/updated"
+    } else {
+        "/sf/created"
+    };
+    let reply = client.send(
+        "POST",
+        &format!("{route}?token={}", enc(endpoint_token)),
+        Some("text/xml; charset=utf-8"),
+        xml.as_bytes(),
+    )?;
+    let text = reply.text();
+    if reply.status == 200 && text.contains("<Ack>true</Ack>") {
+        println!(
+            "acknowledged: {} notification(s) to {route}",
+            notifications.len()
+        );
+        for n in &notifications {
+            println!("  sfsync show {}/{}", n.sobject.object_type, n.sobject.id);
+        }
+        Ok(())
+    } else {
+        let fault = text
+            .split("<faultstring>")
+            .nth(1)
+            .and_then(|t| t.split("</faultstring>").next())
+            .unwrap_or(&text);
+        bail!("sfsync did not acknowledge ({}): {fault}", reply.status);
+    }
+}
