@@ -16,20 +16,23 @@
 //! |---|---|
 //! | [`io`] | the `Kv` and `Http` traits |
 //! | [`web`] | the request and response types the functions convert |
+//! | [`sobject`] | a Salesforce record: fields that are absent, null or text; ids and API names |
 //! | [`settings`] | the variables: destination, org id, tokens; secrets |
 //! | [`context`] | one request's world: settings, `Kv`, `Http`, clock |
-//! | [`sobject`] | a Salesforce record: fields that are absent, null or text |
 //! | [`soap`] | reading Outbound Messages; Ack and SOAP Fault answers |
 //! | [`reference`] | `Object/SalesforceId`, parsed and printed in one place |
 //! | [`failure`] | the one failure type, from the destination to the record view |
-//! | [`mapping`] | the mapping file: checks, applying it, fingerprints |
-//! | [`record`] | `SyncRecord`, its transitions, and the admin record view |
+//! | [`record`] | `SyncRecord`, its transitions, skip and ignore reasons, the record view |
 //! | [`run`] | the history of trigger, resend and backfill invocations |
+//! | [`mapping`] | the mapping file: checks, applying it, fingerprints |
 //! | [`store`] | every key and prefix in the key-value store, and decoding |
 //! | [`destination`] | pushing a mapped record: dry-run, Zendesk, webhook |
 //! | [`pipeline`] | the sync of one record, which every entry point runs |
 //! | [`inbound`] | the Outbound Message endpoint and the Ack policy |
-//! | [`admin`] | the admin API behind one auth check: records and filters, stats, mapping, runs, export, import, pause, resend, backfill |
+//! | [`admin`] | the admin API behind one auth check: records and filters, stats, mapping, runs, export, import, pause, resend, backfill; its JSON as types in [`admin::wire`] |
+//!
+//! (Module docs may link downwards to name who calls them; code never
+//! imports upwards.)
 
 pub mod admin;
 pub mod context;

@@ -28,7 +28,7 @@ use crate::failure::Failure;
 use crate::io::{Http, Kv, KvError};
 use crate::mapping::load::check_object_for_destination;
 use crate::mapping::Mapping;
-use crate::record::{IgnoreReason, Ignored, Process, Status, SyncRecord};
+use crate::record::{IgnoreReason, Ignored, Process, SkipReason, Status, SyncRecord};
 use crate::reference::RecordRef;
 use crate::run::Run;
 use crate::sobject::SObject;
@@ -352,7 +352,9 @@ async fn apply<K: Kv, H: Http>(
     let Some(object_mapping) = state.mapping.object(&so.object_type) else {
         record.mark_skipped(
             now,
-            &format!("object {} is not in the active mapping", so.object_type),
+            SkipReason::ObjectNotMapped {
+                object: so.object_type.clone(),
+            },
         );
         return;
     };
@@ -368,11 +370,10 @@ async fn apply<K: Kv, H: Http>(
     if !object_mapping.accepts(process) {
         record.mark_skipped(
             now,
-            &format!(
-                "the {} trigger is off for {} in the active mapping",
-                process.as_str(),
-                so.object_type
-            ),
+            SkipReason::TriggerOff {
+                process,
+                object: so.object_type.clone(),
+            },
         );
         return;
     }
@@ -408,7 +409,7 @@ async fn apply<K: Kv, H: Http>(
         && record.ever_synced
         && record.fingerprint.as_deref() == Some(fingerprint.as_str())
     {
-        record.mark_skipped(now, "no mapped field changed");
+        record.mark_skipped(now, SkipReason::Unchanged);
         return;
     }
     let mapped = match object_mapping.apply(so) {

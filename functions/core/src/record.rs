@@ -126,6 +126,33 @@ pub struct SyncRecord {
     pub last_ignored: Option<Ignored>,
 }
 
+/// Why a sync had nothing to do. Shown as the record's `skip_reason`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The active mapping has no rules for this object.
+    ObjectNotMapped { object: String },
+    /// The mapping switched this trigger off for the object.
+    TriggerOff { process: Process, object: String },
+    /// The mapped fields are what was last synced.
+    Unchanged,
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::ObjectNotMapped { object } => {
+                write!(f, "object {object} is not in the active mapping")
+            }
+            SkipReason::TriggerOff { process, object } => write!(
+                f,
+                "the {} trigger is off for {object} in the active mapping",
+                process.as_str()
+            ),
+            SkipReason::Unchanged => f.write_str("no mapped field changed"),
+        }
+    }
+}
+
 /// Why a delivery changed nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -238,7 +265,7 @@ impl SyncRecord {
     }
 
     /// Nothing to do this time, with the reason.
-    pub fn mark_skipped(&mut self, now: DateTime<Utc>, reason: &str) {
+    pub fn mark_skipped(&mut self, now: DateTime<Utc>, reason: SkipReason) {
         self.status = Status::Skipped;
         self.skip_reason = Some(reason.to_string());
         self.last_attempt_at = Some(now);

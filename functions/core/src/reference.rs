@@ -6,8 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::mapping::load::is_api_name;
-use crate::sobject::is_salesforce_id;
+use crate::sobject::{is_api_name, is_salesforce_id};
 
 /// One Salesforce record: its object's API name and its id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

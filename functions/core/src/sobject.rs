@@ -75,3 +75,9 @@ impl SObject {
 pub fn is_salesforce_id(id: &str) -> bool {
     matches!(id.len(), 15 | 18) && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
+
+/// Whether `name` looks like a Salesforce API name (`Email`, `Foo__c`).
+pub fn is_api_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

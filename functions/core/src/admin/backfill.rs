@@ -22,12 +22,11 @@ use sha2::{Digest, Sha256};
 
 use crate::context::Context;
 use crate::io::{Http, Kv};
-use crate::mapping::load::is_api_name;
 use crate::pipeline::{self, Arrival, Outcome, SyncInput, SyncOptions, SyncState};
 use crate::record::{Process, Status};
 use crate::reference::RecordRef;
 use crate::run::{Run, RunCounts};
-use crate::sobject::{is_salesforce_id, FieldValue, SObject};
+use crate::sobject::{is_api_name, is_salesforce_id, FieldValue, SObject};
 use crate::store;
 use crate::web::{Request, Response};
 

@@ -101,7 +101,7 @@ impl Filter {
     fn build(get: impl Fn(&str) -> Option<String>) -> Result<Filter, String> {
         let object = get("object");
         if let Some(o) = &object {
-            if !crate::mapping::load::is_api_name(o) {
+            if !crate::sobject::is_api_name(o) {
                 return Err(format!(
                     "object \"{o}\" is not a Salesforce object API name, e.g. Contact"
                 ));

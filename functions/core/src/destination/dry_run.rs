@@ -11,13 +11,14 @@ use super::Pushed;
 use crate::failure::Failure;
 use crate::mapping::Mapped;
 use crate::record::DestinationRef;
+use crate::reference::RecordRef;
 use crate::settings::DestinationKind;
 
 pub fn push(object: &str, mapped: &Mapped) -> Result<Pushed, Failure> {
     Ok(Pushed {
         destination: DestinationRef {
             kind: DestinationKind::DryRun,
-            id: Some(format!("{object}/{}", mapped.key)),
+            id: Some(RecordRef::new(object, &mapped.key).to_string()),
             organization_ids: Vec::new(),
         },
         payload: Some(json!({

@@ -59,11 +59,7 @@ impl Problems {
     }
 }
 
-/// Whether `name` looks like a Salesforce API name (`Email`, `Foo__c`).
-pub fn is_api_name(name: &str) -> bool {
-    name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
+pub use crate::sobject::is_api_name;
 
 /// Read and check a mapping.
 pub fn from_toml(text: &str) -> Result<Mapping, MappingError> {

@@ -132,7 +132,7 @@ async fn push_user<K: Kv, H: Http>(
         .map(|e| e.trim().to_lowercase())
         .filter(|e| !e.is_empty());
     let body = with_external_id(mapped);
-    let this = format!("{object}/{}", mapped.key);
+    let this = RecordRef::new(object, &mapped.key).to_string();
 
     // What is known: the user, found by its link, then (multi-org only,
     // where its memberships matter) by external id and by email.
