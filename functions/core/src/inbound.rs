@@ -34,6 +34,8 @@ pub enum Refusal {
     NotAMessage(SoapError),
     ForeignOrganization(String),
     StateUnreadable(KvError),
+    /// A variable holds a value sfsync cannot work with.
+    Misconfigured(String),
     /// Some notifications must be delivered again: (failures, out of how many).
     NotSynced(Vec<String>, usize),
 }
@@ -72,6 +74,9 @@ impl Refusal {
             )),
             Refusal::StateUnreadable(e) => server(&format!(
                 "could not read sfsync's state, nothing was done; Salesforce will retry ({e})"
+            )),
+            Refusal::Misconfigured(m) => server(&format!(
+                "sfsync is misconfigured: {m}; Salesforce will retry"
             )),
             Refusal::NotSynced(failures, total) => {
                 let mut text = format!(

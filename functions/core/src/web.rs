@@ -84,8 +84,9 @@ impl Response {
         }
     }
 
-    /// `{"error": message}`: what is wrong and how to fix it.
-    pub fn error(status: u16, message: &str) -> Response {
+    /// `{"error": message}`, for a body that could not be rendered; the
+    /// admin API's errors go through `admin::error::AdminError`.
+    fn error(status: u16, message: &str) -> Response {
         let body = serde_json::json!({ "error": message }).to_string();
         Response::new(status, "application/json", body)
     }

@@ -15,11 +15,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use spin_sdk::http::{ErrorCode, Method, Request, Response, SendError};
 use spin_sdk::key_value::Store;
+use sync_core::admin::error::AdminError;
 use sync_core::context::Context;
+use sync_core::inbound::Refusal;
 use sync_core::io::{Http, HttpError, HttpRequest, HttpResponse, Kv, KvError};
 use sync_core::record::Process;
 use sync_core::settings::{ConfigError, Settings};
-use sync_core::soap::{self, FaultCode};
 use sync_core::web;
 
 /// Spin's `default` key-value store.
@@ -225,30 +226,27 @@ pub struct Env {
 }
 
 impl Env {
-    /// Read the settings and open the store; `Err` is the answer to send.
+    /// Read the settings and open the store; `Err` is the answer to send,
+    /// written by the surface's own error type.
     pub fn open(caller: Caller) -> Result<Env, Response> {
         let started = std::time::Instant::now();
-        let setup = settings()
-            .map_err(|e| (500, format!("sfsync is misconfigured: {e}")))
-            .and_then(|s| {
-                SpinKv::open_default()
-                    .map(|kv| (s, kv))
-                    .map_err(|e| (503, e.to_string()))
-            });
-        match setup {
-            Ok((settings, kv)) => Ok(Env {
-                settings,
-                kv,
-                elapsed: Box::new(move || started.elapsed()),
-            }),
-            Err((status, msg)) => Err(from_core(match caller {
-                Caller::Salesforce => web::Response::soap(
-                    500,
-                    soap::fault(FaultCode::Server, &format!("{msg}; Salesforce will retry")),
-                ),
-                Caller::AdminTooling => web::Response::error(status, &msg),
-            })),
-        }
+        let settings = settings().map_err(|e| {
+            from_core(match caller {
+                Caller::Salesforce => Refusal::Misconfigured(e.to_string()).into_response(),
+                Caller::AdminTooling => AdminError::Misconfigured(e.to_string()).into_response(),
+            })
+        })?;
+        let kv = SpinKv::open_default().map_err(|e| {
+            from_core(match caller {
+                Caller::Salesforce => Refusal::StateUnreadable(e).into_response(),
+                Caller::AdminTooling => AdminError::StateUnreadable(e).into_response(),
+            })
+        })?;
+        Ok(Env {
+            settings,
+            kv,
+            elapsed: Box::new(move || started.elapsed()),
+        })
     }
 
     /// The core's view of this request's world.

@@ -20,6 +20,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::error::AdminError;
 use crate::context::Context;
 use crate::io::{Http, Kv};
 use crate::pipeline::{self, Arrival, Outcome, SyncInput, SyncOptions, SyncState};
@@ -200,34 +201,35 @@ fn file_hash(body: &[u8]) -> String {
 }
 
 /// Handle `POST /admin/backfill`.
-pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> Response {
+pub async fn handle<K: Kv, H: Http>(
+    req: &Request,
+    ctx: &Context<'_, K, H>,
+) -> Result<Response, AdminError> {
     let Some(object) = req.query_param("object").filter(|o| !o.is_empty()) else {
-        return Response::error(
-            400,
-            "name the object: POST /admin/backfill?object=Contact with the CSV export of Contacts",
-        );
+        return Err(AdminError::BadRequest(
+            "name the object: POST /admin/backfill?object=Contact with the CSV export of Contacts"
+                .into(),
+        ));
     };
     if !is_api_name(&object) {
-        return Response::error(
-            400,
-            &format!("object \"{object}\" is not a Salesforce object API name, e.g. Contact"),
-        );
+        return Err(AdminError::BadRequest(format!(
+            "object \"{object}\" is not a Salesforce object API name, e.g. Contact"
+        )));
     }
     let limit = match req.query_param("limit").filter(|l| !l.is_empty()) {
         None => DEFAULT_ROWS,
         Some(l) => match l.parse::<usize>() {
             Ok(n) if (1..=MAX_ROWS).contains(&n) => n,
             _ => {
-                return Response::error(
-                    400,
-                    &format!("limit \"{l}\" is out of range; use 1 to {MAX_ROWS} rows per call"),
-                )
+                return Err(AdminError::BadRequest(format!(
+                    "limit \"{l}\" is out of range; use 1 to {MAX_ROWS} rows per call"
+                )))
             }
         },
     };
     let file = match read_csv(&req.body) {
         Ok(f) => f,
-        Err(e) => return Response::error(400, &e),
+        Err(e) => return Err(AdminError::BadRequest(e)),
     };
     let hash = file_hash(&req.body);
     let start = match req.query_param("cursor").filter(|c| !c.is_empty()) {
@@ -239,15 +241,12 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
                 .and_then(|b| serde_json::from_slice(&b).ok());
             match cursor {
                 Some(cur) if cur.file == hash && cur.row <= file.rows.len() => cur.row,
-                Some(_) => return Response::error(400, "this cursor belongs to another file; send the same file again with it, or start without a cursor"),
-                None => return Response::error(400, "malformed cursor; pass back the next_cursor of the previous answer unchanged"),
+                Some(_) => return Err(AdminError::BadRequest("this cursor belongs to another file; send the same file again with it, or start without a cursor".into())),
+                None => return Err(AdminError::BadRequest("malformed cursor; pass back the next_cursor of the previous answer unchanged".into())),
             }
         }
     };
-    let state = match SyncState::load(ctx.kv).await {
-        Ok(s) => s,
-        Err(e) => return super::state_unreadable(&e),
-    };
+    let state = SyncState::load(ctx.kv).await?;
     // The id prefix of this object: known for standard objects, else that of
     // the file's first valid id.
     let prefix: Option<String> = known_prefix(&object).map(str::to_string).or_else(|| {
@@ -317,7 +316,7 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
             .unwrap_or_default(),
         )
     });
-    Response::json(
+    Ok(Response::json(
         200,
         &BackfillReply {
             run_id: run.id,
@@ -329,7 +328,7 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
             failed,
             next_cursor,
         },
-    )
+    ))
 }
 
 #[cfg(test)]

@@ -9,15 +9,18 @@
 use serde_json::json;
 
 use crate::context::Context;
-use crate::io::{Http, Kv, KvError};
+use crate::io::{Http, Kv};
 use crate::mapping::load::check_for_destination;
 use crate::mapping::{Mapping, Problem, DEFAULT_MAPPING_TOML};
 use crate::settings::Settings;
 use crate::store::{self, StoredMapping};
 use crate::web::{Request, Response};
 
+use super::error::AdminError;
+use super::wire::ProblemView;
+
 /// `GET /admin/mapping`: the active mapping as TOML.
-pub async fn get<K: Kv>(kv: &K) -> Result<Response, KvError> {
+pub async fn get<K: Kv>(kv: &K) -> Result<Response, AdminError> {
     Ok(match store::stored_mapping(kv).await? {
         Some(m) => Response::new(200, "application/toml", m.toml)
             .with_header("x-sfsync-mapping-source", "stored")
@@ -28,18 +31,16 @@ pub async fn get<K: Kv>(kv: &K) -> Result<Response, KvError> {
     })
 }
 
-/// Check a mapping body; `Err` is the response to send.
-fn check(req: &Request, settings: &Settings) -> Result<(String, Mapping), Response> {
+/// Check a mapping body.
+fn check(req: &Request, settings: &Settings) -> Result<(String, Mapping), AdminError> {
     let text = String::from_utf8(req.body.clone()).map_err(|_| {
-        Response::error(
-            400,
-            "the mapping must be UTF-8 TOML text (Content-Type: application/toml)",
+        AdminError::BadRequest(
+            "the mapping must be UTF-8 TOML text (Content-Type: application/toml)".into(),
         )
     })?;
     if text.trim().is_empty() {
-        return Err(Response::error(
-            400,
-            "empty body: send the mapping as TOML, in the format of config/mapping.toml",
+        return Err(AdminError::BadRequest(
+            "empty body: send the mapping as TOML, in the format of config/mapping.toml".into(),
         ));
     }
     let problems: Vec<Problem> = match Mapping::from_toml(&text) {
@@ -52,12 +53,19 @@ fn check(req: &Request, settings: &Settings) -> Result<(String, Mapping), Respon
             p
         }
     };
-    Err(Response::json(
-        422,
-        &json!({
-            "error": format!("mapping has {} problem{}; nothing was changed", problems.len(), if problems.len() == 1 { "" } else { "s" }),
-            "problems": problems,
-        }),
+    Err(AdminError::Unprocessable(
+        format!(
+            "mapping has {} problem{}; nothing was changed",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        ),
+        problems
+            .iter()
+            .map(|p| ProblemView {
+                path: p.path.clone(),
+                message: p.message.clone(),
+            })
+            .collect(),
     ))
 }
 
@@ -77,7 +85,7 @@ fn summary(m: &Mapping) -> serde_json::Value {
 
 /// `POST /admin/mapping/validate`.
 pub fn validate(req: &Request, settings: &Settings) -> Response {
-    match check(req, settings) {
+    match check(req, settings).map_err(AdminError::into_response) {
         Ok((_, m)) => Response::json(200, &json!({"valid": true, "objects": summary(&m)})),
         Err(resp) => resp,
     }
@@ -88,11 +96,8 @@ pub fn validate(req: &Request, settings: &Settings) -> Response {
 pub async fn put<K: Kv, H: Http>(
     req: &Request,
     ctx: &Context<'_, K, H>,
-) -> Result<Response, KvError> {
-    let (text, mapping) = match check(req, ctx.settings) {
-        Ok(ok) => ok,
-        Err(resp) => return Ok(resp),
-    };
+) -> Result<Response, AdminError> {
+    let (text, mapping) = check(req, ctx.settings)?;
     let by = req
         .header("x-sfsync-user")
         .map(str::trim)
@@ -120,7 +125,7 @@ pub async fn put<K: Kv, H: Http>(
 }
 
 /// `GET /admin/mapping/history`: replaced versions, newest first.
-pub async fn history<K: Kv>(kv: &K) -> Result<Response, KvError> {
+pub async fn history<K: Kv>(kv: &K) -> Result<Response, AdminError> {
     let versions = store::mapping_history(kv).await?;
     Ok(Response::json(200, &json!({ "versions": versions })))
 }

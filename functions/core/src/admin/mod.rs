@@ -9,6 +9,7 @@
 //! everything. Errors are `{"error": "what is wrong and how to fix it"}`.
 
 pub mod backfill;
+pub mod error;
 pub mod export;
 pub mod filter;
 pub mod import;
@@ -24,16 +25,16 @@ pub const DASHBOARD: &str = include_str!("dashboard.html");
 use serde_json::json;
 
 use crate::context::Context;
-use crate::io::{Http, Kv, KvError};
+use crate::io::{Http, Kv};
 use crate::reference::RecordRef;
 use crate::settings::Settings;
 use crate::store;
 use crate::web::{Request, Response};
+use error::AdminError;
 
-/// Check the bearer token. `Err` is the 401 to send.
-pub fn authorize(settings: &Settings, req: &Request) -> Result<(), Response> {
-    let unauthorized =
-        |msg: &str| Err(Response::error(401, msg).with_header("www-authenticate", "Bearer"));
+/// Check the bearer token.
+pub fn authorize(settings: &Settings, req: &Request) -> Result<(), AdminError> {
+    let unauthorized = |msg: &str| Err(AdminError::Unauthorized(msg.to_string()));
     let Some(expected) = &settings.admin_token else {
         return unauthorized(
             "the admin API is disabled until the variable admin_token is set; set it and send Authorization: Bearer <admin_token>",
@@ -55,20 +56,13 @@ pub fn authorize(settings: &Settings, req: &Request) -> Result<(), Response> {
     }
 }
 
-/// The answer when the store cannot be read: nothing was done, try again.
-pub fn state_unreadable(e: &KvError) -> Response {
-    Response::error(
-        503,
-        &format!("could not read sfsync's state; nothing was changed, try again ({e})"),
-    )
-}
-
 /// Handle `POST /admin/resend` (the `resend` function).
 pub async fn handle_resend<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> Response {
-    if let Err(resp) = authorize(ctx.settings, req) {
-        return resp;
-    }
-    resend::handle(req, ctx).await
+    let answer = match authorize(ctx.settings, req) {
+        Ok(()) => resend::handle(req, ctx).await,
+        Err(e) => Err(e),
+    };
+    answer.unwrap_or_else(AdminError::into_response)
 }
 
 /// Handle any `/admin/...` request (the `admin` function).
@@ -88,51 +82,67 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
             )
             .with_header("cache-control", "no-store");
     }
-    if let Err(resp) = authorize(ctx.settings, req) {
-        return resp;
-    }
+    route(req, ctx)
+        .await
+        .unwrap_or_else(AdminError::into_response)
+}
+
+async fn route<K: Kv, H: Http>(
+    req: &Request,
+    ctx: &Context<'_, K, H>,
+) -> Result<Response, AdminError> {
+    authorize(ctx.settings, req)?;
     let kv = ctx.kv;
     let path = req.path.trim_end_matches('/');
     let rest = path.strip_prefix("/admin").unwrap_or(path);
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let method = req.method.as_str();
-    let result = match (method, segments.as_slice()) {
-        ("GET", ["stats"]) => stats::compute(kv).await.map(|s| Response::json(200, &s)),
+    match (method, segments.as_slice()) {
+        ("GET", ["stats"]) => Ok(Response::json(200, &stats::compute(kv).await?)),
         ("GET", ["records", object, id]) => record_view(kv, object, id).await,
         ("GET", ["records"]) => records(req, kv).await,
         ("GET", ["runs"]) => runs::list(req, kv).await,
         ("GET", ["runs", id]) => runs::one(kv, id).await,
         ("GET", ["export.csv"]) => export(req, kv).await,
         ("POST", ["import"]) => import(req, kv).await,
-        ("POST", ["pause"]) => store::set_paused(kv, Some(ctx.now)).await.map(|()| {
-            Response::json(200, &json!({"paused": true, "note": "notifications are acknowledged and recorded as pending; POST /admin/resume, then resend status=pending"}))
-        }),
-        ("POST", ["resume"]) => store::set_paused(kv, None).await.map(|()| {
-            Response::json(200, &json!({"paused": false, "note": "resend the records left pending: POST /admin/resend {\"filter\":{\"status\":\"pending\"}}"}))
-        }),
+        ("POST", ["pause"]) => {
+            store::set_paused(kv, Some(ctx.now)).await?;
+            Ok(Response::json(
+                200,
+                &json!({"paused": true, "note": "notifications are acknowledged and recorded as pending; POST /admin/resume, then resend status=pending"}),
+            ))
+        }
+        ("POST", ["resume"]) => {
+            store::set_paused(kv, None).await?;
+            Ok(Response::json(
+                200,
+                &json!({"paused": false, "note": "resend the records left pending: POST /admin/resend {\"filter\":{\"status\":\"pending\"}}"}),
+            ))
+        }
         ("GET", ["mapping"]) => mapping::get(kv).await,
         ("PUT", ["mapping"]) => mapping::put(req, ctx).await,
         ("POST", ["mapping", "validate"]) => Ok(mapping::validate(req, ctx.settings)),
         ("GET", ["mapping", "history"]) => mapping::history(kv).await,
-        (_, ["mapping"]) => Ok(method_not_allowed(method, path, "GET, PUT")),
-        (_, ["mapping", "validate"]) => Ok(method_not_allowed(method, path, "POST")),
-        (_, ["mapping", "history"]) => Ok(method_not_allowed(method, path, "GET")),
-        (_, ["stats"] | ["records"] | ["records", _, _] | ["runs"] | ["runs", _] | ["export.csv"]) => {
-            Ok(method_not_allowed(method, path, "GET"))
+        (_, ["mapping"]) => Err(method_not_allowed(method, path, "GET, PUT")),
+        (_, ["mapping", "validate"]) => Err(method_not_allowed(method, path, "POST")),
+        (_, ["mapping", "history"]) => Err(method_not_allowed(method, path, "GET")),
+        (
+            _,
+            ["stats"] | ["records"] | ["records", _, _] | ["runs"] | ["runs", _] | ["export.csv"],
+        ) => Err(method_not_allowed(method, path, "GET")),
+        ("POST", ["resend"]) => resend::handle(req, ctx).await,
+        (_, ["import"] | ["pause"] | ["resume"] | ["resend"]) => {
+            Err(method_not_allowed(method, path, "POST"))
         }
-        ("POST", ["resend"]) => Ok(resend::handle(req, ctx).await),
-        (_, ["import"] | ["pause"] | ["resume"] | ["resend"]) => Ok(method_not_allowed(method, path, "POST")),
-        ("POST", ["backfill"]) => Ok(backfill::handle(req, ctx).await),
-        (_, ["backfill"]) => Ok(method_not_allowed(method, path, "POST")),
-        _ => Ok(Response::error(
-            404,
-            &format!("no admin route {method} {path}; see the README for the admin API"),
-        )),
-    };
-    result.unwrap_or_else(|e| state_unreadable(&e))
+        ("POST", ["backfill"]) => backfill::handle(req, ctx).await,
+        (_, ["backfill"]) => Err(method_not_allowed(method, path, "POST")),
+        _ => Err(AdminError::NotFound(format!(
+            "no admin route {method} {path}; see the README for the admin API"
+        ))),
+    }
 }
 
-async fn records<K: Kv>(req: &Request, kv: &K) -> Result<Response, KvError> {
+async fn records<K: Kv>(req: &Request, kv: &K) -> Result<Response, AdminError> {
     let parsed = filter::Filter::from_query(req).and_then(|f| {
         let limit = filter::parse_limit(
             req.query_param("limit").filter(|l| !l.is_empty()),
@@ -147,7 +157,7 @@ async fn records<K: Kv>(req: &Request, kv: &K) -> Result<Response, KvError> {
     });
     let (f, limit, cursor) = match parsed {
         Ok(p) => p,
-        Err(e) => return Ok(Response::error(400, &e)),
+        Err(e) => return Err(AdminError::BadRequest(e)),
     };
     let (records, next) = filter::page(kv, &f, limit, cursor.as_deref()).await?;
     Ok(Response::json(
@@ -159,15 +169,17 @@ async fn records<K: Kv>(req: &Request, kv: &K) -> Result<Response, KvError> {
     ))
 }
 
-async fn export<K: Kv>(req: &Request, kv: &K) -> Result<Response, KvError> {
+async fn export<K: Kv>(req: &Request, kv: &K) -> Result<Response, AdminError> {
     for key in ["limit", "cursor"] {
         if req.query_param(key).is_some_and(|v| !v.is_empty()) {
-            return Ok(Response::error(400, &format!("{key} does not apply to the export, which holds every matching record; remove it")));
+            return Err(AdminError::BadRequest(format!(
+                "{key} does not apply to the export, which holds every matching record; remove it"
+            )));
         }
     }
     let f = match filter::Filter::from_query(req) {
         Ok(f) => f,
-        Err(e) => return Ok(Response::error(400, &e)),
+        Err(e) => return Err(AdminError::BadRequest(e)),
     };
     let body = export::csv(kv, &f).await?;
     Ok(
@@ -178,29 +190,28 @@ async fn export<K: Kv>(req: &Request, kv: &K) -> Result<Response, KvError> {
     )
 }
 
-async fn import<K: Kv>(req: &Request, kv: &K) -> Result<Response, KvError> {
+async fn import<K: Kv>(req: &Request, kv: &K) -> Result<Response, AdminError> {
     match import::import(kv, &req.body).await {
         Ok(result) => Ok(Response::json(200, &result)),
-        Err(import::ImportError::BadFile(e)) => Ok(Response::error(400, &e)),
-        Err(import::ImportError::Kv(e)) => Err(e),
+        Err(import::ImportError::BadFile(e)) => Err(AdminError::BadRequest(e)),
+        Err(import::ImportError::Kv(e)) => Err(e.into()),
     }
 }
 
-fn method_not_allowed(method: &str, path: &str, allowed: &str) -> Response {
-    Response::error(
-        405,
-        &format!("{method} is not allowed on {path}; use {allowed}"),
-    )
-    .with_header("allow", allowed)
+fn method_not_allowed(method: &str, path: &str, allowed: &'static str) -> AdminError {
+    AdminError::MethodNotAllowed {
+        method: method.to_string(),
+        path: path.to_string(),
+        allowed,
+    }
 }
 
-async fn record_view<K: Kv>(kv: &K, object: &str, id: &str) -> Result<Response, KvError> {
+async fn record_view<K: Kv>(kv: &K, object: &str, id: &str) -> Result<Response, AdminError> {
     let reference = RecordRef::new(object.to_string(), id.to_string());
-    Ok(match store::load_record(kv, &reference).await? {
-        Some(record) => Response::json(200, &record.view()),
-        None => Response::error(
-            404,
-            &format!("no record {reference}: sfsync has received no notification for it"),
-        ),
-    })
+    match store::load_record(kv, &reference).await? {
+        Some(record) => Ok(Response::json(200, &record.view())),
+        None => Err(AdminError::NotFound(format!(
+            "no record {reference}: sfsync has received no notification for it"
+        ))),
+    }
 }

@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::error::AdminError;
 use super::filter::{self, Filter};
 use crate::context::Context;
 use crate::io::{Http, Kv};
@@ -172,24 +173,26 @@ fn parse(body: &[u8]) -> Result<Targets, String> {
 }
 
 /// Handle `POST /admin/resend` (the caller has checked the admin token).
-pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> Response {
+pub async fn handle<K: Kv, H: Http>(
+    req: &Request,
+    ctx: &Context<'_, K, H>,
+) -> Result<Response, AdminError> {
     if req.method != "POST" {
-        return Response::error(405, "use POST /admin/resend with a JSON body")
-            .with_header("allow", "POST");
+        return Err(AdminError::MethodNotAllowed {
+            method: req.method.clone(),
+            path: "/admin/resend".into(),
+            allowed: "POST",
+        });
     }
     let targets = match parse(&req.body) {
         Ok(t) => t,
-        Err(e) => return Response::error(400, &e),
+        Err(e) => return Err(AdminError::BadRequest(e)),
     };
-    let state = match SyncState::load(ctx.kv).await {
-        Ok(s) => s,
-        Err(e) => return super::state_unreadable(&e),
-    };
+    let state = SyncState::load(ctx.kv).await?;
     if state.paused {
-        return Response::error(
-            409,
-            "sync is paused: nothing can be pushed; POST /admin/resume first, then resend",
-        );
+        return Err(AdminError::Conflict(
+            "sync is paused: nothing can be pushed; POST /admin/resume first, then resend".into(),
+        ));
     }
     let (refs, next_cursor) = match targets {
         Targets::List(refs) => (refs, None),
@@ -197,10 +200,10 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
             filter,
             limit,
             cursor,
-        } => match filter::page(ctx.kv, &filter, limit, cursor.as_deref()).await {
-            Ok((records, next)) => (records.iter().map(|r| r.reference()).collect(), next),
-            Err(e) => return super::state_unreadable(&e),
-        },
+        } => {
+            let (records, next) = filter::page(ctx.kv, &filter, limit, cursor.as_deref()).await?;
+            (records.iter().map(|r| r.reference()).collect(), next)
+        }
     };
     let salt = refs.first().map(ToString::to_string).unwrap_or_default();
     let inputs = refs
@@ -221,12 +224,12 @@ pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> R
     }
     run.finished_at = ctx.current_time();
     let _ = store::save_run(ctx.kv, &run).await;
-    Response::json(
+    Ok(Response::json(
         200,
         &ResendReply {
             run_id: run.id,
             results: outcomes.iter().map(ResendResult::of).collect(),
             next_cursor,
         },
-    )
+    ))
 }

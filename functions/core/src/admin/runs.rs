@@ -5,8 +5,9 @@
 //! start time, `limit` and `cursor`. Runs come oldest first (their ids start
 //! with the start time).
 
+use super::error::AdminError;
 use crate::admin::filter::{decode_cursor, encode_cursor, parse_limit, parse_time, MAX_LIMIT};
-use crate::io::{Kv, KvError};
+use crate::io::Kv;
 use crate::record::Process;
 use crate::run::Run;
 use crate::store::{self, RUN_PREFIX};
@@ -70,10 +71,10 @@ impl RunFilter {
     }
 }
 
-pub async fn list<K: Kv>(req: &Request, kv: &K) -> Result<Response, KvError> {
+pub async fn list<K: Kv>(req: &Request, kv: &K) -> Result<Response, AdminError> {
     let (f, limit, cursor) = match parse(req) {
         Ok(p) => p,
-        Err(e) => return Ok(Response::error(400, &e)),
+        Err(e) => return Err(AdminError::BadRequest(e)),
     };
     let mut after = cursor;
     let mut runs = Vec::new();
@@ -111,9 +112,11 @@ pub async fn list<K: Kv>(req: &Request, kv: &K) -> Result<Response, KvError> {
     ))
 }
 
-pub async fn one<K: Kv>(kv: &K, id: &str) -> Result<Response, KvError> {
-    Ok(match store::load_run(kv, id).await? {
-        Some(r) => Response::json(200, &r),
-        None => Response::error(404, &format!("no run {id}; list runs with GET /admin/runs")),
-    })
+pub async fn one<K: Kv>(kv: &K, id: &str) -> Result<Response, AdminError> {
+    match store::load_run(kv, id).await? {
+        Some(r) => Ok(Response::json(200, &r)),
+        None => Err(AdminError::NotFound(format!(
+            "no run {id}; list runs with GET /admin/runs"
+        ))),
+    }
 }
