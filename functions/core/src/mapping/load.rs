@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use toml::{Table, Value};
 
 use super::suggest::hint;
-use super::{FieldRule, Mapping, ObjectMapping, Piece, Source, Transform, ValueType};
+use super::{
+    FieldRule, Mapping, ObjectMapping, Piece, Source, Transform, ValueType, ZendeskEntity,
+};
 use crate::record::Process;
 use crate::settings::DestinationKind;
 
@@ -549,18 +551,21 @@ pub fn check_object_for_destination(
         let path = format!("objects.{name}");
         match destination {
             DestinationKind::Zendesk => {
-                if !matches!(o.entity.as_str(), "organization" | "user") {
+                let entity = ZendeskEntity::parse(&o.entity);
+                if entity.is_none() {
                     p.add(
                         format!("{path}.entity"),
                         format!(
                             "\"{}\" is not a Zendesk entity{}; use \"organization\" or \"user\"",
                             o.entity,
-                            hint(&o.entity, &["organization", "user"])
+                            hint(&o.entity, &ZendeskEntity::NAMES)
                         ),
                     );
                 }
                 for role in o.links.keys() {
-                    if role != "organization" || o.entity != "user" {
+                    if role != ZendeskEntity::ORGANIZATION_LINK
+                        || entity != Some(ZendeskEntity::User)
+                    {
                         p.add(format!("{path}.links.{role}"), "Zendesk links only users to an organization: links = { organization = \"AccountId\" } on a user object");
                     }
                 }

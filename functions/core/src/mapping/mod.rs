@@ -31,6 +31,28 @@ pub use load::{MappingError, Problem};
 pub const DEFAULT_MAPPING_TOML: &str = include_str!("../../../../config/mapping.toml");
 
 /// A checked mapping, ready to use.
+/// The Zendesk records an object can map to (`entity = "…"`), and the one
+/// link role Zendesk has: a user's organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZendeskEntity {
+    Organization,
+    User,
+}
+
+impl ZendeskEntity {
+    pub const NAMES: [&'static str; 2] = ["organization", "user"];
+    /// The link role naming a user's organization (`links = { organization = "AccountId" }`).
+    pub const ORGANIZATION_LINK: &'static str = "organization";
+
+    pub fn parse(entity: &str) -> Option<ZendeskEntity> {
+        match entity {
+            "organization" => Some(ZendeskEntity::Organization),
+            "user" => Some(ZendeskEntity::User),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mapping {
     pub objects: BTreeMap<String, ObjectMapping>,

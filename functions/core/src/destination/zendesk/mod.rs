@@ -22,7 +22,7 @@ use super::classify::Failure;
 use super::Pushed;
 use crate::context::Context;
 use crate::io::{Http, Kv};
-use crate::mapping::{Mapped, Mapping};
+use crate::mapping::{Mapped, Mapping, ZendeskEntity};
 use crate::record::{DestinationRef, SyncRecord};
 use crate::reference::RecordRef;
 use crate::settings::DestinationKind;
@@ -62,11 +62,12 @@ pub async fn push<K: Kv, H: Http>(
     record: &SyncRecord,
 ) -> Result<Pushed, Failure> {
     let client = Client::new(ctx.settings, ctx.http)?;
-    match mapped.entity.as_str() {
-        "organization" => push_organization(&client, mapped, record).await,
-        "user" => push_user(ctx, &client, mapping, object, mapped, record).await,
-        other => Err(Failure::config(format!(
-            "the mapping sends {object} to \"{other}\", which Zendesk does not have; use organization or user"
+    match ZendeskEntity::parse(&mapped.entity) {
+        Some(ZendeskEntity::Organization) => push_organization(&client, mapped, record).await,
+        Some(ZendeskEntity::User) => push_user(ctx, &client, mapping, object, mapped, record).await,
+        None => Err(Failure::config(format!(
+            "the mapping sends {object} to \"{}\", which Zendesk does not have; use organization or user",
+            mapped.entity
         ))),
     }
 }
@@ -118,12 +119,15 @@ async fn push_user<K: Kv, H: Http>(
     mapped: &Mapped,
     record: &SyncRecord,
 ) -> Result<Pushed, Failure> {
-    let account_id = mapped.links.get("organization");
+    let account_id = mapped.links.get(ZendeskEntity::ORGANIZATION_LINK);
     let organization = match account_id {
         Some(a) => account_organization(ctx, client, a).await?,
         None => None,
     };
-    let accounts_mapped = mapping.objects.values().any(|o| o.entity == "organization");
+    let accounts_mapped = mapping
+        .objects
+        .values()
+        .any(|o| ZendeskEntity::parse(&o.entity) == Some(ZendeskEntity::Organization));
     let multi_org = ctx.settings.zendesk_multi_org && accounts_mapped;
     let email = mapped
         .fields
