@@ -5,7 +5,7 @@
 //! admin routes all read it, and it depends on none of them. The Spin glue
 //! builds one per request (spin-sdk's store, outbound HTTP, the wall clock
 //! and WASI's monotonic clock); the tests build one over
-//! [`crate::memory`]'s in-memory doors.
+//! `crate::memory`'s in-memory doors.
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //!
 //! `sync-core` never performs I/O itself. Each Spin function implements these
 //! traits with spin-sdk; the tests implement them in memory
-//! ([`crate::memory`]). Everything else in the crate is plain data and
+//! (`crate::memory`). Everything else in the crate is plain data and
 //! decisions, so it runs the same natively and in WebAssembly.
 
 use std::collections::BTreeMap;

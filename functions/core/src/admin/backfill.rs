@@ -1,8 +1,10 @@
 //! Initial load: `POST /admin/backfill?object={Object}&cursor=&limit=` with
 //! a CSV export of existing Salesforce records (a report export, or a Data
 //! Export / Data Loader extract). Each row becomes a source record of that
-//! object and goes through the same pipeline as a created notification
-//! (mapping, destination, status, run history with process `backfill`).
+//! object and goes through the same [`pipeline`] as a notification, as an
+//! [`Arrival::Row`] (mapping, destination, status, run history with process
+//! `backfill`); a Contact synced without its Account's organization is
+//! recorded as an error to resend (`partial_is_error`).
 //!
 //! - The header row holds field API names (`Id,Email,FirstName,…`). UTF-8
 //!   with or without a BOM, CRLF or LF, Data Loader's quoting.

@@ -7,6 +7,9 @@
 //! mapping or a fixed destination heals records. Every outcome is written to
 //! the record and returned; unknown records are reported, never invented.
 //! The invocation is recorded as a run (process `resend`).
+//!
+//! Each record is one [`SyncInput`] with [`Arrival::Stored`] and `force`, run
+//! through the same [`pipeline`] as the triggers.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -1,4 +1,4 @@
-//! The engine against in-memory I/O: what a trigger stores and answers.
+//! The Outbound Message endpoint and the pipeline behind it, against in-memory I/O: what a trigger stores and answers.
 
 use super::*;
 use crate::memory::{MemoryKv, ScriptedHttp};
