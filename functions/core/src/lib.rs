@@ -20,7 +20,7 @@
 //! | [`settings`] | the variables: destination, org id, tokens; secrets |
 //! | [`context`] | one request's world: settings, `Kv`, `Http`, clock |
 //! | [`soap`] | reading Outbound Messages; Ack and SOAP Fault answers |
-//! | [`reference`] | `Object/SalesforceId`, parsed and printed in one place |
+//! | [`reference`](mod@reference) | `Object/SalesforceId`, parsed and printed in one place |
 //! | [`failure`] | the one failure type, from the destination to the record view |
 //! | [`record`] | `SyncRecord`, its transitions, skip and ignore reasons, the record view |
 //! | [`run`] | the history of trigger, resend and backfill invocations |
