@@ -20,6 +20,9 @@ pub enum ErrorKind {
     /// sfsync's configuration (credentials, URL, mapping) must be fixed.
     /// Salesforce redelivers, so nothing is lost while it is.
     Config,
+    /// The notification or row itself could not be used (malformed, no
+    /// record id). Acknowledged: sending it again would not help.
+    Invalid,
 }
 
 impl ErrorKind {
@@ -28,6 +31,7 @@ impl ErrorKind {
             ErrorKind::Permanent => "permanent",
             ErrorKind::Transient => "transient",
             ErrorKind::Config => "config",
+            ErrorKind::Invalid => "invalid",
         }
     }
 

@@ -7,7 +7,10 @@
 //!    Message ([`crate::soap`]), a foreign `OrganizationId` ([`Refusal`]).
 //! 2. Turn each notification into a [`SyncInput`] and run them through the
 //!    [`pipeline`]: records concurrently, each record's notifications in
-//!    delivery order.
+//!    delivery order. A notification that cannot be used on its own (the
+//!    record was deleted before delivery, or it is malformed) never refuses
+//!    the message: it is recorded on its record when the record is known,
+//!    else listed in the run.
 //! 3. Answer `Ack true` only when every outcome is stored and none waits on
 //!    a transient or configuration failure; otherwise a Fault that lists what
 //!    failed, so Salesforce redelivers the message. Redelivered notifications
@@ -16,9 +19,10 @@
 use crate::context::Context;
 use crate::io::{Http, Kv, KvError};
 use crate::pipeline::{self, Arrival, SyncInput, SyncOptions, SyncOutcome, SyncState};
-use crate::record::Process;
+use crate::record::{Process, Status};
+use crate::reference::RecordRef;
 use crate::run::Run;
-use crate::soap::{self, FaultCode, SoapError};
+use crate::soap::{self, FaultCode, SoapError, UnusableNotification};
 use crate::store;
 use crate::web::{Request, Response};
 
@@ -146,8 +150,13 @@ async fn receive<K: Kv, H: Http>(
         .notifications
         .first()
         .map(|n| n.id.clone())
+        .or_else(|| message.unusable.first().map(UnusableNotification::label))
         .unwrap_or_default();
-    let inputs = message
+    let options = SyncOptions {
+        force: process == Process::Created,
+        partial_is_error: false,
+    };
+    let mut inputs: Vec<SyncInput> = message
         .notifications
         .into_iter()
         .map(|n| SyncInput {
@@ -156,14 +165,28 @@ async fn receive<K: Kv, H: Http>(
                 id: n.id,
                 sobject: n.sobject,
             },
-            options: SyncOptions {
-                force: process == Process::Created,
-                partial_is_error: false,
-            },
+            options,
         })
         .collect();
+    // Unusable notifications never refuse the message: those whose record is
+    // known are recorded on it; the others are listed in the run.
+    let mut unplaced = Vec::new();
+    for u in message.unusable {
+        match u.record {
+            Some((object, id)) => inputs.push(SyncInput {
+                process,
+                arrival: Arrival::Unusable {
+                    id: u.id,
+                    record: RecordRef::new(object, id),
+                    problem: u.problem,
+                },
+                options,
+            }),
+            None => unplaced.push(u),
+        }
+    }
     let outcomes = pipeline::sync_all(inputs, &state, ctx).await;
-    record_run(process, &salt, &outcomes, ctx).await;
+    record_run(process, &salt, &outcomes, &unplaced, ctx).await;
     let failures: Vec<String> = outcomes
         .iter()
         .filter_map(SyncOutcome::needs_redelivery)
@@ -182,11 +205,20 @@ async fn record_run<K: Kv, H: Http>(
     process: Process,
     salt: &str,
     outcomes: &[SyncOutcome],
+    unplaced: &[UnusableNotification],
     ctx: &Context<'_, K, H>,
 ) {
     let mut run = Run::new(process, ctx.now, salt);
     for o in outcomes {
         o.count_in(&mut run);
+    }
+    for u in unplaced {
+        let counted = if u.problem.is_deletion() {
+            Status::Skipped
+        } else {
+            Status::Error
+        };
+        run.note(&u.label(), counted, &u.problem.to_string());
     }
     run.finished_at = ctx.current_time();
     let _ = store::save_run(ctx.kv, &run).await;

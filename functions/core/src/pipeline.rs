@@ -24,13 +24,14 @@ use futures::stream::{self, StreamExt};
 
 use crate::context::Context;
 use crate::destination::{self, Pushed};
-use crate::failure::Failure;
+use crate::failure::{ErrorKind, Failure};
 use crate::io::{Http, Kv, KvError};
 use crate::mapping::load::check_object_for_destination;
 use crate::mapping::Mapping;
 use crate::record::{IgnoreReason, Ignored, Process, SkipReason, Status, SyncRecord};
 use crate::reference::RecordRef;
 use crate::run::Run;
+use crate::soap::NotificationProblem;
 use crate::sobject::SObject;
 use crate::store;
 
@@ -69,6 +70,14 @@ pub enum Arrival {
     Row { sobject: SObject },
     /// Nothing new: sync the source fields last received for this record.
     Stored { record: RecordRef },
+    /// A notification about this record that cannot be used on its own (the
+    /// record was deleted before delivery, or the notification is
+    /// malformed): recorded on the record, nothing pushed.
+    Unusable {
+        id: Option<String>,
+        record: RecordRef,
+        problem: NotificationProblem,
+    },
 }
 
 impl Arrival {
@@ -78,14 +87,14 @@ impl Arrival {
             Arrival::Notification { sobject, .. } | Arrival::Row { sobject } => {
                 RecordRef::new(&sobject.object_type, &sobject.id)
             }
-            Arrival::Stored { record } => record.clone(),
+            Arrival::Stored { record } | Arrival::Unusable { record, .. } => record.clone(),
         }
     }
 
     fn sobject(&self) -> Option<&SObject> {
         match self {
             Arrival::Notification { sobject, .. } | Arrival::Row { sobject } => Some(sobject),
-            Arrival::Stored { .. } => None,
+            Arrival::Stored { .. } | Arrival::Unusable { .. } => None,
         }
     }
 }
@@ -252,6 +261,11 @@ async fn sync_and_store<K: Kv, H: Http>(
     let now = ctx.now;
 
     let (mut record, sobject, delivery) = match arrival {
+        Arrival::Unusable { id, problem, .. } => {
+            let record = existing
+                .unwrap_or_else(|| SyncRecord::new(&reference.object, &reference.id, process));
+            return record_unusable(record, id, problem, process, ctx).await;
+        }
         Arrival::Stored { .. } => {
             let Some(record) = existing else {
                 return Ok(Outcome::Unknown);
@@ -325,6 +339,42 @@ async fn sync_and_store<K: Kv, H: Http>(
         {
             record.remember_notification(id);
         }
+    }
+    store::save_record(ctx.kv, &record).await?;
+    Ok(Outcome::Stored {
+        status: record.status,
+        failure: record.current_failure().cloned(),
+        skip_reason: record.skip_reason.clone(),
+    })
+}
+
+/// Record an unusable notification on its record: skipped for a record
+/// deleted before delivery, an `invalid` error otherwise. Nothing is pushed
+/// and the record's source fields are kept as they were.
+async fn record_unusable<K: Kv, H: Http>(
+    mut record: SyncRecord,
+    id: Option<String>,
+    problem: NotificationProblem,
+    process: Process,
+    ctx: &Context<'_, K, H>,
+) -> Result<Outcome, KvError> {
+    if id
+        .as_ref()
+        .is_some_and(|id| record.notification_ids.contains(id))
+    {
+        return Ok(Outcome::Repeat);
+    }
+    record.last_trigger = process;
+    if problem.is_deletion() {
+        record.mark_skipped(ctx.now, SkipReason::DeletedBeforeDelivery);
+    } else {
+        record.mark_error(
+            ctx.now,
+            Failure::new(ErrorKind::Invalid, problem.to_string()),
+        );
+    }
+    if let Some(id) = &id {
+        record.remember_notification(id);
     }
     store::save_record(ctx.kv, &record).await?;
     Ok(Outcome::Stored {

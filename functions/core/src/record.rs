@@ -135,6 +135,9 @@ pub enum SkipReason {
     TriggerOff { process: Process, object: String },
     /// The mapped fields are what was last synced.
     Unchanged,
+    /// The record was deleted in Salesforce before the notification was
+    /// delivered (its sObject carries no data).
+    DeletedBeforeDelivery,
 }
 
 impl std::fmt::Display for SkipReason {
@@ -149,6 +152,9 @@ impl std::fmt::Display for SkipReason {
                 process.as_str()
             ),
             SkipReason::Unchanged => f.write_str("no mapped field changed"),
+            SkipReason::DeletedBeforeDelivery => {
+                f.write_str("record deleted in Salesforce before delivery")
+            }
         }
     }
 }

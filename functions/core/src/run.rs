@@ -82,6 +82,19 @@ impl Run {
         }
     }
 
+    /// Count an item that has no record to be stored on (an unusable
+    /// notification without a record id): counted under `status`, and listed
+    /// with `reason` so that it is visible.
+    pub fn note(&mut self, item: &str, status: Status, reason: &str) {
+        match status {
+            Status::Skipped => self.counts.skipped += 1,
+            Status::Pending => self.counts.pending += 1,
+            Status::Synced => self.counts.synced += 1,
+            Status::Error => self.counts.error += 1,
+        }
+        self.fail(item, reason);
+    }
+
     /// Count an item that failed without a stored status (e.g. not stored).
     pub fn fail(&mut self, record: &str, error: &str) {
         self.failed_total += 1;

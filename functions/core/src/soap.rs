@@ -26,7 +26,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
-use crate::sobject::{FieldValue, SObject};
+use crate::sobject::{is_salesforce_id, FieldValue, SObject};
 
 /// The SOAP 1.1 envelope namespace.
 pub const SOAP_ENV_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -51,8 +51,64 @@ pub struct OutboundMessage {
     pub organization_id: String,
     /// The Outbound Message definition that sent it, if given.
     pub action_id: Option<String>,
-    /// 1 to 100 notifications, in document order.
+    /// The usable notifications, in document order.
     pub notifications: Vec<Notification>,
+    /// The notifications that cannot be used on their own (a record deleted
+    /// before delivery, a malformed one); together with `notifications`
+    /// there are 1 to 100.
+    pub unusable: Vec<UnusableNotification>,
+}
+
+/// A notification that cannot be synced on its own. It never refuses the
+/// message: it is recorded as its own outcome (interfaces.md, "One bad
+/// notification never blocks the others").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusableNotification {
+    /// Its position in the message, 1-based.
+    pub position: usize,
+    /// Its notification `Id`, when it has one.
+    pub id: Option<String>,
+    /// `(object, record id)`, when both are known.
+    pub record: Option<(String, String)>,
+    pub problem: NotificationProblem,
+}
+
+impl UnusableNotification {
+    /// How a run lists it: its notification id, else its position.
+    pub fn label(&self) -> String {
+        match &self.id {
+            Some(id) => format!("notification {id}"),
+            None => format!("notification {}", self.position),
+        }
+    }
+}
+
+/// What is wrong with one notification.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotificationProblem {
+    /// No sObject, an empty one, or one that carries only its Id: what
+    /// Salesforce sends when the record was deleted before delivery.
+    #[error("record deleted in Salesforce before delivery")]
+    RecordDeleted,
+    #[error(
+        "the notification has no Id, so its redeliveries cannot be recognised; nothing was synced"
+    )]
+    NoNotificationId,
+    #[error("the sObject has no xsi:type naming its object (e.g. sf:Contact); nothing was synced")]
+    NoObjectType,
+    #[error("the sObject has no Id field; add Id to the fields the Outbound Message sends")]
+    NoRecordId,
+    #[error("the sObject's Id \"{0}\" is not a Salesforce id (15 or 18 letters and digits); nothing was synced")]
+    NotASalesforceId(String),
+    #[error("field {0} is not a plain value; send only fields of the object itself")]
+    NestedField(String),
+}
+
+impl NotificationProblem {
+    /// Whether this is the normal trace of a deleted record, not a fault.
+    pub fn is_deletion(&self) -> bool {
+        matches!(self, NotificationProblem::RecordDeleted)
+    }
 }
 
 /// One notification: a stable delivery id and the record's fields.
@@ -87,16 +143,6 @@ pub enum SoapError {
     NoNotifications,
     #[error("Outbound Message holds {0} notifications, more than the 100 Salesforce may send in one message")]
     TooManyNotifications(usize),
-    #[error("notification {0} has no Id; every notification needs one to be deduplicated")]
-    NotificationWithoutId(usize),
-    #[error("notification {0} has no sObject; the Outbound Message must send the record")]
-    NotificationWithoutSObject(usize),
-    #[error("notification {0}: sObject has no xsi:type naming its object (e.g. sf:Contact)")]
-    SObjectWithoutType(usize),
-    #[error("notification {0}: sObject has no Id field; add Id to the fields the Outbound Message sends")]
-    SObjectWithoutRecordId(usize),
-    #[error("notification {index}: field {field} is not a plain value; send only fields of the object itself")]
-    NestedField { index: usize, field: String },
 }
 
 /// A light element tree: just what an Outbound Message needs.
@@ -298,38 +344,73 @@ fn message_from_tree(root: &Element) -> Result<OutboundMessage, SoapError> {
     if items.len() > MAX_NOTIFICATIONS {
         return Err(SoapError::TooManyNotifications(items.len()));
     }
-    let notifications = items
-        .iter()
-        .enumerate()
-        .map(|(i, n)| notification_from_tree(i + 1, n))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut notifications = Vec::new();
+    let mut unusable = Vec::new();
+    for (i, n) in items.iter().enumerate() {
+        match notification_from_tree(i + 1, n) {
+            Ok(n) => notifications.push(n),
+            Err(u) => unusable.push(u),
+        }
+    }
     Ok(OutboundMessage {
         organization_id,
         action_id,
         notifications,
+        unusable,
     })
 }
 
-fn notification_from_tree(index: usize, n: &Element) -> Result<Notification, SoapError> {
-    let id = n
-        .text_of(OUTBOUND_NS, "Id")
-        .ok_or(SoapError::NotificationWithoutId(index))?;
-    let so = n
-        .child(OUTBOUND_NS, "sObject")
-        .ok_or(SoapError::NotificationWithoutSObject(index))?;
-    let object_type = so
-        .xsi_type
-        .as_deref()
-        .map(|t| t.rsplit(':').next().unwrap_or(t).trim().to_string())
-        .filter(|t| !t.is_empty())
-        .ok_or(SoapError::SObjectWithoutType(index))?;
+fn notification_from_tree(
+    position: usize,
+    n: &Element,
+) -> Result<Notification, UnusableNotification> {
+    let id = n.text_of(OUTBOUND_NS, "Id");
+    let so = n.child(OUTBOUND_NS, "sObject");
+    let object_type = so.and_then(|so| {
+        so.xsi_type
+            .as_deref()
+            .map(|t| t.rsplit(':').next().unwrap_or(t).trim().to_string())
+            .filter(|t| !t.is_empty())
+    });
+    let record_id = so.and_then(|so| {
+        so.children
+            .iter()
+            .find(|f| f.name == "Id" && !f.nil && f.children.is_empty())
+            .map(|f| f.text.trim().to_string())
+            .filter(|id| !id.is_empty())
+    });
+    let unusable = |record: Option<(String, String)>, problem| UnusableNotification {
+        position,
+        id: id.clone(),
+        record,
+        problem,
+    };
+    let Some(so) = so.filter(|so| !so.children.is_empty()) else {
+        return Err(unusable(None, NotificationProblem::RecordDeleted));
+    };
+    let Some(record_id) = record_id else {
+        return Err(unusable(None, NotificationProblem::NoRecordId));
+    };
+    if !is_salesforce_id(&record_id) {
+        return Err(unusable(
+            None,
+            NotificationProblem::NotASalesforceId(record_id),
+        ));
+    }
+    let Some(object_type) = object_type else {
+        return Err(unusable(None, NotificationProblem::NoObjectType));
+    };
+    let record = Some((object_type.clone(), record_id.clone()));
+    if so.children.iter().all(|f| f.name == "Id") {
+        return Err(unusable(record, NotificationProblem::RecordDeleted));
+    }
     let mut fields = BTreeMap::new();
     for field in &so.children {
         if !field.children.is_empty() {
-            return Err(SoapError::NestedField {
-                index,
-                field: field.name.clone(),
-            });
+            return Err(unusable(
+                record,
+                NotificationProblem::NestedField(field.name.clone()),
+            ));
         }
         let value = if field.nil {
             FieldValue::Null
@@ -338,9 +419,8 @@ fn notification_from_tree(index: usize, n: &Element) -> Result<Notification, Soa
         };
         fields.insert(field.name.clone(), value);
     }
-    let record_id = match fields.get("Id") {
-        Some(FieldValue::Text(id)) if !id.trim().is_empty() => id.trim().to_string(),
-        _ => return Err(SoapError::SObjectWithoutRecordId(index)),
+    let Some(id) = id.clone() else {
+        return Err(unusable(record, NotificationProblem::NoNotificationId));
     };
     Ok(Notification {
         id,

@@ -310,3 +310,63 @@ fn the_readme_sample_message_syncs() {
         serde_json::Value::Null
     );
 }
+
+/// interfaces.md, "One bad notification never blocks the others", through
+/// the built components: a deleted record and a malformed notification in a
+/// message of good ones; the message is acknowledged, the good ones synced,
+/// the two visible where an admin looks.
+#[test]
+fn a_deleted_record_and_a_malformed_notification_do_not_block_the_message() {
+    use sfsync_tests::soap::{contact, contact_id, message, Record};
+    use sync_core::admin::wire::{RecordView, RunsPage};
+    use sync_core::record::Status;
+
+    let app = TestApp::start();
+    let deleted = Record {
+        object: "Contact",
+        notification_id: "04l000000000000901".into(),
+        fields: vec![("Id", Some(contact_id(901)))],
+    };
+    let malformed = Record {
+        object: "Contact",
+        notification_id: "04l000000000000902".into(),
+        fields: vec![("Email", Some("nobody@example.com".into()))],
+    };
+    let body = message(
+        ORG_ID,
+        &[
+            contact(1, "a1@example.com"),
+            deleted,
+            contact(2, "a2@example.com"),
+            malformed,
+            contact(3, "a3@example.com"),
+        ],
+    );
+    let resp = app.send_message("/sf/created", &body);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+    for n in [1, 2, 3] {
+        let v: RecordView = app
+            .admin_get(&format!("/admin/records/Contact/{}", contact_id(n)))
+            .typed();
+        assert_eq!(v.status, Status::Synced, "{v:?}");
+    }
+    let gone: RecordView = app
+        .admin_get(&format!("/admin/records/Contact/{}", contact_id(901)))
+        .typed();
+    assert_eq!(gone.status, Status::Skipped);
+    assert_eq!(
+        gone.skip_reason.as_deref(),
+        Some("record deleted in Salesforce before delivery")
+    );
+    let runs: RunsPage = app.admin_get("/admin/runs").typed();
+    let run = &runs.runs[0];
+    assert_eq!(
+        (run.counts.synced, run.counts.skipped, run.counts.error),
+        (3, 1, 1)
+    );
+    assert_eq!(run.failed[0].record, "notification 04l000000000000902");
+    // The same message again is all repeats, still acknowledged.
+    let again = app.send_message("/sf/created", &body);
+    assert!(again.text().contains("<Ack>true</Ack>"), "{}", again.text());
+}

@@ -353,7 +353,7 @@ fn an_update_of_a_record_never_seen_syncs_and_trigger_switches_apply() {
 fn unmapped_object_is_skipped_with_its_reason() {
     let kv = MemoryKv::new();
     let s = settings(&[]);
-    let n = r#"<Notification><Id>04l9</Id><sObject xsi:type="sf:Opportunity" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Id>006000000000001AAA</sf:Id></sObject></Notification>"#;
+    let n = r#"<Notification><Id>04l9</Id><sObject xsi:type="sf:Opportunity" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Id>006000000000001AAA</sf:Id><sf:Name>Deal</sf:Name></sObject></Notification>"#;
     let resp = run(
         Process::Created,
         &s,
@@ -507,4 +507,80 @@ fn past_the_message_budget_nothing_more_is_pushed_and_the_message_is_redelivered
         r.notification_ids.is_empty(),
         "must be processed again on redelivery"
     );
+}
+
+/// interfaces.md, "One bad notification never blocks the others": a
+/// 100-notification message with a deleted record and a malformed
+/// notification is acknowledged, the 98 others synced, the two visible.
+#[test]
+fn one_bad_notification_never_blocks_the_others() {
+    let kv = MemoryKv::new();
+    let s = settings(&[]);
+    let mut notifications: Vec<String> = (1..=98)
+        .map(|n| {
+            contact(
+                &format!("04l{n:015}"),
+                &format!("003{n:012}AAA"),
+                &format!("c{n}@example.com"),
+                "2026-11-20T10:15:00.000Z",
+            )
+        })
+        .collect();
+    // Deleted before delivery: the sObject carries only its Id.
+    notifications.insert(10, r#"<Notification><Id>04l999999999999991</Id><sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Id>003999999999991AAA</sf:Id></sObject></Notification>"#.to_string());
+    // Malformed: no sObject Id, so no record to put it on.
+    notifications.insert(50, r#"<Notification><Id>04l999999999999992</Id><sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Email>x@example.com</sf:Email></sObject></Notification>"#.to_string());
+    assert_eq!(notifications.len(), 100);
+    let resp = run(
+        Process::Created,
+        &s,
+        &kv,
+        &post(&format!("token={TOKEN}"), message(ORG, &notifications)),
+    );
+    assert_eq!(resp.status, 200, "{}", body(&resp));
+    assert!(body(&resp).contains("<Ack>true</Ack>"));
+    for n in [1, 50, 98] {
+        let r = stored(&kv, "Contact", &format!("003{n:012}AAA"));
+        assert_eq!(r.status, Status::Synced, "record {n}");
+    }
+    let deleted = stored(&kv, "Contact", "003999999999991AAA");
+    assert_eq!(deleted.status, Status::Skipped);
+    assert_eq!(
+        deleted.skip_reason.as_deref(),
+        Some("record deleted in Salesforce before delivery")
+    );
+    assert_eq!(deleted.destination_calls, 0, "nothing is pushed for it");
+    let runs: Vec<crate::run::Run> = kv
+        .snapshot()
+        .iter()
+        .filter(|(k, _)| k.starts_with("run/"))
+        .map(|(_, v)| serde_json::from_slice(v).expect("a run"))
+        .collect();
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(
+        (run.counts.synced, run.counts.skipped, run.counts.error),
+        (98, 1, 1)
+    );
+    assert_eq!(run.failed.len(), 1, "{:?}", run.failed);
+    assert_eq!(run.failed[0].record, "notification 04l999999999999992");
+    assert!(
+        run.failed[0].error.contains("no Id field"),
+        "{}",
+        run.failed[0].error
+    );
+
+    // A redelivery of the same message: every notification is a repeat.
+    let again = run_again(&s, &kv, &notifications);
+    assert!(again.contains("<Ack>true</Ack>"), "{again}");
+}
+
+fn run_again(s: &Settings, kv: &MemoryKv, notifications: &[String]) -> String {
+    let resp = run(
+        Process::Created,
+        s,
+        kv,
+        &post(&format!("token={TOKEN}"), message(ORG, notifications)),
+    );
+    body(&resp)
 }

@@ -207,28 +207,74 @@ fn refused_messages() {
 
     type Check = fn(&SoapError) -> bool;
     let cases: Vec<(&str, Vec<u8>, Check)> = vec![
-        ("DOCTYPE with external entity", doctype.into_bytes(), |e| matches!(e, SoapError::Doctype)),
-        ("entity expansion bomb", billion_laughs.into_bytes(), |e| matches!(e, SoapError::Doctype)),
-        ("not XML at all", b"{\"hello\": \"json\"}".to_vec(), |e| matches!(e, SoapError::NotXml(_) | SoapError::NotEnvelope(_))),
-        ("empty body", Vec::new(), |e| matches!(e, SoapError::NotXml(_))),
-        ("truncated document", envelope(&contact("003000000000001AAA")).as_bytes()[..200].to_vec(), |e| matches!(e, SoapError::NotXml(_))),
-        ("mismatched end tag", b"<a><b></a></b>".to_vec(), |e| matches!(e, SoapError::NotXml(_))),
-        ("undeclared entity", envelope(&notification("04l1", "Contact", "<sf:Id>003000000000001AAA</sf:Id><sf:Name>&foo;</sf:Name>")).into_bytes(), |e| matches!(e, SoapError::NotXml(_))),
-        ("undeclared prefix", envelope(&contact("003000000000001AAA")).replace("xmlns:sf=\"urn:sobject.enterprise.soap.sforce.com\"", "").into_bytes(), |e| matches!(e, SoapError::NotXml(_))),
+        ("DOCTYPE with external entity", doctype.into_bytes(), |e| {
+            matches!(e, SoapError::Doctype)
+        }),
+        ("entity expansion bomb", billion_laughs.into_bytes(), |e| {
+            matches!(e, SoapError::Doctype)
+        }),
+        ("not XML at all", b"{\"hello\": \"json\"}".to_vec(), |e| {
+            matches!(e, SoapError::NotXml(_) | SoapError::NotEnvelope(_))
+        }),
+        ("empty body", Vec::new(), |e| {
+            matches!(e, SoapError::NotXml(_))
+        }),
+        (
+            "truncated document",
+            envelope(&contact("003000000000001AAA")).as_bytes()[..200].to_vec(),
+            |e| matches!(e, SoapError::NotXml(_)),
+        ),
+        ("mismatched end tag", b"<a><b></a></b>".to_vec(), |e| {
+            matches!(e, SoapError::NotXml(_))
+        }),
+        (
+            "undeclared entity",
+            envelope(&notification(
+                "04l1",
+                "Contact",
+                "<sf:Id>003000000000001AAA</sf:Id><sf:Name>&foo;</sf:Name>",
+            ))
+            .into_bytes(),
+            |e| matches!(e, SoapError::NotXml(_)),
+        ),
+        (
+            "undeclared prefix",
+            envelope(&contact("003000000000001AAA"))
+                .replace("xmlns:sf=\"urn:sobject.enterprise.soap.sforce.com\"", "")
+                .into_bytes(),
+            |e| matches!(e, SoapError::NotXml(_)),
+        ),
         ("not UTF-8", not_utf8, |e| matches!(e, SoapError::NotUtf8)),
-        ("over the size limit", big, |e| matches!(e, SoapError::TooLarge { .. })),
-        ("101 notifications", envelope(&too_many).into_bytes(), |e| matches!(e, SoapError::TooManyNotifications(101))),
-        ("no notification", envelope("").into_bytes(), |e| matches!(e, SoapError::NoNotifications)),
-        ("right local names, wrong namespace", wrong_outbound_ns.into_bytes(), |e| matches!(e, SoapError::NotOutboundMessage(_))),
-        ("SOAP 1.2 envelope", soap12.into_bytes(), |e| matches!(e, SoapError::NotEnvelope(_))),
-        ("no OrganizationId", no_org.into_bytes(), |e| matches!(e, SoapError::MissingOrganizationId)),
-        ("notification without Id", envelope("<Notification><sObject xsi:type=\"sf:Contact\" xmlns:sf=\"urn:sobject.enterprise.soap.sforce.com\"><sf:Id>003000000000001AAA</sf:Id></sObject></Notification>").into_bytes(), |e| matches!(e, SoapError::NotificationWithoutId(1))),
-        ("notification without sObject", envelope("<Notification><Id>04l1</Id></Notification>").into_bytes(), |e| matches!(e, SoapError::NotificationWithoutSObject(1))),
-        ("sObject without record Id", envelope(&notification("04l1", "Contact", "<sf:Email>a@b.c</sf:Email>")).into_bytes(), |e| matches!(e, SoapError::SObjectWithoutRecordId(1))),
-        ("sObject without xsi:type", envelope("<Notification><Id>04l1</Id><sObject><Id>003000000000001AAA</Id></sObject></Notification>").into_bytes(), |e| matches!(e, SoapError::SObjectWithoutType(1))),
-        ("nested field", envelope(&notification("04l1", "Contact", "<sf:Id>003000000000001AAA</sf:Id><sf:Account><sf:Name>x</sf:Name></sf:Account>")).into_bytes(), |e| matches!(e, SoapError::NestedField { .. })),
-        ("two root elements", format!("{}<x/>", envelope(&contact("003000000000001AAA"))).into_bytes(), |e| matches!(e, SoapError::NotXml(_))),
-        ("deep nesting", format!("{}{}", "<a>".repeat(40), "</a>".repeat(40)).into_bytes(), |e| matches!(e, SoapError::NotXml(_))),
+        ("over the size limit", big, |e| {
+            matches!(e, SoapError::TooLarge { .. })
+        }),
+        ("101 notifications", envelope(&too_many).into_bytes(), |e| {
+            matches!(e, SoapError::TooManyNotifications(101))
+        }),
+        ("no notification", envelope("").into_bytes(), |e| {
+            matches!(e, SoapError::NoNotifications)
+        }),
+        (
+            "right local names, wrong namespace",
+            wrong_outbound_ns.into_bytes(),
+            |e| matches!(e, SoapError::NotOutboundMessage(_)),
+        ),
+        ("SOAP 1.2 envelope", soap12.into_bytes(), |e| {
+            matches!(e, SoapError::NotEnvelope(_))
+        }),
+        ("no OrganizationId", no_org.into_bytes(), |e| {
+            matches!(e, SoapError::MissingOrganizationId)
+        }),
+        (
+            "two root elements",
+            format!("{}<x/>", envelope(&contact("003000000000001AAA"))).into_bytes(),
+            |e| matches!(e, SoapError::NotXml(_)),
+        ),
+        (
+            "deep nesting",
+            format!("{}{}", "<a>".repeat(40), "</a>".repeat(40)).into_bytes(),
+            |e| matches!(e, SoapError::NotXml(_)),
+        ),
     ];
     for (name, body, check) in cases {
         match parse(&body) {
@@ -237,6 +283,46 @@ fn refused_messages() {
                 assert!(check(&e), "{name}: wrong refusal: {e:?}");
             }
         }
+    }
+}
+
+/// Each notification that cannot be used on its own is set apart with its
+/// problem; the message and its good notifications are kept.
+#[test]
+fn unusable_notifications_are_set_apart_not_refused() {
+    const SF: &str = "xmlns:sf=\"urn:sobject.enterprise.soap.sforce.com\"";
+    let good = contact("003000000000001AAA");
+    type Case<'a> = (
+        &'a str,
+        String,
+        Option<&'a str>,
+        Option<(&'a str, &'a str)>,
+        NotificationProblem,
+    );
+    let cases: Vec<Case> = vec![
+        ("no sObject (deleted)", "<Notification><Id>04l2</Id></Notification>".into(), Some("04l2"), None, NotificationProblem::RecordDeleted),
+        ("empty sObject (deleted)", format!("<Notification><Id>04l2</Id><sObject xsi:type=\"sf:Contact\" {SF}/></Notification>"), Some("04l2"), None, NotificationProblem::RecordDeleted),
+        ("only the Id (deleted)", notification("04l2", "Contact", "<sf:Id>003000000000002AAA</sf:Id>"), Some("04l2"), Some(("Contact", "003000000000002AAA")), NotificationProblem::RecordDeleted),
+        ("no notification Id", format!("<Notification><sObject xsi:type=\"sf:Contact\" {SF}><sf:Id>003000000000002AAA</sf:Id><sf:Email>a@b.c</sf:Email></sObject></Notification>"), None, Some(("Contact", "003000000000002AAA")), NotificationProblem::NoNotificationId),
+        ("sObject without record Id", notification("04l2", "Contact", "<sf:Email>a@b.c</sf:Email>"), Some("04l2"), None, NotificationProblem::NoRecordId),
+        ("record Id not a Salesforce id", notification("04l2", "Contact", "<sf:Id>003-x</sf:Id><sf:Email>a@b.c</sf:Email>"), Some("04l2"), None, NotificationProblem::NotASalesforceId("003-x".into())),
+        ("sObject without xsi:type", format!("<Notification><Id>04l2</Id><sObject {SF}><sf:Id>003000000000002AAA</sf:Id><sf:Email>a@b.c</sf:Email></sObject></Notification>"), Some("04l2"), None, NotificationProblem::NoObjectType),
+        ("nested field", notification("04l2", "Contact", "<sf:Id>003000000000002AAA</sf:Id><sf:Account><sf:Name>x</sf:Name></sf:Account>"), Some("04l2"), Some(("Contact", "003000000000002AAA")), NotificationProblem::NestedField("Account".into())),
+    ];
+    for (name, bad, id, record, problem) in cases {
+        let m = parse(envelope(&format!("{good}{bad}")).as_bytes())
+            .unwrap_or_else(|e| panic!("{name}: refused the whole message: {e}"));
+        assert_eq!(m.notifications.len(), 1, "{name}: the good one is kept");
+        assert_eq!(m.unusable.len(), 1, "{name}");
+        let u = &m.unusable[0];
+        assert_eq!(u.position, 2, "{name}");
+        assert_eq!(u.id.as_deref(), id, "{name}");
+        assert_eq!(
+            u.record.as_ref().map(|(o, i)| (o.as_str(), i.as_str())),
+            record,
+            "{name}"
+        );
+        assert_eq!(u.problem, problem, "{name}");
     }
 }
 
