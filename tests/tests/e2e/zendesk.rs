@@ -420,3 +420,72 @@ fn a_zendesk_url_with_a_path_is_refused_by_name() {
     assert!(app.kv_dump().is_empty());
     assert!(fake.log().is_empty());
 }
+
+/// interfaces.md, "Absent, null and empty": an Outbound Message that does
+/// not select `Phone` leaves the Zendesk phone alone; one that sends it nil
+/// clears it.
+#[test]
+fn a_field_the_message_does_not_send_is_left_alone_in_zendesk() {
+    let fake = FakeZendesk::start(false);
+    let app = app_for(&fake, false);
+    let mut first = lone_contact(31, "phone@example.com");
+    first
+        .fields
+        .retain(|(name, _)| *name != "Phone" && *name != "LastModifiedDate");
+    first
+        .fields
+        .push(("Phone", Some("+55 11 5555-0100".into())));
+    first
+        .fields
+        .push(("LastModifiedDate", Some("2026-11-20T10:00:00.000Z".into())));
+    let resp = app.send_message("/sf/created", &message(ORG_ID, &[first]));
+    assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+    let user = fake.user_by_email("phone@example.com").expect("created");
+    assert_eq!(user["phone"], "+55 11 5555-0100");
+
+    // An update that does not carry Phone at all: the name changes, the
+    // phone stays.
+    let mut update = lone_contact(31, "phone@example.com");
+    update.notification_id = "04l000000000003102".into();
+    update.fields.retain(|(name, _)| *name != "Phone");
+    for (name, value) in &mut update.fields {
+        match *name {
+            "FirstName" => *value = Some("Renamed".into()),
+            "LastModifiedDate" => *value = Some("2026-11-20T11:00:00.000Z".into()),
+            _ => {}
+        }
+    }
+    let resp = app.send_message("/sf/updated", &message(ORG_ID, &[update]));
+    assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+    let user = fake
+        .user_by_email("phone@example.com")
+        .expect("still there");
+    assert_eq!(user["phone"], "+55 11 5555-0100", "{user}");
+    assert!(
+        user["name"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Renamed"),
+        "{user}"
+    );
+
+    // Sent as nil: cleared.
+    let mut cleared = lone_contact(31, "phone@example.com");
+    cleared.notification_id = "04l000000000003103".into();
+    for (name, value) in &mut cleared.fields {
+        match *name {
+            "Phone" => *value = None,
+            "LastModifiedDate" => *value = Some("2026-11-20T12:00:00.000Z".into()),
+            _ => {}
+        }
+    }
+    if !cleared.fields.iter().any(|(n, _)| *n == "Phone") {
+        cleared.fields.push(("Phone", None));
+    }
+    let resp = app.send_message("/sf/updated", &message(ORG_ID, &[cleared]));
+    assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+    let user = fake
+        .user_by_email("phone@example.com")
+        .expect("still there");
+    assert_eq!(user["phone"], Value::Null, "{user}");
+}

@@ -79,8 +79,11 @@ impl ObjectMapping {
             .to_string();
         let mut fields = Map::new();
         for (dest, rule) in &self.fields {
-            let value = rule.value(record).map_err(|m| fail(dest, m))?;
-            insert_dotted(&mut fields, dest, value);
+            // A rule whose source fields were not sent at all is left out, so
+            // that it never clears what the destination holds.
+            if let Some(value) = rule.value(record).map_err(|m| fail(dest, m))? {
+                insert_dotted(&mut fields, dest, value);
+            }
         }
         let links = self
             .links
@@ -103,8 +106,17 @@ impl ObjectMapping {
 }
 
 impl FieldRule {
-    /// This rule's destination value for a record.
-    pub fn value(&self, record: &SObject) -> Result<Value, String> {
+    /// This rule's destination value for a record: `None` when its source
+    /// is *absent* (not sent at all) and there is no default, so nothing is
+    /// sent for it; null (`xsi:nil`, an empty cell) is sent as JSON null.
+    pub fn value(&self, record: &SObject) -> Result<Option<Value>, String> {
+        if !self.source_sent(record) {
+            return match (&self.default, self.required) {
+                (Some(d), _) => self.convert(d).map(Some),
+                (None, true) => Err(self.required_message()),
+                (None, false) => Ok(None),
+            };
+        }
         let raw = match &self.source {
             Source::Field(f) => record.text(f).map(str::to_string),
             Source::Template(pieces) => render_template(pieces, record),
@@ -124,18 +136,46 @@ impl FieldRule {
             .filter(|v| !v.is_empty())
             .or_else(|| self.default.clone());
         match text {
-            Some(t) => self.value_type.convert(&t).map_err(|e| {
-                format!(
-                    "{e}; fix the value in Salesforce or the rule's type ({})",
-                    self.value_type.name()
-                )
-            }),
-            None if self.required => Err(format!(
-                "required, but {} is empty or not sent; fill it in Salesforce, add it to the Outbound Message's fields, or give the rule a default",
-                describe(&self.source)
-            )),
-            None => Ok(Value::Null),
+            Some(t) => self.convert(&t).map(Some),
+            None if self.required => Err(self.required_message()),
+            None => Ok(Some(Value::Null)),
         }
+    }
+
+    /// Whether the record carries any source field of this rule (a template
+    /// of literal text only is always "sent").
+    fn source_sent(&self, record: &SObject) -> bool {
+        match &self.source {
+            Source::Field(f) => record.fields.contains_key(f),
+            Source::Template(pieces) => {
+                let mut fields = pieces.iter().filter_map(|p| match p {
+                    Piece::Field(f) => Some(f),
+                    Piece::Text(_) => None,
+                });
+                let mut any_field = false;
+                let sent = fields.any(|f| {
+                    any_field = true;
+                    record.fields.contains_key(f)
+                });
+                sent || !any_field
+            }
+        }
+    }
+
+    fn convert(&self, text: &str) -> Result<Value, String> {
+        self.value_type.convert(text).map_err(|e| {
+            format!(
+                "{e}; fix the value in Salesforce or the rule's type ({})",
+                self.value_type.name()
+            )
+        })
+    }
+
+    fn required_message(&self) -> String {
+        format!(
+            "required, but {} is empty or not sent; fill it in Salesforce, add it to the Outbound Message's fields, or give the rule a default",
+            describe(&self.source)
+        )
     }
 }
 

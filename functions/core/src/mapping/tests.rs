@@ -357,3 +357,62 @@ fn the_readme_example_mapping_is_valid() {
     assert_eq!(m.objects.len(), 3);
     assert!(load::check_for_destination(&m, DestinationKind::Webhook).is_empty());
 }
+
+/// interfaces.md, "Absent, null and empty": a field the message does not
+/// carry is not sent (it never clears a destination field); `xsi:nil` is
+/// sent as null.
+#[test]
+fn absent_fields_are_not_sent_and_null_is() {
+    let m = Mapping::bundled();
+    let contact = m.object("Contact").expect("Contact");
+    let without_phone = record(
+        "Contact",
+        &[
+            ("Id", Some("003000000000001AAA")),
+            ("Email", Some("ana@example.com")),
+            ("FirstName", Some("Ana")),
+            ("LastName", Some("Lima")),
+        ],
+    );
+    let mapped = contact.apply(&without_phone).expect("maps");
+    assert!(!mapped.fields.contains_key("phone"), "{:?}", mapped.fields);
+    assert_eq!(mapped.fields["email"], "ana@example.com");
+
+    let nil_phone = record(
+        "Contact",
+        &[
+            ("Id", Some("003000000000001AAA")),
+            ("Email", Some("ana@example.com")),
+            ("FirstName", Some("Ana")),
+            ("LastName", Some("Lima")),
+            ("Phone", None),
+        ],
+    );
+    let mapped = contact.apply(&nil_phone).expect("maps");
+    assert_eq!(mapped.fields.get("phone"), Some(&Value::Null));
+
+    // A required rule whose source is absent is still an error, and a
+    // default still applies.
+    let m = Mapping::from_toml(
+        "[objects.Contact]\nentity = \"user\"\n[objects.Contact.fields]\nname = { from = \"LastName\", required = true }\ncity = { from = \"MailingCity\", default = \"unknown\" }\n",
+    )
+    .expect("valid");
+    let o = m.object("Contact").expect("Contact");
+    let only_id = record(
+        "Contact",
+        &[("Id", Some("003000000000001AAA")), ("Email", Some("x@y.z"))],
+    );
+    assert!(o
+        .apply(&only_id)
+        .expect_err("required")
+        .message
+        .contains("not sent"));
+    let with_name = record(
+        "Contact",
+        &[
+            ("Id", Some("003000000000001AAA")),
+            ("LastName", Some("Lima")),
+        ],
+    );
+    assert_eq!(o.apply(&with_name).expect("maps").fields["city"], "unknown");
+}
