@@ -32,7 +32,7 @@ use crate::record::{IgnoreReason, Ignored, Process, SkipReason, Status, SyncReco
 use crate::reference::RecordRef;
 use crate::run::Run;
 use crate::soap::NotificationProblem;
-use crate::sobject::SObject;
+use crate::sobject::{normalize_if_id, SObject};
 use crate::store;
 
 /// How many records of one request are synced at the same time.
@@ -413,8 +413,9 @@ async fn apply<K: Kv, H: Http>(
         .values()
         .filter_map(|field| {
             so.text(field)
+                .map(str::trim)
                 .filter(|v| !v.is_empty())
-                .map(|v| (field.clone(), v.to_string()))
+                .map(|v| (field.clone(), normalize_if_id(v)))
         })
         .collect();
     if !object_mapping.accepts(process) {

@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::sobject::{is_api_name, is_salesforce_id};
+use crate::sobject::{is_api_name, normalize_id, normalize_if_id};
 
 /// One Salesforce record: its object's API name and its id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -28,14 +28,22 @@ impl RecordRef {
         }
     }
 
-    /// Parse `Object/SalesforceId`: an API name and a 15- or 18-character id.
+    /// Parse `Object/SalesforceId`: an API name and a 15- or 18-character
+    /// id, kept in its 18-character form.
     pub fn parse(text: &str) -> Result<RecordRef, NotARecordRef> {
         match text.split_once('/') {
-            Some((object, id)) if is_api_name(object) && is_salesforce_id(id) => {
-                Ok(RecordRef::new(object, id))
-            }
+            Some((object, id)) if is_api_name(object) => match normalize_id(id) {
+                Some(id) => Ok(RecordRef::new(object, id)),
+                None => Err(NotARecordRef(text.to_string())),
+            },
             _ => Err(NotARecordRef(text.to_string())),
         }
+    }
+
+    /// A reference from an admin path's parts, the id normalised when it is
+    /// a Salesforce id (else kept, so that the lookup says "no record").
+    pub fn from_parts(object: &str, id: &str) -> RecordRef {
+        RecordRef::new(object, normalize_if_id(id))
     }
 }
 
@@ -70,6 +78,7 @@ mod tests {
     #[test]
     fn parse_and_print() {
         let r = RecordRef::parse("Contact/003000000000001AAA").expect("valid");
+        assert_eq!(RecordRef::parse("Contact/003000000000001").expect("15"), r);
         assert_eq!(
             (r.object.as_str(), r.id.as_str()),
             ("Contact", "003000000000001AAA")

@@ -26,7 +26,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
-use crate::sobject::{is_salesforce_id, FieldValue, SObject};
+use crate::sobject::{normalize_id, FieldValue, SObject};
 
 /// The SOAP 1.1 envelope namespace.
 pub const SOAP_ENV_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -391,12 +391,12 @@ fn notification_from_tree(
     let Some(record_id) = record_id else {
         return Err(unusable(None, NotificationProblem::NoRecordId));
     };
-    if !is_salesforce_id(&record_id) {
+    let Some(record_id) = normalize_id(&record_id) else {
         return Err(unusable(
             None,
             NotificationProblem::NotASalesforceId(record_id),
         ));
-    }
+    };
     let Some(object_type) = object_type else {
         return Err(unusable(None, NotificationProblem::NoObjectType));
     };
@@ -422,14 +422,13 @@ fn notification_from_tree(
     let Some(id) = id.clone() else {
         return Err(unusable(record, NotificationProblem::NoNotificationId));
     };
-    Ok(Notification {
-        id,
-        sobject: SObject {
-            object_type,
-            id: record_id,
-            fields,
-        },
-    })
+    match SObject::new(object_type, &record_id, fields) {
+        Some(sobject) => Ok(Notification { id, sobject }),
+        None => Err(unusable(
+            None,
+            NotificationProblem::NotASalesforceId(record_id),
+        )),
+    }
 }
 
 /// Whose fault a SOAP Fault is: `Client` when the message or its sender's

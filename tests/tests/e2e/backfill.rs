@@ -239,3 +239,48 @@ fn bad_rows_are_rejected_with_their_line_and_good_rows_kept() {
     assert_eq!(other.status, 400);
     assert!(other.text().contains("another file"));
 }
+
+/// interfaces.md, "Salesforce ids": a report export with 15-character ids
+/// and an Outbound Message with the 18-character form are one record — one
+/// sfsync record, one Zendesk user, `external_id` in the 18-character form.
+#[test]
+fn fifteen_and_eighteen_character_ids_are_one_record() {
+    let fake = FakeZendesk::start(false);
+    let app = zendesk_app(&fake);
+    let short = "003000000000077";
+    let long = "003000000000077AAA";
+    let csv = format!("Id,Email,FirstName,LastName\n{short},same@example.com,Ana,Lima\n");
+    let answers = backfill(&app, "Contact", &csv);
+    assert_eq!(total(&answers, "synced"), 1, "{answers:?}");
+    let user = fake.user_by_email("same@example.com").expect("created");
+    assert_eq!(
+        user["external_id"], long,
+        "external_id is the 18-character id"
+    );
+
+    let mut update = sfsync_tests::soap::contact(77, "same@example.com");
+    update.fields.retain(|(k, _)| *k != "AccountId");
+    for (k, v) in &mut update.fields {
+        if *k == "FirstName" {
+            *v = Some("Bia".into());
+        }
+    }
+    let resp = app.send_message(
+        "/sf/updated",
+        &sfsync_tests::soap::message(sfsync_tests::app::ORG_ID, &[update]),
+    );
+    assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+    assert_eq!(fake.users().len(), 1, "{:?}", fake.users());
+    let keys: Vec<String> = app
+        .kv_dump()
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("rec/"))
+        .collect();
+    assert_eq!(keys, vec![format!("rec/Contact/{long}")]);
+    // The admin API finds it by either form.
+    for id in [short, long] {
+        let resp = app.admin_get(&format!("/admin/records/Contact/{id}"));
+        assert_eq!(resp.status, 200, "{id}: {}", resp.text());
+    }
+}

@@ -153,10 +153,8 @@ impl CsvFile {
                 return Err(format!("Id {id} is not a {object} id (those start with {p}); export {object} records only, or pass the right ?object="));
             }
         }
-        Ok(SObject {
-            object_type: object.to_string(),
-            id,
-            fields,
+        SObject::new(object.to_string(), &id, fields).ok_or_else(|| {
+            format!("Id \"{id}\" is not a Salesforce id (15 or 18 letters and digits)")
         })
     }
 }

@@ -15,7 +15,7 @@ use crate::io::{Kv, KvError};
 use crate::record::{DestinationRef, Process, Status, SyncRecord};
 use crate::reference::RecordRef;
 use crate::settings::DestinationKind;
-use crate::sobject::is_salesforce_id;
+use crate::sobject::normalize_id;
 use crate::store;
 
 pub const COLUMNS: &[&str] = &[
@@ -73,11 +73,11 @@ fn links(
     ] {
         if let Some(id) = get(column) {
             any_sf = true;
-            if !is_salesforce_id(&id) {
+            let Some(id) = normalize_id(&id) else {
                 return Err(format!(
                     "{column} \"{id}\" is not a Salesforce id (15 or 18 letters and digits)"
                 ));
-            }
+            };
             if let Some(d) = dest {
                 out.push((object, id, d.clone()));
             }

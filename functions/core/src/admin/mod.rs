@@ -207,7 +207,7 @@ fn method_not_allowed(method: &str, path: &str, allowed: &'static str) -> AdminE
 }
 
 async fn record_view<K: Kv>(kv: &K, object: &str, id: &str) -> Result<Response, AdminError> {
-    let reference = RecordRef::new(object.to_string(), id.to_string());
+    let reference = RecordRef::from_parts(object, id);
     match store::load_record(kv, &reference).await? {
         Some(record) => Ok(Response::json(200, &record.view())),
         None => Err(AdminError::NotFound(format!(

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{FieldRule, ObjectMapping, Piece, Source};
-use crate::sobject::{FieldValue, SObject};
+use crate::sobject::{normalize_if_id, FieldValue, SObject};
 
 /// A record that the mapping cannot turn into a destination record. The
 /// message names the field and what to fix.
@@ -93,7 +93,7 @@ impl ObjectMapping {
                     .text(field)
                     .map(str::trim)
                     .filter(|v| !v.is_empty())
-                    .map(|v| (role.clone(), v.to_string()))
+                    .map(|v| (role.clone(), normalize_if_id(v)))
             })
             .collect();
         Ok(Mapped {
