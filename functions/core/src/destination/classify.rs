@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | 2xx | success | acknowledged |
 //! | 401, 403 | `config`: credentials or permissions must be fixed | redelivers |
-//! | 408, 429, 5xx, timeout, connection error | `transient` | redelivers |
+//! | 408, 409, 423, 429, 5xx, timeout, connection error | `transient` (409 and 423: another write to the same record was in progress) | redelivers |
 //! | other 4xx (e.g. 422) | `permanent`, with the destination's own message | acknowledged; the admin fixes and resends |
 //! | refused by the host | `config`: the URL variable is not in `allowed_outbound_hosts` | redelivers |
 
@@ -21,7 +21,7 @@ pub fn status_failure(who: &str, resp: &HttpResponse) -> Failure {
     let detail = error_message(&resp.body);
     let kind = match status {
         401 | 403 => ErrorKind::Config,
-        408 | 429 => ErrorKind::Transient,
+        408 | 409 | 423 | 429 => ErrorKind::Transient,
         s if s >= 500 => ErrorKind::Transient,
         _ => ErrorKind::Permanent,
     };
@@ -143,7 +143,8 @@ mod tests {
         let cases = [
             (400, ErrorKind::Permanent),
             (404, ErrorKind::Permanent),
-            (409, ErrorKind::Permanent),
+            (409, ErrorKind::Transient),
+            (423, ErrorKind::Transient),
             (422, ErrorKind::Permanent),
             (401, ErrorKind::Config),
             (403, ErrorKind::Config),
