@@ -180,6 +180,7 @@ impl TestApp {
             kv,
             manifest: manifest.to_path_buf(),
             runtime_config,
+            failing_variables: Vec::new(),
         };
         let backend = start_backend(state.path(), &variables, &options)?;
         Ok(TestApp {
@@ -188,6 +189,21 @@ impl TestApp {
             variables,
             options,
         })
+    }
+
+    /// On the test host: these variables' provider fails (as an unreachable
+    /// Vault would), from now on. Not available on a real `spin`.
+    pub fn with_failing_variables(
+        variables: BTreeMap<String, String>,
+        failing: &[&str],
+    ) -> Option<TestApp> {
+        if spin_bin().is_some() {
+            return None;
+        }
+        let mut app = TestApp::with_variables(variables);
+        app.options.failing_variables = failing.iter().map(|s| s.to_string()).collect();
+        app.restart();
+        Some(app)
     }
 
     /// The Redis URL this app's store is on, if any.

@@ -105,6 +105,7 @@ pub struct HostState {
     kv_labels: Vec<String>,
     component: String,
     variables: BTreeMap<String, String>,
+    failing_variables: Vec<String>,
 }
 
 impl WasiView for HostState {
@@ -262,6 +263,11 @@ impl variables::Host for HostState {
                 "invalid variable name {name:?}"
             ))));
         }
+        if self.failing_variables.contains(&name) {
+            return Ok(Err(variables::Error::Provider(format!(
+                "the provider of {name:?} is unreachable"
+            ))));
+        }
         Ok(self.variables.get(&name).cloned().ok_or_else(|| {
             variables::Error::Undefined(format!("no variable for {:?}.{name:?}", self.component))
         }))
@@ -318,6 +324,9 @@ pub struct HostOptions {
     /// The runtime-config file `kv` was read from, if any (`spin up` gets it
     /// as `--runtime-config-file`).
     pub runtime_config: Option<PathBuf>,
+    /// Variables whose provider fails (`provider(…)` errors), as a Vault
+    /// that cannot be reached would.
+    pub failing_variables: Vec<String>,
 }
 
 /// A running app: the components of one spin.toml over one state directory.
@@ -325,6 +334,7 @@ pub struct Host {
     router: Router,
     components: HashMap<String, ComponentRuntime>,
     kv: KvStore,
+    failing_variables: Vec<String>,
 }
 
 impl Host {
@@ -424,6 +434,7 @@ impl Host {
             router,
             components,
             kv: KvStore::open(&options.kv, state_dir)?,
+            failing_variables: options.failing_variables.clone(),
         })
     }
 
@@ -489,6 +500,7 @@ impl Host {
             kv_labels: runtime.kv_labels.clone(),
             component: matched.component.clone(),
             variables: runtime.variables.clone(),
+            failing_variables: self.failing_variables.clone(),
         };
         let mut store = Store::new(engine(), state);
         let incoming = store

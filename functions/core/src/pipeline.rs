@@ -452,6 +452,7 @@ async fn apply<K: Kv, H: Http>(
         return;
     }
     let fingerprint = object_mapping.fingerprint(so);
+    let target = ctx.settings.destination_identity();
     // A record that never synced, or whose last attempt failed, is pushed;
     // otherwise an arrival whose mapped fields are what was last synced has
     // nothing to send.
@@ -459,6 +460,7 @@ async fn apply<K: Kv, H: Http>(
         && record.status != Status::Error
         && record.ever_synced
         && record.fingerprint.as_deref() == Some(fingerprint.as_str())
+        && record.synced_to.as_deref() == Some(target.as_str())
     {
         record.mark_skipped(now, SkipReason::Unchanged);
         return;
@@ -496,6 +498,7 @@ async fn apply<K: Kv, H: Http>(
                 None => record.mark_synced(now, destination),
             }
             record.fingerprint = Some(fingerprint);
+            record.synced_to = Some(target);
             record.last_payload = payload;
             record.syncing_record = syncing_record;
             record.fields_synced = fields_synced;

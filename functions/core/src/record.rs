@@ -107,6 +107,10 @@ pub struct SyncRecord {
     pub fields_synced: Option<bool>,
     /// Fingerprint of the mapped source fields last synced.
     pub fingerprint: Option<String>,
+    /// Where that sync went ([`crate::settings::Settings::destination_identity`]):
+    /// an unchanged record is skipped only when it already went *there*.
+    #[serde(default)]
+    pub synced_to: Option<String>,
     /// The last source fields received (what resend re-maps).
     #[serde(default)]
     pub source_fields: BTreeMap<String, FieldValue>,
@@ -200,6 +204,7 @@ impl SyncRecord {
             syncing_record: None,
             fields_synced: None,
             fingerprint: None,
+            synced_to: None,
             source_fields: BTreeMap::new(),
             source_modified_at: None,
             notification_ids: Vec::new(),

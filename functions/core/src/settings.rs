@@ -185,6 +185,21 @@ impl Settings {
         })
     }
 
+    /// Which destination a sync goes to: its kind and base URL. A record
+    /// synced to another one (say dry-run, before Zendesk was configured) is
+    /// not "already synced" here.
+    pub fn destination_identity(&self) -> String {
+        let base = match self.destination {
+            DestinationKind::DryRun => None,
+            DestinationKind::Zendesk => self.zendesk_url.as_deref(),
+            DestinationKind::Webhook => self.webhook_url.as_deref(),
+        };
+        match base {
+            Some(base) => format!("{} {base}", self.destination.as_str()),
+            None => self.destination.as_str().to_string(),
+        }
+    }
+
     /// Whether a message's `OrganizationId` (always 18 characters) is the
     /// configured org, given in its 15- or 18-character form. The first 15
     /// characters are the case-sensitive id; the last 3 only encode case.

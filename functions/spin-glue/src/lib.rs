@@ -174,9 +174,29 @@ impl SpinHttp {
     }
 }
 
-/// sfsync's settings from this component's variables.
+/// sfsync's settings from this component's variables. A variable the host
+/// does not define reads as unset; one its provider (Vault, Azure Key Vault,
+/// the environment) failed to read is an error, never a silent "unset" that
+/// would turn Zendesk into dry-run.
 pub fn settings() -> Result<Settings, ConfigError> {
-    Settings::load(|name| spin_sdk::variables::get(name).ok())
+    let mut values = BTreeMap::new();
+    for name in sync_core::settings::VARIABLES {
+        match spin_sdk::variables::get(name) {
+            Ok(v) => {
+                values.insert(*name, v);
+            }
+            Err(spin_sdk::variables::Error::Undefined(_)) => {}
+            Err(e) => {
+                return Err(ConfigError {
+                    variable: name,
+                    message: format!(
+                        "the host could not read it ({e}); fix the variable provider, sfsync does not guess a value"
+                    ),
+                })
+            }
+        }
+    }
+    Settings::load(|name| values.get(name).cloned())
 }
 
 /// The current time, to the millisecond.

@@ -73,6 +73,7 @@ fn trigger(args: &[String]) -> Result<()> {
         kv,
         manifest: manifest.clone(),
         runtime_config,
+        failing_variables: Vec::new(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -390,3 +390,29 @@ fn a_stopped_spin_leaves_no_process_behind() {
         "processes outlived the stop"
     );
 }
+
+/// A variable provider that fails (an unreachable Vault) is a fault that
+/// Salesforce retries and a 500 for the admin API, never a silent "unset"
+/// (which would sync to dry-run instead of Zendesk).
+#[test]
+fn a_failing_variable_provider_is_refused_not_read_as_unset() {
+    let vars = with(&[("destination", "zendesk")]);
+    let Some(app) = TestApp::with_failing_variables(vars, &["destination"]) else {
+        eprintln!("skipped: only the test host can make a provider fail");
+        return;
+    };
+    let resp = app.send_message(
+        "/sf/created",
+        &message(ORG_ID, &[contact(41, "vault@example.com")]),
+    );
+    assert_eq!(resp.status, 500, "{}", resp.text());
+    assert!(
+        resp.text().contains("destination") && resp.text().contains("provider"),
+        "{}",
+        resp.text()
+    );
+    assert!(app.kv_dump().is_empty(), "nothing was written");
+    let admin = app.admin_get("/admin/stats");
+    assert_eq!(admin.status, 500, "{}", admin.text());
+    assert!(admin.text().contains("misconfigured"), "{}", admin.text());
+}

@@ -584,3 +584,70 @@ fn run_again(s: &Settings, kv: &MemoryKv, notifications: &[String]) -> String {
     );
     body(&resp)
 }
+
+/// A record synced on dry-run is not "already synced" once Zendesk is
+/// configured: the first unchanged update after the switch pushes it.
+#[test]
+fn a_destination_switch_is_not_skipped_as_already_synced() {
+    let kv = MemoryKv::new();
+    let q = format!("token={TOKEN}");
+    let dry = settings(&[]);
+    let first = message(
+        ORG,
+        &[contact(
+            "04l1",
+            "003000000000001AAA",
+            "a@b.c",
+            "2026-11-20T10:15:00.000Z",
+        )],
+    );
+    assert_eq!(
+        run(Process::Created, &dry, &kv, &post(&q, first)).status,
+        200
+    );
+    let webhook = settings(&[
+        ("destination", "webhook"),
+        ("webhook_url", "https://hooks.example.com"),
+    ]);
+    let same = message(
+        ORG,
+        &[contact(
+            "04l2",
+            "003000000000001AAA",
+            "a@b.c",
+            "2026-11-20T10:16:00.000Z",
+        )],
+    );
+    assert_eq!(
+        run(Process::Updated, &webhook, &kv, &post(&q, same)).status,
+        200
+    );
+    let r = stored(&kv, "Contact", "003000000000001AAA");
+    assert_eq!(r.status, Status::Synced, "{:?}", r.skip_reason);
+    assert_eq!(
+        r.destination.map(|d| d.kind),
+        Some(DestinationKind::Webhook)
+    );
+    assert_eq!(
+        r.synced_to.as_deref(),
+        Some("webhook https://hooks.example.com")
+    );
+    // Unchanged again, same destination: skipped.
+    let again = message(
+        ORG,
+        &[contact(
+            "04l3",
+            "003000000000001AAA",
+            "a@b.c",
+            "2026-11-20T10:17:00.000Z",
+        )],
+    );
+    assert_eq!(
+        run(Process::Updated, &webhook, &kv, &post(&q, again)).status,
+        200
+    );
+    assert_eq!(
+        stored(&kv, "Contact", "003000000000001AAA").status,
+        Status::Skipped
+    );
+}
