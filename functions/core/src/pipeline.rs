@@ -143,6 +143,17 @@ pub enum Outcome {
     NotStored(KvError),
 }
 
+impl Outcome {
+    /// What a stored record says about its last attempt.
+    fn stored(record: &SyncRecord) -> Outcome {
+        Outcome::Stored {
+            status: record.status,
+            failure: record.current_failure().cloned(),
+            skip_reason: record.skip_reason.clone(),
+        }
+    }
+}
+
 /// The outcome of one input, with its record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncOutcome {
@@ -341,11 +352,7 @@ async fn sync_and_store<K: Kv, H: Http>(
         }
     }
     store::save_record(ctx.kv, &record).await?;
-    Ok(Outcome::Stored {
-        status: record.status,
-        failure: record.current_failure().cloned(),
-        skip_reason: record.skip_reason.clone(),
-    })
+    Ok(Outcome::stored(&record))
 }
 
 /// Record an unusable notification on its record: skipped for a record
@@ -377,11 +384,7 @@ async fn record_unusable<K: Kv, H: Http>(
         record.remember_notification(id);
     }
     store::save_record(ctx.kv, &record).await?;
-    Ok(Outcome::Stored {
-        status: record.status,
-        failure: record.current_failure().cloned(),
-        skip_reason: record.skip_reason.clone(),
-    })
+    Ok(Outcome::stored(&record))
 }
 
 /// Bring `record` up to date with `so`, the record as Salesforce sent it:

@@ -88,6 +88,16 @@ fn with(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     vars
 }
 
+/// The variables of a Zendesk-only setup (`webhook_*` left unset).
+fn zendesk_only(zendesk: &FakeZendesk) -> BTreeMap<String, String> {
+    with(&[
+        ("destination", "zendesk"),
+        ("zendesk_url", &zendesk.url()),
+        ("zendesk_email", fake_zendesk::AGENT_EMAIL),
+        ("zendesk_api_token", fake_zendesk::API_TOKEN),
+    ])
+}
+
 /// Send one Contact through `/sf/created` and return its record view.
 fn sync_one(app: &TestApp, n: usize) -> RecordView {
     let resp = app.send_message(
@@ -121,13 +131,7 @@ fn loads_and_syncs_in_every_configuration_under_every_rule_set() {
 
         // Zendesk only: webhook_* left unset.
         let zendesk = FakeZendesk::start(false);
-        let vars = with(&[
-            ("destination", "zendesk"),
-            ("zendesk_url", &zendesk.url()),
-            ("zendesk_email", fake_zendesk::AGENT_EMAIL),
-            ("zendesk_api_token", fake_zendesk::API_TOKEN),
-        ]);
-        let app = TestApp::with_options(vars, rules, Store::FromEnv);
+        let app = TestApp::with_options(zendesk_only(&zendesk), rules, Store::FromEnv);
         let v = sync_one(&app, 2);
         assert_eq!(v.status, Status::Synced, "{label}, Zendesk only: {v:?}");
         assert_eq!(
@@ -183,12 +187,7 @@ fn the_rules_catch_an_empty_default_in_allowed_outbound_hosts() {
     std::fs::write(&manifest, old).expect("writing the old manifest");
 
     let zendesk = FakeZendesk::start(false);
-    let vars = with(&[
-        ("destination", "zendesk"),
-        ("zendesk_url", &zendesk.url()),
-        ("zendesk_email", fake_zendesk::AGENT_EMAIL),
-        ("zendesk_api_token", fake_zendesk::API_TOKEN),
-    ]);
+    let vars = zendesk_only(&zendesk);
     let refused = TestApp::try_with_manifest(
         &manifest,
         vars.clone(),
@@ -246,13 +245,8 @@ fn last_failure(v: &RecordView) -> &sync_core::failure::Failure {
 fn a_blank_url_variable_is_named_when_spin_denies_the_calls() {
     for rules in rule_sets() {
         let zendesk = FakeZendesk::start(false);
-        let vars = with(&[
-            ("destination", "zendesk"),
-            ("zendesk_url", &zendesk.url()),
-            ("zendesk_email", fake_zendesk::AGENT_EMAIL),
-            ("zendesk_api_token", fake_zendesk::API_TOKEN),
-            ("webhook_url", ""),
-        ]);
+        let mut vars = zendesk_only(&zendesk);
+        vars.insert("webhook_url".into(), String::new());
         let app = TestApp::with_options(vars, rules, Store::FromEnv);
         let denied = rules != Some(SpinRules::V4_1) && rules.is_some();
         if !denied {
@@ -286,12 +280,7 @@ fn two_nodes_on_one_redis_share_every_record() {
     };
     let url = fresh_redis_database(&base).expect("a Redis database");
     let zendesk = FakeZendesk::start(false);
-    let vars = with(&[
-        ("destination", "zendesk"),
-        ("zendesk_url", &zendesk.url()),
-        ("zendesk_email", fake_zendesk::AGENT_EMAIL),
-        ("zendesk_api_token", fake_zendesk::API_TOKEN),
-    ]);
+    let vars = zendesk_only(&zendesk);
     let node_a = TestApp::with_options(vars.clone(), None, Store::Redis(url.clone()));
     let node_b = TestApp::with_options(vars, None, Store::Redis(url));
 
