@@ -271,6 +271,7 @@ async fn sync_and_store<K: Kv, H: Http>(
     let existing = store::load_record(ctx.kv, &reference).await?;
     let now = ctx.now;
 
+    let from_file = matches!(arrival, Arrival::Row { .. });
     let (mut record, sobject, delivery) = match arrival {
         Arrival::Unusable { id, problem, .. } => {
             let record = existing
@@ -321,11 +322,13 @@ async fn sync_and_store<K: Kv, H: Http>(
             return Ok(Outcome::Repeat);
         }
     }
-    let stale = match (record.source_modified_at.as_deref(), sobject.modified_at()) {
-        (Some(stored), Some(incoming)) => is_older(incoming, stored),
-        _ => false,
-    };
-    if stale {
+    // A file row carries no delivery order of its own: without a stamp it
+    // cannot be told apart from an old export, so it never overwrites a
+    // record that holds a stamped state.
+    let unstamped_row = from_file
+        && stamps_of(&sobject) == (None, None)
+        && (record.source_modified_at.is_some() || record.source_system_modstamp.is_some());
+    if is_stale(&record, &sobject) || unstamped_row {
         ignore(
             &mut record,
             IgnoreReason::Stale,
@@ -400,7 +403,15 @@ async fn apply<K: Kv, H: Http>(
 ) {
     let now = ctx.now;
     record.source_fields = so.fields.clone();
-    record.source_modified_at = so.modified_at().map(str::to_string);
+    // Stamps only move forward, each against its own kind: a missing or
+    // unparseable one never replaces a good one.
+    let (last_modified, modstamp) = stamps_of(so);
+    if let Some(t) = last_modified {
+        record.source_modified_at = Some(t);
+    }
+    if let Some(t) = modstamp {
+        record.source_system_modstamp = Some(t);
+    }
 
     let Some(object_mapping) = state.mapping.object(&so.object_type) else {
         record.mark_skipped(
@@ -510,14 +521,186 @@ async fn apply<K: Kv, H: Http>(
     }
 }
 
-/// Whether Salesforce stamp `a` is strictly older than `b`. Unparseable
-/// stamps are never called older.
-fn is_older(a: &str, b: &str) -> bool {
-    match (
-        DateTime::parse_from_rfc3339(a),
-        DateTime::parse_from_rfc3339(b),
+/// The record's `LastModifiedDate` and `SystemModstamp`, each only when it
+/// parses as a date-time.
+fn stamps_of(so: &SObject) -> (Option<String>, Option<String>) {
+    let parsed = |field: &str| {
+        so.text(field)
+            .map(str::trim)
+            .filter(|t| DateTime::parse_from_rfc3339(t).is_ok())
+            .map(str::to_string)
+    };
+    (parsed("LastModifiedDate"), parsed("SystemModstamp"))
+}
+
+/// Whether `so` is older than the state applied to `record`: compared like
+/// with like — `LastModifiedDate` with `LastModifiedDate`, else
+/// `SystemModstamp` with `SystemModstamp` (two different clocks are never
+/// compared). Unparseable or missing stamps are never called older.
+fn is_stale(record: &SyncRecord, so: &SObject) -> bool {
+    let (last_modified, modstamp) = stamps_of(so);
+    let older = |stored: Option<&str>, incoming: Option<String>| match (
+        stored.map(DateTime::parse_from_rfc3339),
+        incoming.as_deref().map(DateTime::parse_from_rfc3339),
     ) {
-        (Ok(a), Ok(b)) => a < b,
-        _ => false,
+        (Some(Ok(stored)), Some(Ok(incoming))) => Some(incoming < stored),
+        _ => None,
+    };
+    older(record.source_modified_at.as_deref(), last_modified)
+        .or_else(|| older(record.source_system_modstamp.as_deref(), modstamp))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::memory::{MemoryKv, ScriptedHttp};
+    use crate::settings::Settings;
+    use crate::sobject::FieldValue;
+
+    const ID: &str = "003000000000001AAA";
+
+    fn contact(first: &str, stamps: &[(&str, &str)]) -> SObject {
+        let mut fields: BTreeMap<String, FieldValue> = [
+            ("Id", ID),
+            ("Email", "ana@example.com"),
+            ("FirstName", first),
+            ("LastName", "Lima"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), FieldValue::Text(v.to_string())))
+        .collect();
+        for (k, v) in stamps {
+            fields.insert(k.to_string(), FieldValue::Text(v.to_string()));
+        }
+        SObject::new("Contact".into(), ID, fields).expect("valid id")
+    }
+
+    fn sync_one(kv: &MemoryKv, process: Process, arrival: Arrival) -> Outcome {
+        let settings = Settings::load(|_| None).expect("settings");
+        let http = ScriptedHttp::default();
+        let ctx = Context {
+            settings: &settings,
+            kv,
+            http: &http,
+            now: chrono::DateTime::from_timestamp(0, 0).expect("epoch"),
+            elapsed: &|| Duration::ZERO,
+        };
+        let state = block_on(SyncState::load(kv)).expect("state");
+        let input = SyncInput {
+            process,
+            arrival,
+            options: SyncOptions::default(),
+        };
+        block_on(sync(input, &state, &ctx)).outcome
+    }
+
+    fn notification(id: &str, so: SObject) -> Arrival {
+        Arrival::Notification {
+            id: id.into(),
+            sobject: so,
+        }
+    }
+
+    fn stored(kv: &MemoryKv) -> SyncRecord {
+        block_on(store::load_record(kv, &RecordRef::new("Contact", ID)))
+            .expect("read")
+            .expect("stored")
+    }
+
+    #[test]
+    fn stamps_only_move_forward_and_are_compared_like_with_like() {
+        let kv = MemoryKv::new();
+        let t2 = [
+            ("LastModifiedDate", "2026-11-20T10:00:00.000Z"),
+            ("SystemModstamp", "2026-11-20T10:00:05.000Z"),
+        ];
+        sync_one(
+            &kv,
+            Process::Created,
+            notification("n1", contact("Ana", &t2)),
+        );
+
+        // A backfill row without any stamp cannot be ordered: it does not
+        // overwrite the stamped state.
+        let out = sync_one(
+            &kv,
+            Process::Backfill,
+            Arrival::Row {
+                sobject: contact("Old", &[]),
+            },
+        );
+        assert_eq!(out, Outcome::Stale);
+        assert_eq!(
+            stored(&kv).source_fields["FirstName"],
+            FieldValue::Text("Ana".into())
+        );
+
+        // A notification without stamps is the record as it is now: applied,
+        // and the good stamps stay.
+        let out = sync_one(
+            &kv,
+            Process::Updated,
+            notification("n2", contact("Bia", &[])),
+        );
+        assert!(matches!(out, Outcome::Stored { .. }), "{out:?}");
+        let r = stored(&kv);
+        assert_eq!(r.source_fields["FirstName"], FieldValue::Text("Bia".into()));
+        assert_eq!(
+            r.source_modified_at.as_deref(),
+            Some("2026-11-20T10:00:00.000Z")
+        );
+
+        // An unparseable LastModifiedDate replaces nothing; the SystemModstamp
+        // it carries is compared with the stored SystemModstamp only.
+        let older_modstamp = [
+            ("LastModifiedDate", "yesterday"),
+            ("SystemModstamp", "2026-11-20T09:00:00.000Z"),
+        ];
+        let out = sync_one(
+            &kv,
+            Process::Updated,
+            notification("n3", contact("Cid", &older_modstamp)),
+        );
+        assert_eq!(out, Outcome::Stale);
+        let newer_modstamp = [
+            ("LastModifiedDate", "yesterday"),
+            ("SystemModstamp", "2026-11-20T11:00:00.000Z"),
+        ];
+        sync_one(
+            &kv,
+            Process::Updated,
+            notification("n4", contact("Dora", &newer_modstamp)),
+        );
+        let r = stored(&kv);
+        assert_eq!(
+            r.source_fields["FirstName"],
+            FieldValue::Text("Dora".into())
+        );
+        assert_eq!(
+            r.source_modified_at.as_deref(),
+            Some("2026-11-20T10:00:00.000Z")
+        );
+        assert_eq!(
+            r.source_system_modstamp.as_deref(),
+            Some("2026-11-20T11:00:00.000Z")
+        );
+
+        // An older LastModifiedDate is stale even with a newer SystemModstamp:
+        // LastModifiedDate decides when both sides have it.
+        let older = [
+            ("LastModifiedDate", "2026-11-20T09:59:00.000Z"),
+            ("SystemModstamp", "2026-11-20T12:00:00.000Z"),
+        ];
+        let out = sync_one(
+            &kv,
+            Process::Updated,
+            notification("n5", contact("Eva", &older)),
+        );
+        assert_eq!(out, Outcome::Stale);
     }
 }

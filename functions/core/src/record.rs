@@ -114,8 +114,11 @@ pub struct SyncRecord {
     /// The last source fields received (what resend re-maps).
     #[serde(default)]
     pub source_fields: BTreeMap<String, FieldValue>,
-    /// `LastModifiedDate` (or `SystemModstamp`) of the last delivery applied.
+    /// `LastModifiedDate` of the last delivery applied.
     pub source_modified_at: Option<String>,
+    /// `SystemModstamp` of the last delivery applied (kept apart: another clock).
+    #[serde(default)]
+    pub source_system_modstamp: Option<String>,
     /// The latest notification ids applied, newest last.
     #[serde(default)]
     pub notification_ids: Vec<String>,
@@ -207,6 +210,7 @@ impl SyncRecord {
             synced_to: None,
             source_fields: BTreeMap::new(),
             source_modified_at: None,
+            source_system_modstamp: None,
             notification_ids: Vec::new(),
             last_payload: None,
             destination_calls: 0,
