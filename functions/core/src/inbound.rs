@@ -186,28 +186,40 @@ async fn receive<K: Kv, H: Http>(
         }
     }
     let outcomes = pipeline::sync_all(inputs, &state, ctx).await;
-    record_run(process, &salt, &outcomes, &unplaced, ctx).await;
-    let failures: Vec<String> = outcomes
+    let mut failures: Vec<String> = outcomes
         .iter()
         .filter_map(SyncOutcome::needs_redelivery)
         .collect();
+    // Every outcome but the unplaced notifications' is on its record: for
+    // those the run is the only place they are kept, so a run that cannot be
+    // written means they are not stored, and the message is not acknowledged.
+    if let Err(e) = record_run(process, &salt, &outcomes, &unplaced, ctx).await {
+        failures.extend(
+            unplaced
+                .iter()
+                .map(|u| format!("{}: not stored ({e})", u.label())),
+        );
+    }
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(Refusal::NotSynced(failures, outcomes.len()))
+        Err(Refusal::NotSynced(
+            failures,
+            outcomes.len() + unplaced.len(),
+        ))
     }
 }
 
-/// Write the run of one message. Its outcomes are already stored; a run
-/// that cannot be written costs history, not data, so it does not change
-/// the answer to Salesforce.
+/// Write the run of one message. The outcomes of its records are already
+/// stored, so for them a run that cannot be written costs history, not data;
+/// the caller decides what the error means for the unplaced notifications.
 async fn record_run<K: Kv, H: Http>(
     process: Process,
     salt: &str,
     outcomes: &[SyncOutcome],
     unplaced: &[UnusableNotification],
     ctx: &Context<'_, K, H>,
-) {
+) -> Result<(), KvError> {
     let mut run = Run::new(process, ctx.now, salt);
     for o in outcomes {
         o.count_in(&mut run);
@@ -221,7 +233,7 @@ async fn record_run<K: Kv, H: Http>(
         run.note(&u.label(), counted, &u.problem.to_string());
     }
     run.finished_at = ctx.current_time();
-    let _ = store::save_run(ctx.kv, &run).await;
+    store::save_run(ctx.kv, &run).await
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ pub struct MemoryKv {
     pub map: RefCell<BTreeMap<String, Vec<u8>>>,
     /// When set, every write fails with this message.
     pub fail_writes: RefCell<Option<String>>,
+    /// When set, writes of keys with this prefix fail (e.g. `run/`).
+    pub fail_prefix: RefCell<Option<String>>,
 }
 
 impl MemoryKv {
@@ -33,6 +35,11 @@ impl Kv for MemoryKv {
     async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
         if let Some(msg) = self.fail_writes.borrow().as_ref() {
             return Err(KvError(msg.clone()));
+        }
+        if let Some(prefix) = self.fail_prefix.borrow().as_ref() {
+            if key.starts_with(prefix.as_str()) {
+                return Err(KvError(format!("cannot write {key}")));
+            }
         }
         self.map
             .borrow_mut()

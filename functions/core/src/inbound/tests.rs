@@ -651,3 +651,50 @@ fn a_destination_switch_is_not_skipped_as_already_synced() {
         Status::Skipped
     );
 }
+
+/// An unusable notification with no record to be stored on is kept only in
+/// the message's run: when the run cannot be written, the message is not
+/// acknowledged, so the notification is not lost. A message without such a
+/// notification is still acknowledged (its outcomes are on its records).
+#[test]
+fn an_unplaced_notification_is_never_acknowledged_unstored() {
+    let kv = MemoryKv::new();
+    let s = settings(&[]);
+    *kv.fail_prefix.borrow_mut() = Some("run/".into());
+    let malformed = r#"<Notification><Id>04l999999999999992</Id><sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Email>x@example.com</sf:Email></sObject></Notification>"#;
+    let good = contact(
+        "04l1",
+        "003000000000001AAA",
+        "a@b.c",
+        "2026-11-20T10:15:00.000Z",
+    );
+    let resp = run(
+        Process::Created,
+        &s,
+        &kv,
+        &post(
+            &format!("token={TOKEN}"),
+            message(ORG, &[good.clone(), malformed.to_string()]),
+        ),
+    );
+    assert_eq!(resp.status, 500, "{}", body(&resp));
+    assert!(
+        body(&resp).contains("notification 04l999999999999992: not stored"),
+        "{}",
+        body(&resp)
+    );
+
+    let only_good = contact(
+        "04l2",
+        "003000000000002AAA",
+        "b@b.c",
+        "2026-11-20T10:15:00.000Z",
+    );
+    let resp = run(
+        Process::Created,
+        &s,
+        &kv,
+        &post(&format!("token={TOKEN}"), message(ORG, &[only_good])),
+    );
+    assert!(body(&resp).contains("<Ack>true</Ack>"), "{}", body(&resp));
+}
