@@ -113,7 +113,41 @@ pub struct Settings {
     pub blank_url_variables: Vec<&'static str>,
 }
 
+/// What the host answered for one variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VariableRead {
+    Value(String),
+    /// The host defines no such variable: unset.
+    Undefined,
+    /// The host's provider failed (an unreachable Vault, say), with its words.
+    Failed(String),
+}
+
 impl Settings {
+    /// Read the settings through the host's answers. A variable whose
+    /// provider failed is an error, never a silent "unset" that would turn
+    /// Zendesk into dry-run.
+    pub fn read(read: impl Fn(&str) -> VariableRead) -> Result<Settings, ConfigError> {
+        let mut values = std::collections::BTreeMap::new();
+        for name in VARIABLES {
+            match read(name) {
+                VariableRead::Value(v) => {
+                    values.insert(*name, v);
+                }
+                VariableRead::Undefined => {}
+                VariableRead::Failed(why) => {
+                    return Err(ConfigError {
+                        variable: name,
+                        message: format!(
+                            "the host could not read it ({why}); fix the variable provider (Vault, Azure Key Vault, the environment), sfsync does not guess a value"
+                        ),
+                    })
+                }
+            }
+        }
+        Settings::load(|name| values.get(name).cloned())
+    }
+
     /// Read the settings through `get`, which returns a variable's value (or
     /// `None` when the host has none). Empty and blank values count as unset.
     pub fn load(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
@@ -324,6 +358,24 @@ mod tests {
         );
         assert_eq!(blank.webhook_url, None);
         assert_eq!(blank.blank_url_variables, vec!["webhook_url"]);
+    }
+
+    #[test]
+    fn a_failing_provider_is_an_error_naming_the_variable() {
+        let read = |name: &str| match name {
+            "destination" => VariableRead::Value("zendesk".into()),
+            "zendesk_api_token" => VariableRead::Failed("vault unreachable".into()),
+            _ => VariableRead::Undefined,
+        };
+        let err = Settings::read(read).expect_err("refused");
+        assert_eq!(err.variable, "zendesk_api_token");
+        assert!(err.to_string().contains("vault unreachable"), "{err}");
+        let ok = Settings::read(|n| match n {
+            "destination" => VariableRead::Value("webhook".into()),
+            _ => VariableRead::Undefined,
+        })
+        .expect("loads");
+        assert_eq!(ok.destination, DestinationKind::Webhook);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use sync_core::context::Context;
 use sync_core::inbound::Refusal;
 use sync_core::io::{Http, HttpError, HttpRequest, HttpResponse, Kv, KvError};
 use sync_core::record::Process;
-use sync_core::settings::{ConfigError, Settings};
+use sync_core::settings::{ConfigError, Settings, VariableRead};
 use sync_core::web;
 
 /// Spin's `default` key-value store.
@@ -174,29 +174,13 @@ impl SpinHttp {
     }
 }
 
-/// sfsync's settings from this component's variables. A variable the host
-/// does not define reads as unset; one its provider (Vault, Azure Key Vault,
-/// the environment) failed to read is an error, never a silent "unset" that
-/// would turn Zendesk into dry-run.
+/// sfsync's settings from this component's variables.
 pub fn settings() -> Result<Settings, ConfigError> {
-    let mut values = BTreeMap::new();
-    for name in sync_core::settings::VARIABLES {
-        match spin_sdk::variables::get(name) {
-            Ok(v) => {
-                values.insert(*name, v);
-            }
-            Err(spin_sdk::variables::Error::Undefined(_)) => {}
-            Err(e) => {
-                return Err(ConfigError {
-                    variable: name,
-                    message: format!(
-                        "the host could not read it ({e}); fix the variable provider, sfsync does not guess a value"
-                    ),
-                })
-            }
-        }
-    }
-    Settings::load(|name| values.get(name).cloned())
+    Settings::read(|name| match spin_sdk::variables::get(name) {
+        Ok(v) => VariableRead::Value(v),
+        Err(spin_sdk::variables::Error::Undefined(_)) => VariableRead::Undefined,
+        Err(e) => VariableRead::Failed(e.to_string()),
+    })
 }
 
 /// The current time, to the millisecond.
