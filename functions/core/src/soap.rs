@@ -94,11 +94,11 @@ pub enum NotificationProblem {
         "the notification has no Id, so its redeliveries cannot be recognised; nothing was synced"
     )]
     NoNotificationId,
-    #[error("the sObject has no xsi:type naming its object (e.g. sf:Contact); nothing was synced")]
+    #[error("the sObject has no xsi:type naming its object (e.g. sf:Contact); nothing was synced (Salesforce always sends one: check what is calling this endpoint)")]
     NoObjectType,
     #[error("the sObject has no Id field; add Id to the fields the Outbound Message sends")]
     NoRecordId,
-    #[error("the sObject's Id \"{0}\" is not a Salesforce id (15 or 18 letters and digits); nothing was synced")]
+    #[error("the sObject's Id \"{0}\" is not a Salesforce id (15 or 18 letters and digits); nothing was synced (check what is calling this endpoint)")]
     NotASalesforceId(String),
     #[error("field {0} is not a plain value; send only fields of the object itself")]
     NestedField(String),
