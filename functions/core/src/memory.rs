@@ -5,6 +5,18 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use crate::io::{Http, HttpError, HttpRequest, HttpResponse, Kv, KvError};
+use crate::settings::Settings;
+
+/// Settings from `(variable, value)` pairs, the rest unset.
+pub fn settings_from(pairs: &[(&str, &str)]) -> Settings {
+    Settings::load(|n| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap_or_else(|e| panic!("test settings: {e}"))
+}
 
 /// A key-value store in a `BTreeMap`, ordered like Spin's SQLite store.
 #[derive(Debug, Default)]

@@ -178,7 +178,7 @@ impl SyncOutcome {
             Outcome::Unknown => run.add(
                 &record,
                 Status::Error,
-                Some("sfsync has received nothing for this record"),
+                Some("sfsync has received nothing for this record; check the id, or backfill the record first"),
             ),
             Outcome::NotStored(e) => {
                 run.add(&record, Status::Error, Some(&format!("not stored: {e}")))
@@ -558,8 +558,7 @@ mod tests {
     use futures::executor::block_on;
 
     use super::*;
-    use crate::memory::{MemoryKv, ScriptedHttp};
-    use crate::settings::Settings;
+    use crate::memory::{settings_from, MemoryKv, ScriptedHttp};
     use crate::sobject::FieldValue;
 
     const ID: &str = "003000000000001AAA";
@@ -581,7 +580,7 @@ mod tests {
     }
 
     fn sync_one(kv: &MemoryKv, process: Process, arrival: Arrival) -> Outcome {
-        let settings = Settings::load(|_| None).expect("settings");
+        let settings = settings_from(&[]);
         let http = ScriptedHttp::default();
         let ctx = Context {
             settings: &settings,

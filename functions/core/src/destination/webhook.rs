@@ -67,17 +67,7 @@ mod tests {
     use super::*;
     use crate::failure::ErrorKind;
     use crate::io::{HttpError, HttpResponse};
-    use crate::memory::ScriptedHttp;
-
-    fn settings(pairs: &[(&str, &str)]) -> Settings {
-        Settings::load(|n| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == n)
-                .map(|(_, v)| v.to_string())
-        })
-        .expect("settings")
-    }
+    use crate::memory::{settings_from as settings, ScriptedHttp};
 
     fn mapped() -> Mapped {
         let mut fields = serde_json::Map::new();

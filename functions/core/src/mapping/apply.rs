@@ -148,16 +148,14 @@ impl FieldRule {
         match &self.source {
             Source::Field(f) => record.fields.contains_key(f),
             Source::Template(pieces) => {
-                let mut fields = pieces.iter().filter_map(|p| match p {
-                    Piece::Field(f) => Some(f),
-                    Piece::Text(_) => None,
-                });
-                let mut any_field = false;
-                let sent = fields.any(|f| {
-                    any_field = true;
-                    record.fields.contains_key(f)
-                });
-                sent || !any_field
+                let fields: Vec<&String> = pieces
+                    .iter()
+                    .filter_map(|p| match p {
+                        Piece::Field(f) => Some(f),
+                        Piece::Text(_) => None,
+                    })
+                    .collect();
+                fields.is_empty() || fields.iter().any(|f| record.fields.contains_key(*f))
             }
         }
     }

@@ -13,7 +13,7 @@ use crate::context::Context;
 use crate::failure::ErrorKind;
 use crate::io::HttpResponse;
 use crate::mapping::Mapping;
-use crate::memory::{MemoryKv, ScriptedHttp};
+use crate::memory::{settings_from, MemoryKv, ScriptedHttp};
 use crate::record::{DestinationRef, Process, SyncRecord};
 use crate::settings::{DestinationKind, Settings};
 use crate::sobject::{FieldValue, SObject};
@@ -33,13 +33,7 @@ fn settings(multi_org: bool) -> Settings {
             if multi_org { "true" } else { "false" },
         ),
     ];
-    Settings::load(|n| {
-        pairs
-            .iter()
-            .find(|(k, _)| *k == n)
-            .map(|(_, v)| v.to_string())
-    })
-    .expect("settings")
+    settings_from(&pairs)
 }
 
 fn reply(status: u16, body: Value) -> Result<HttpResponse, crate::io::HttpError> {
