@@ -46,14 +46,7 @@ pub struct CsvFile {
 
 /// Read an export. The error says what is wrong with the file as a whole.
 pub fn read_csv(body: &[u8]) -> Result<CsvFile, String> {
-    let text = std::str::from_utf8(body).map_err(|_| {
-        "the file is not UTF-8; export it as CSV in UTF-8 (Data Loader: Settings > Use UTF-8)"
-            .to_string()
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    let (text, mut reader) = csv_reader(body)?;
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| format!("the header row cannot be read: {e}"))?
@@ -91,6 +84,21 @@ pub fn read_csv(body: &[u8]) -> Result<CsvFile, String> {
         }
     }
     Ok(CsvFile { headers, rows })
+}
+
+/// A CSV reader over an uploaded file (UTF-8, with or without a BOM, rows of
+/// any length), and the file's text for [`line_of`]. Backfill and import
+/// read their files this way.
+pub fn csv_reader(body: &[u8]) -> Result<(&str, csv::Reader<&[u8]>), String> {
+    let text = std::str::from_utf8(body).map_err(|_| {
+        "the file is not UTF-8; export it as CSV in UTF-8 (Data Loader: Settings > Use UTF-8)"
+            .to_string()
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    Ok((text, reader))
 }
 
 /// The 1-based line a CSV record starts on (the header is line 1), counted

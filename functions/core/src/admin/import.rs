@@ -94,13 +94,7 @@ fn links(
 
 /// Import a references file.
 pub async fn import<K: Kv>(kv: &K, body: &[u8]) -> Result<ImportResult, ImportError> {
-    let text = std::str::from_utf8(body).map_err(|_| {
-        ImportError::BadFile("the file is not UTF-8 text; export it as CSV UTF-8".into())
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    let (text, mut reader) = super::backfill::csv_reader(body).map_err(ImportError::BadFile)?;
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| ImportError::BadFile(format!("the header row cannot be read: {e}")))?
