@@ -71,6 +71,25 @@ pub fn default_variables() -> BTreeMap<String, String> {
     .collect()
 }
 
+/// [`default_variables`] with the Zendesk destination pointed at
+/// `zendesk_url` (the fake Zendesk's credentials), multi-org on or off.
+pub fn zendesk_variables(zendesk_url: &str, multi_org: bool) -> BTreeMap<String, String> {
+    let mut vars = default_variables();
+    for (k, v) in [
+        ("destination", "zendesk"),
+        ("zendesk_url", zendesk_url),
+        ("zendesk_email", crate::fake_zendesk::AGENT_EMAIL),
+        ("zendesk_api_token", crate::fake_zendesk::API_TOKEN),
+        (
+            "zendesk_multi_org",
+            if multi_org { "true" } else { "false" },
+        ),
+    ] {
+        vars.insert(k.into(), v.into());
+    }
+    vars
+}
+
 enum Backend {
     TestHost {
         runtime: tokio::runtime::Runtime,
@@ -96,7 +115,8 @@ pub enum Store {
 /// A running sfsync app over its own temporary state directory.
 pub struct TestApp {
     backend: Backend,
-    state: tempfile::TempDir,
+    /// Shared by the nodes of one deployment ([`TestApp::another_node`]).
+    state: Arc<tempfile::TempDir>,
     variables: BTreeMap<String, String>,
     options: HostOptions,
 }
@@ -185,10 +205,24 @@ impl TestApp {
         let backend = start_backend(state.path(), &variables, &options)?;
         Ok(TestApp {
             backend,
-            state,
+            state: Arc::new(state),
             variables,
             options,
         })
+    }
+
+    /// A second node of the same deployment: the same variables and
+    /// manifest over the same store — the same SQLite file (as two `spin up`
+    /// on one state directory) or the same Redis database.
+    pub fn another_node(&self) -> TestApp {
+        let backend = start_backend(self.state.path(), &self.variables, &self.options)
+            .unwrap_or_else(|e| panic!("{e}"));
+        TestApp {
+            backend,
+            state: Arc::clone(&self.state),
+            variables: self.variables.clone(),
+            options: self.options.clone(),
+        }
     }
 
     /// On the test host: these variables' provider fails (as an unreachable
@@ -217,20 +251,7 @@ impl TestApp {
     /// Start with the Zendesk destination pointed at `zendesk_url` (the fake
     /// Zendesk's credentials), multi-org on or off.
     pub fn with_zendesk(zendesk_url: &str, multi_org: bool) -> TestApp {
-        let mut vars = default_variables();
-        for (k, v) in [
-            ("destination", "zendesk"),
-            ("zendesk_url", zendesk_url),
-            ("zendesk_email", crate::fake_zendesk::AGENT_EMAIL),
-            ("zendesk_api_token", crate::fake_zendesk::API_TOKEN),
-            (
-                "zendesk_multi_org",
-                if multi_org { "true" } else { "false" },
-            ),
-        ] {
-            vars.insert(k.into(), v.into());
-        }
-        TestApp::with_variables(vars)
+        TestApp::with_variables(zendesk_variables(zendesk_url, multi_org))
     }
 
     /// Whether the components run on the test host (which can apply a
@@ -461,7 +482,7 @@ fn start_spin(
     for (k, v) in variables {
         cmd.env(format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v);
     }
-    let log = state_dir.join("spin-up.log");
+    let log = state_dir.join(format!("spin-up-{}.log", addr.port()));
     let mut process = SpinProcess::spawn(cmd, &log)?;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

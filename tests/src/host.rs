@@ -26,7 +26,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use crate::kv::{KvConfig, KvStore};
+use crate::kv::{KvConfig, KvStore, SwapError};
 use crate::manifest::{expand, Manifest};
 use crate::outbound::{check_at_load, AllowedHosts, SpinRules};
 use crate::router::{RouteMatch, Router};
@@ -35,16 +35,27 @@ mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "sfsync:host/function",
-        with: { "fermyon:spin/key-value.store": super::KvHandle },
+        with: {
+            "fermyon:spin/key-value.store": super::KvHandle,
+            "wasi:keyvalue/store.bucket": super::KvHandle,
+            "wasi:keyvalue/atomics.cas": super::CasHandle,
+        },
         imports: { default: trappable },
     });
 }
 
 use bindings::fermyon::spin::{key_value, variables};
+use bindings::wasi::keyvalue::{atomics as wasi_atomics, batch as wasi_batch, store as wasi_kv};
 
 /// An open key-value store of one instance.
 pub struct KvHandle {
     label: String,
+}
+
+/// A compare-and-swap in progress: its store and what `current` saw.
+pub struct CasHandle {
+    label: String,
+    cas: crate::kv::Cas,
 }
 
 /// A request as the tests write it.
@@ -242,6 +253,202 @@ impl key_value::HostStore for HostState {
     fn drop(&mut self, store: Resource<KvHandle>) -> wasmtime::Result<()> {
         self.table.delete(store)?;
         Ok(())
+    }
+}
+
+// wasi:keyvalue 0.2.0-draft2 over the same store and labels (spin-host.md
+// §6, §10): each backend's own increment form and swap answer.
+
+impl wasi_kv::Host for HostState {
+    fn open(
+        &mut self,
+        identifier: String,
+    ) -> wasmtime::Result<Result<Resource<KvHandle>, wasi_kv::Error>> {
+        if !self.kv_labels.contains(&identifier) {
+            return Ok(Err(wasi_kv::Error::AccessDenied));
+        }
+        Ok(Ok(self.table.push(KvHandle { label: identifier })?))
+    }
+}
+
+impl wasi_kv::HostBucket for HostState {
+    fn get(
+        &mut self,
+        bucket: Resource<KvHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
+        let label = self.table.get(&bucket)?.label.clone();
+        Ok(self.kv.get(&label, &key).map_err(wasi_kv::Error::Other))
+    }
+
+    fn set(
+        &mut self,
+        bucket: Resource<KvHandle>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
+        let label = self.table.get(&bucket)?.label.clone();
+        Ok(self
+            .kv
+            .set(&label, &key, &value)
+            .map_err(wasi_kv::Error::Other))
+    }
+
+    fn delete(
+        &mut self,
+        bucket: Resource<KvHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
+        let label = self.table.get(&bucket)?.label.clone();
+        Ok(self.kv.delete(&label, &key).map_err(wasi_kv::Error::Other))
+    }
+
+    fn exists(
+        &mut self,
+        bucket: Resource<KvHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, wasi_kv::Error>> {
+        let label = self.table.get(&bucket)?.label.clone();
+        Ok(self
+            .kv
+            .get(&label, &key)
+            .map(|v| v.is_some())
+            .map_err(wasi_kv::Error::Other))
+    }
+
+    fn list_keys(
+        &mut self,
+        bucket: Resource<KvHandle>,
+        cursor: Option<String>,
+    ) -> wasmtime::Result<Result<wasi_kv::KeyResponse, wasi_kv::Error>> {
+        if cursor.is_some() {
+            return Ok(Err(wasi_kv::Error::Other(
+                "list_keys: cursor not supported".into(),
+            )));
+        }
+        let label = self.table.get(&bucket)?.label.clone();
+        Ok(self
+            .kv
+            .keys(&label)
+            .map(|keys| wasi_kv::KeyResponse { keys, cursor: None })
+            .map_err(wasi_kv::Error::Other))
+    }
+
+    fn drop(&mut self, bucket: Resource<KvHandle>) -> wasmtime::Result<()> {
+        self.table.delete(bucket)?;
+        Ok(())
+    }
+}
+
+impl wasi_atomics::Host for HostState {
+    fn increment(
+        &mut self,
+        bucket: Resource<KvHandle>,
+        key: String,
+        delta: i64,
+    ) -> wasmtime::Result<Result<i64, wasi_kv::Error>> {
+        let label = self.table.get(&bucket)?.label.clone();
+        match self.kv.increment(&label, &key, delta) {
+            Ok(v) => Ok(Ok(v)),
+            // Spin's SQLite host panics on a value that is not 8 bytes: the
+            // request fails with 500 (and real Spin's store is poisoned).
+            Err(e) if e.starts_with("the host would panic") => Err(wasmtime::format_err!("{e}")),
+            Err(e) => Ok(Err(wasi_kv::Error::Other(e))),
+        }
+    }
+
+    fn swap(
+        &mut self,
+        cas: Resource<CasHandle>,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), wasi_atomics::CasError>> {
+        let handle = self.table.delete(cas)?;
+        Ok(match self.kv.cas_swap(&handle.label, &handle.cas, &value) {
+            Ok(()) => Ok(()),
+            Err(SwapError::CasFailed) => {
+                let fresh = match self.kv.cas_current(&handle.label, &handle.cas.key) {
+                    Ok(fresh) => fresh,
+                    Err(e) => {
+                        return Ok(Err(wasi_atomics::CasError::StoreError(
+                            wasi_kv::Error::Other(e),
+                        )))
+                    }
+                };
+                let fresh = self.table.push(CasHandle {
+                    label: handle.label,
+                    cas: fresh,
+                })?;
+                Err(wasi_atomics::CasError::CasFailed(fresh))
+            }
+            Err(SwapError::Other(e)) => {
+                Err(wasi_atomics::CasError::StoreError(wasi_kv::Error::Other(e)))
+            }
+        })
+    }
+}
+
+impl wasi_atomics::HostCas for HostState {
+    fn new(
+        &mut self,
+        bucket: Resource<KvHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<Resource<CasHandle>, wasi_kv::Error>> {
+        let label = self.table.get(&bucket)?.label.clone();
+        match self.kv.cas_current(&label, &key) {
+            Ok(cas) => Ok(Ok(self.table.push(CasHandle { label, cas })?)),
+            Err(e) => Ok(Err(wasi_kv::Error::Other(e))),
+        }
+    }
+
+    fn current(
+        &mut self,
+        cas: Resource<CasHandle>,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
+        Ok(Ok(self.table.get(&cas)?.cas.current.clone()))
+    }
+
+    fn drop(&mut self, cas: Resource<CasHandle>) -> wasmtime::Result<()> {
+        self.table.delete(cas)?;
+        Ok(())
+    }
+}
+
+impl wasi_batch::Host for HostState {
+    fn get_many(
+        &mut self,
+        bucket: Resource<KvHandle>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error>> {
+        let label = self.table.get(&bucket)?.label.clone();
+        Ok(self
+            .kv
+            .get_many(&label, &keys)
+            .map(|found| found.into_iter().map(|(k, v)| (k, Some(v))).collect())
+            .map_err(wasi_kv::Error::Other))
+    }
+
+    fn set_many(
+        &mut self,
+        bucket: Resource<KvHandle>,
+        key_values: Vec<(String, Vec<u8>)>,
+    ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
+        let label = self.table.get(&bucket)?.label.clone();
+        Ok(self
+            .kv
+            .set_many(&label, &key_values)
+            .map_err(wasi_kv::Error::Other))
+    }
+
+    fn delete_many(
+        &mut self,
+        bucket: Resource<KvHandle>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
+        let label = self.table.get(&bucket)?.label.clone();
+        Ok(self
+            .kv
+            .delete_many(&label, &keys)
+            .map_err(wasi_kv::Error::Other))
     }
 }
 

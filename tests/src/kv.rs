@@ -264,20 +264,39 @@ impl SqliteKv {
         })
     }
 
+    /// One (deferred) transaction, as Spin's store does: atomic for every
+    /// process on the file; a competing writer can make it fail with
+    /// "database is locked", as on Spin.
     fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, String> {
-        let current = self.get(store, key)?;
-        let value = match current {
-            None => 0,
-            Some(bytes) => {
-                let bytes: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
-                    format!("the host would panic: increment on {key:?}, whose value is {} bytes, not an 8-byte little-endian integer (and poison the store)", bytes.len())
-                })?;
-                i64::from_le_bytes(bytes)
-            }
-        };
-        let new = value.wrapping_add(delta);
-        self.set(store, key, &new.to_le_bytes())?;
-        Ok(new)
+        let mut wrong_length = None;
+        let result = self.with(|c| {
+            let tx = c.transaction()?;
+            let current: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
+                    params![store, key],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let value = match current {
+                None => 0,
+                Some(bytes) => match <[u8; 8]>::try_from(bytes.as_slice()) {
+                    Ok(raw) => i64::from_le_bytes(raw),
+                    Err(_) => {
+                        wrong_length = Some(bytes.len());
+                        return Ok(0);
+                    }
+                },
+            };
+            let new = value.wrapping_add(delta);
+            upsert(&tx, store, key, &new.to_le_bytes())?;
+            tx.commit()?;
+            Ok(new)
+        })?;
+        match wrong_length {
+            Some(len) => Err(format!("the host would panic: increment on {key:?}, whose value is {len} bytes, not an 8-byte little-endian integer (and poison the store)")),
+            None => Ok(result),
+        }
     }
 
     fn swap(&self, store: &str, cas: &Cas, value: &[u8]) -> Result<(), SwapError> {

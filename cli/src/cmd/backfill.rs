@@ -69,7 +69,7 @@ pub fn run(
         for r in &reply.rejected {
             problems.push(format!("line {}: rejected: {}", r.line, r.error));
         }
-        for f in &reply.failed {
+        for f in reply.failed.iter().chain(&reply.busy) {
             problems.push(format!(
                 "line {} ({}): {}",
                 f.line,

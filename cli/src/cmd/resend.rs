@@ -1,5 +1,7 @@
 //! `sfsync resend`: by record, or every record a filter matches, in
-//! batches, with a progress bar. Exits 2 when some records still failed.
+//! batches, with a progress bar. Records another request was syncing at the
+//! time (`busy`) are sent again, by id, a few times. Exits 2 when some
+//! records still failed.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -42,7 +44,12 @@ struct Tally {
     errors: u64,
     other: u64,
     failures: Vec<String>,
+    /// Records answered `busy`, to send again.
+    busy: Vec<String>,
 }
+
+/// How many times busy records are sent again, a second apart.
+const BUSY_ROUNDS: usize = 3;
 
 impl Tally {
     fn add(&mut self, results: &[ResendResult]) {
@@ -63,6 +70,7 @@ impl Tally {
                     ));
                 }
                 ResendOutcome::Skipped | ResendOutcome::Pending => self.other += 1,
+                ResendOutcome::Busy => self.busy.push(r.record.to_string()),
             }
         }
     }
@@ -128,6 +136,23 @@ pub fn run(
                 None => break,
             }
         }
+    }
+    for _ in 0..BUSY_ROUNDS {
+        if tally.busy.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let again = std::mem::take(&mut tally.busy);
+        for chunk in again.chunks(batch) {
+            let reply: ResendReply = client.post("/admin/resend", &json!({ "records": chunk }))?;
+            tally.add(&reply.results);
+        }
+    }
+    for still in std::mem::take(&mut tally.busy) {
+        tally.errors += 1;
+        tally.failures.push(format!(
+            "{still}: busy (another request kept syncing it); resend it again"
+        ));
     }
     bar.finish_and_clear();
     println!(

@@ -6,11 +6,16 @@
 //! builds one per request (spin-sdk's store, outbound HTTP, the wall clock
 //! and WASI's monotonic clock); the tests build one over
 //! `crate::memory`'s in-memory doors.
+//!
+//! Destinations call out through [`Context::outbound`], which holds every
+//! call to the request's [`Budget`]; the raw [`Http`] is for waiting only.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::budget::{Budget, Guarded};
 use crate::io::{Http, Kv};
 use crate::settings::Settings;
 
@@ -23,11 +28,62 @@ pub struct Context<'a, K, H> {
     pub now: DateTime<Utc>,
     /// Time spent on this request so far (a monotonic clock).
     pub elapsed: &'a dyn Fn() -> Duration,
+    /// The request's deadline and the destination's "wait".
+    pub budget: Budget,
+    /// Where this request's lease tokens start (random per request), and how
+    /// many it has taken.
+    lease_seed: u32,
+    leases_taken: Cell<u32>,
 }
 
-impl<K: Kv, H: Http> Context<'_, K, H> {
+impl<'a, K: Kv, H: Http> Context<'a, K, H> {
+    /// A request's world with the default [`Budget`]. `lease_seed` should be
+    /// random per request: it tells this request's leases from others'.
+    pub fn new(
+        settings: &'a Settings,
+        kv: &'a K,
+        http: &'a H,
+        now: DateTime<Utc>,
+        elapsed: &'a dyn Fn() -> Duration,
+        lease_seed: u32,
+    ) -> Self {
+        Context {
+            settings,
+            kv,
+            http,
+            now,
+            elapsed,
+            budget: Budget::default(),
+            lease_seed,
+            leases_taken: Cell::new(0),
+        }
+    }
+
+    /// The same with another deadline (tests).
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = budget;
+        self
+    }
+
     /// The wall-clock time now: the request's start plus what it has spent.
     pub fn current_time(&self) -> DateTime<Utc> {
         self.now + chrono::Duration::from_std((self.elapsed)()).unwrap_or_default()
+    }
+
+    /// Outbound calls under this request's budget.
+    pub fn outbound(&self) -> Guarded<'_, H> {
+        Guarded {
+            inner: self.http,
+            budget: &self.budget,
+            elapsed: self.elapsed,
+        }
+    }
+
+    /// A token for the next lease this request takes: unique within the
+    /// request, random across requests.
+    pub fn next_lease_token(&self) -> u32 {
+        let n = self.leases_taken.get().wrapping_add(1);
+        self.leases_taken.set(n);
+        self.lease_seed.wrapping_add(n.wrapping_mul(0x9E37_79B9))
     }
 }

@@ -32,6 +32,24 @@ pub trait Kv {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>, KvError>;
+    /// Atomically add `delta` to the counter at `key` (a missing key counts
+    /// as 0) and answer the new value. The backend keeps the value in its own
+    /// form: 8 bytes little-endian on SQLite, decimal text on Redis — so a
+    /// key that is incremented is only ever written through
+    /// [`crate::counter`].
+    async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError>;
+    /// Compare-and-swap: write `new` at `key` only if it still holds
+    /// `expected`. [`Swap::Done`] is a sure success; [`Swap::NotDone`] may
+    /// be a false report (Spin's Redis store answers it every time), so the
+    /// caller reads the key to know.
+    async fn swap(&self, key: &str, expected: &[u8], new: &[u8]) -> Result<Swap, KvError>;
+}
+
+/// The answer of [`Kv::swap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Swap {
+    Done,
+    NotDone,
 }
 
 /// An outbound request.
@@ -91,6 +109,10 @@ pub enum HttpError {
     Timeout,
     #[error("connection failed: {0}")]
     Connection(String),
+    /// Not sent at all: the request's budget does not allow it
+    /// ([`crate::budget`]).
+    #[error("not called: {0}")]
+    NotAttempted(String),
     #[error("{0}")]
     Other(String),
 }

@@ -5,10 +5,6 @@
 //! [`io::Http`], read [`settings::Settings`] from Spin variables, call one
 //! entry point, and write the [`web::Response`] back.
 //!
-//! Where each rule lives:
-//!
-//! | module | owns |
-//! |---|---|
 //! Where each rule lives, from the bottom up (a module uses only those above
 //! it in this table):
 //!
@@ -26,6 +22,8 @@
 //! | [`run`] | the history of trigger, resend and backfill invocations |
 //! | [`mapping`] | the mapping file: checks, applying it, fingerprints |
 //! | [`store`] | every key and prefix in the key-value store, and decoding |
+//! | [`lease`] | one request at a time per record, across instances and nodes |
+//! | [`budget`] | the request's deadline and the destination's "wait", for every call |
 //! | [`destination`] | pushing a mapped record: dry-run, Zendesk, webhook |
 //! | [`pipeline`] | the sync of one record, which every entry point runs |
 //! | [`inbound`] | the Outbound Message endpoint and the Ack policy |
@@ -35,11 +33,13 @@
 //! imports upwards.)
 
 pub mod admin;
+pub mod budget;
 pub mod context;
 pub mod destination;
 pub mod failure;
 pub mod inbound;
 pub mod io;
+pub mod lease;
 pub mod mapping;
 pub mod pipeline;
 pub mod record;

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use crate::io::{Http, HttpError, HttpRequest, HttpResponse, Kv, KvError};
+use crate::io::{Http, HttpError, HttpRequest, HttpResponse, Kv, KvError, Swap};
 use crate::settings::Settings;
 
 /// Settings from `(variable, value)` pairs, the rest unset.
@@ -18,10 +18,25 @@ pub fn settings_from(pairs: &[(&str, &str)]) -> Settings {
     .unwrap_or_else(|e| panic!("test settings: {e}"))
 }
 
+/// Which of Spin's stores [`MemoryKv`] behaves like in its atomics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Counters as 8 bytes little-endian; a swap answers truly.
+    #[default]
+    Sqlite,
+    /// Counters as decimal text; a swap always answers [`Swap::NotDone`].
+    Redis,
+}
+
+/// Called with the map just before a swap compares (to stage a competitor).
+pub type BeforeSwap = Box<dyn Fn(&mut BTreeMap<String, Vec<u8>>)>;
+
 /// A key-value store in a `BTreeMap`, ordered like Spin's SQLite store.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct MemoryKv {
     pub map: RefCell<BTreeMap<String, Vec<u8>>>,
+    pub backend: Backend,
+    before_swap: RefCell<Option<BeforeSwap>>,
     /// When set, every write fails with this message.
     pub fail_writes: RefCell<Option<String>>,
     /// When set, writes of keys with this prefix fail (e.g. `run/`).
@@ -31,6 +46,30 @@ pub struct MemoryKv {
 impl MemoryKv {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    pub fn with_backend(backend: Backend) -> Self {
+        MemoryKv {
+            backend,
+            ..Self::default()
+        }
+    }
+
+    /// Run `f` on the map before every later swap compares.
+    pub fn before_swap(&self, f: BeforeSwap) {
+        *self.before_swap.borrow_mut() = Some(f);
+    }
+
+    fn check_write(&self, key: &str) -> Result<(), KvError> {
+        if let Some(msg) = self.fail_writes.borrow().as_ref() {
+            return Err(KvError(msg.clone()));
+        }
+        if let Some(prefix) = self.fail_prefix.borrow().as_ref() {
+            if key.starts_with(prefix.as_str()) {
+                return Err(KvError(format!("cannot write {key}")));
+            }
+        }
+        Ok(())
     }
 
     /// A copy of everything stored.
@@ -45,14 +84,7 @@ impl Kv for MemoryKv {
     }
 
     async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
-        if let Some(msg) = self.fail_writes.borrow().as_ref() {
-            return Err(KvError(msg.clone()));
-        }
-        if let Some(prefix) = self.fail_prefix.borrow().as_ref() {
-            if key.starts_with(prefix.as_str()) {
-                return Err(KvError(format!("cannot write {key}")));
-            }
-        }
+        self.check_write(key)?;
         self.map
             .borrow_mut()
             .insert(key.to_string(), value.to_vec());
@@ -79,6 +111,49 @@ impl Kv for MemoryKv {
             .take(limit)
             .cloned()
             .collect())
+    }
+
+    async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+        self.check_write(key)?;
+        let mut map = self.map.borrow_mut();
+        let current =
+            match (map.get(key), self.backend) {
+                (None, _) => 0,
+                (Some(v), Backend::Sqlite) => {
+                    i64::from_le_bytes(<[u8; 8]>::try_from(v.as_slice()).map_err(|_| {
+                        KvError(format!(
+                            "{key}: not an 8-byte counter (Spin's host would panic)"
+                        ))
+                    })?)
+                }
+                (Some(v), Backend::Redis) => std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .ok_or_else(|| KvError(format!("{key}: value is not an integer")))?,
+            };
+        let new = current + delta;
+        let bytes = match self.backend {
+            Backend::Sqlite => new.to_le_bytes().to_vec(),
+            Backend::Redis => new.to_string().into_bytes(),
+        };
+        map.insert(key.to_string(), bytes);
+        Ok(new)
+    }
+
+    async fn swap(&self, key: &str, expected: &[u8], new: &[u8]) -> Result<Swap, KvError> {
+        self.check_write(key)?;
+        if let Some(f) = self.before_swap.borrow().as_ref() {
+            f(&mut self.map.borrow_mut());
+        }
+        let mut map = self.map.borrow_mut();
+        let done = map.get(key).map(Vec::as_slice) == Some(expected);
+        if done {
+            map.insert(key.to_string(), new.to_vec());
+        }
+        Ok(match (done, self.backend) {
+            (true, Backend::Sqlite) => Swap::Done,
+            _ => Swap::NotDone,
+        })
     }
 }
 

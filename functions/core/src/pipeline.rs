@@ -15,17 +15,21 @@
 //! Every path ends in one write of the record, whose status then says what
 //! happened ([`Outcome`]); a record that cannot be written is reported as
 //! [`Outcome::NotStored`], so the caller never claims an outcome it lost.
+//!
+//! The whole step runs under the record's [`lease`]: one request at a time,
+//! across instances and nodes. A record another request holds is
+//! [`Outcome::Busy`], which the caller answers so that it is retried.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 
 use crate::context::Context;
 use crate::destination::{self, Pushed};
 use crate::failure::{ErrorKind, Failure};
 use crate::io::{Http, Kv, KvError};
+use crate::lease::{self, Claim, BUSY_WAITS};
 use crate::mapping::load::check_object_for_destination;
 use crate::mapping::Mapping;
 use crate::record::{IgnoreReason, Ignored, Process, SkipReason, Status, SyncRecord};
@@ -37,11 +41,6 @@ use crate::store;
 
 /// How many records of one request are synced at the same time.
 pub const CONCURRENCY: usize = 8;
-
-/// How long one request may spend calling the destination. Records not
-/// started by then are recorded as a transient failure, so an answer always
-/// comes well within Salesforce's own wait.
-pub const MESSAGE_BUDGET: Duration = Duration::from_secs(20);
 
 /// What every sync of a request reads once, before the first record.
 #[derive(Debug, Clone)]
@@ -141,6 +140,17 @@ pub enum Outcome {
     NothingToSync(String),
     /// Could not be stored: the caller must not claim it was handled.
     NotStored(KvError),
+    /// Another request is syncing this record (until its lease expires at
+    /// the latest): nothing done, to be retried.
+    Busy { until: DateTime<Utc> },
+}
+
+/// What a busy record's message says.
+pub fn busy_message(until: &DateTime<Utc>) -> String {
+    format!(
+        "busy: another request is syncing this record (at the latest until {}); nothing was done, retry (Salesforce redelivers a message by itself)",
+        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
 }
 
 impl Outcome {
@@ -183,6 +193,7 @@ impl SyncOutcome {
             Outcome::NotStored(e) => {
                 run.add(&record, Status::Error, Some(&format!("not stored: {e}")))
             }
+            Outcome::Busy { until } => run.add(&record, Status::Error, Some(&busy_message(until))),
         }
     }
 
@@ -190,6 +201,7 @@ impl SyncOutcome {
     pub fn needs_redelivery(&self) -> Option<String> {
         match &self.outcome {
             Outcome::NotStored(e) => Some(format!("{}: not stored ({e})", self.record)),
+            Outcome::Busy { until } => Some(format!("{}: {}", self.record, busy_message(until))),
             Outcome::Stored {
                 failure: Some(f), ..
             } if f.kind.needs_redelivery() => Some(format!("{}: {}", self.record, f.message)),
@@ -247,13 +259,37 @@ pub async fn sync<K: Kv, H: Http>(
     ctx: &Context<'_, K, H>,
 ) -> SyncOutcome {
     let reference = input.arrival.record();
-    let outcome = match sync_and_store(input, state, ctx).await {
-        Ok(outcome) => outcome,
+    let outcome = match claim(&reference, ctx).await {
         Err(e) => Outcome::NotStored(e),
+        Ok(Claim::Busy { until }) => Outcome::Busy { until },
+        Ok(Claim::Held(held)) => {
+            let outcome = sync_and_store(input, state, ctx)
+                .await
+                .unwrap_or_else(Outcome::NotStored);
+            lease::release(ctx.kv, held).await;
+            outcome
+        }
     };
     SyncOutcome {
         record: reference,
         outcome,
+    }
+}
+
+/// Take the record's lease, waiting briefly ([`BUSY_WAITS`]) while another
+/// request holds it.
+async fn claim<K: Kv, H: Http>(
+    record: &RecordRef,
+    ctx: &Context<'_, K, H>,
+) -> Result<Claim, KvError> {
+    let mut waits = BUSY_WAITS.iter();
+    loop {
+        let answer =
+            lease::claim(ctx.kv, record, ctx.current_time(), ctx.next_lease_token()).await?;
+        match (answer, waits.next()) {
+            (Claim::Busy { .. }, Some(wait)) => ctx.http.sleep(*wait).await,
+            (answer, _) => return Ok(answer),
+        }
     }
 }
 
@@ -486,12 +522,11 @@ async fn apply<K: Kv, H: Http>(
         }
         Ok(mapped) => mapped,
     };
-    if (ctx.elapsed)() > MESSAGE_BUDGET {
+    if let Err(why) = ctx.budget.remaining((ctx.elapsed)()) {
         record.mark_error(
             now,
             Failure::transient(format!(
-                "not attempted: this request had already spent {} s on destination calls; Salesforce redelivers the message (for resend or backfill, run it again)",
-                MESSAGE_BUDGET.as_secs()
+                "not attempted: {why}; Salesforce redelivers the message (for resend or backfill, run it again)"
             )),
         );
         return;
@@ -582,13 +617,14 @@ mod tests {
     fn sync_one(kv: &MemoryKv, process: Process, arrival: Arrival) -> Outcome {
         let settings = settings_from(&[]);
         let http = ScriptedHttp::default();
-        let ctx = Context {
-            settings: &settings,
+        let ctx = Context::new(
+            &settings,
             kv,
-            http: &http,
-            now: chrono::DateTime::from_timestamp(0, 0).expect("epoch"),
-            elapsed: &|| Duration::ZERO,
-        };
+            &http,
+            chrono::DateTime::from_timestamp(0, 0).expect("epoch"),
+            &|| std::time::Duration::ZERO,
+            7,
+        );
         let state = block_on(SyncState::load(kv)).expect("state");
         let input = SyncInput {
             process,

@@ -32,6 +32,7 @@ pub const RUN_PREFIX: &str = "run/";
 pub const MAPPING_KEY: &str = "mapping/current";
 pub const PAUSED_KEY: &str = "state/paused";
 pub const MAPPING_HISTORY_PREFIX: &str = "mapping/history/";
+pub const LEASE_PREFIX: &str = "lease/";
 
 /// The key of a record.
 pub fn record_key(record: &RecordRef) -> String {
@@ -41,6 +42,12 @@ pub fn record_key(record: &RecordRef) -> String {
 /// The key of an email's entry (the email trimmed and lowercased).
 pub fn email_key(email: &str) -> String {
     format!("{EMAIL_PREFIX}{}", email.trim().to_lowercase())
+}
+
+/// The key of a record's lease ([`crate::lease`]): a counter, written only
+/// through the store's atomics.
+pub fn lease_key(record: &RecordRef) -> String {
+    format!("{LEASE_PREFIX}{}/{}", record.object, record.id)
 }
 
 /// The key of a run.

@@ -15,17 +15,21 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use spin_sdk::http::{ErrorCode, Method, Request, Response, SendError};
 use spin_sdk::key_value::Store;
+use spin_sdk::wit::wasi::keyvalue::{atomics, store as wasi_store};
 use sync_core::admin::error::AdminError;
 use sync_core::context::Context;
 use sync_core::inbound::Refusal;
-use sync_core::io::{Http, HttpError, HttpRequest, HttpResponse, Kv, KvError};
+use sync_core::io::{Http, HttpError, HttpRequest, HttpResponse, Kv, KvError, Swap};
 use sync_core::record::Process;
 use sync_core::settings::{ConfigError, Settings, VariableRead};
 use sync_core::web;
 
-/// Spin's `default` key-value store.
+/// Spin's `default` key-value store: spin-sdk's `Store` for plain calls,
+/// and the same store through `wasi:keyvalue` for its atomics (opened on
+/// first use).
 pub struct SpinKv {
     store: Store,
+    bucket: RefCell<Option<wasi_store::Bucket>>,
     /// Keys listed once per request: Spin's API only lists every key.
     keys: RefCell<Option<Vec<String>>>,
 }
@@ -35,6 +39,7 @@ impl SpinKv {
         Store::open_default()
             .map(|store| SpinKv {
                 store,
+                bucket: RefCell::new(None),
                 keys: RefCell::new(None),
             })
             .map_err(|e| KvError(format!("cannot open the default store: {e}")))
@@ -43,6 +48,30 @@ impl SpinKv {
 
 fn kv_err(e: spin_sdk::key_value::Error) -> KvError {
     KvError(e.to_string())
+}
+
+fn wasi_err(e: wasi_store::Error) -> KvError {
+    KvError(match e {
+        wasi_store::Error::NoSuchStore => "no such store".to_string(),
+        wasi_store::Error::AccessDenied => "access denied".to_string(),
+        wasi_store::Error::Other(m) => m,
+    })
+}
+
+impl SpinKv {
+    fn with_bucket<T>(
+        &self,
+        f: impl FnOnce(&wasi_store::Bucket) -> Result<T, KvError>,
+    ) -> Result<T, KvError> {
+        let mut bucket = self.bucket.borrow_mut();
+        if bucket.is_none() {
+            *bucket = Some(wasi_store::open("default").map_err(wasi_err)?);
+        }
+        match bucket.as_ref() {
+            Some(b) => f(b),
+            None => Err(KvError("the default store is not open".into())),
+        }
+    }
 }
 
 impl Kv for SpinKv {
@@ -84,6 +113,26 @@ impl Kv for SpinKv {
             .take(limit)
             .cloned()
             .collect())
+    }
+
+    async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+        self.keys.borrow_mut().take();
+        self.with_bucket(|b| atomics::increment(b, key, delta).map_err(wasi_err))
+    }
+
+    async fn swap(&self, key: &str, expected: &[u8], new: &[u8]) -> Result<Swap, KvError> {
+        self.keys.borrow_mut().take();
+        self.with_bucket(|b| {
+            let cas = atomics::Cas::new(b, key).map_err(wasi_err)?;
+            if cas.current().map_err(wasi_err)?.as_deref() != Some(expected) {
+                return Ok(Swap::NotDone);
+            }
+            match atomics::swap(cas, new) {
+                Ok(()) => Ok(Swap::Done),
+                Err(atomics::CasError::CasFailed(_)) => Ok(Swap::NotDone),
+                Err(atomics::CasError::StoreError(e)) => Err(wasi_err(e)),
+            }
+        })
     }
 }
 
@@ -255,13 +304,14 @@ impl Env {
 
     /// The core's view of this request's world.
     pub fn context(&self) -> Context<'_, SpinKv, SpinHttp> {
-        Context {
-            settings: &self.settings,
-            kv: &self.kv,
-            http: &SpinHttp,
-            now: now(),
-            elapsed: &*self.elapsed,
-        }
+        Context::new(
+            &self.settings,
+            &self.kv,
+            &SpinHttp,
+            now(),
+            &*self.elapsed,
+            wasi::random::random::get_random_u64() as u32,
+        )
     }
 }
 

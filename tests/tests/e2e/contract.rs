@@ -22,7 +22,10 @@ fn components_import_only_the_host_contract() {
         world,
         [
             "fermyon:spin/key-value@2.0.0",
-            "fermyon:spin/variables@2.0.0"
+            "fermyon:spin/variables@2.0.0",
+            "wasi:keyvalue/store@0.2.0-draft2",
+            "wasi:keyvalue/atomics@0.2.0-draft2",
+            "wasi:keyvalue/batch@0.2.0-draft2",
         ]
     );
     for file in ["record_created", "field_updated", "resend", "admin"] {
@@ -35,10 +38,12 @@ fn components_import_only_the_host_contract() {
                 "{file} imports {name}, which is neither WASI 0.2 nor in wit/world.wit"
             );
         }
-        // Every function reads its settings and keeps sync status in the store.
+        // Every function reads its settings, keeps sync status in the store
+        // and takes per-record leases with its atomics.
         for needed in [
             "fermyon:spin/variables@2.0.0",
             "fermyon:spin/key-value@2.0.0",
+            "wasi:keyvalue/atomics@0.2.0-draft2",
         ] {
             assert!(
                 imports.iter().any(|i| i == needed),

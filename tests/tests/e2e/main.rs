@@ -6,6 +6,7 @@
 //! | module | covers |
 //! |---|---|
 //! | [`contract`] | the host contract: component imports, the manifest under each Spin release's rules, many nodes on Redis, process cleanup |
+//! | [`concurrency`] | two nodes on one store under 200+ parallel deliveries: newest state, no duplicates, nothing lost |
 //! | [`skeleton`] | routes, refusals, Acks and the store, end to end |
 //! | [`mapping`] | the field mapping, run-time mapping changes, updates |
 //! | [`zendesk`] | the Zendesk destination and the multi-org rules |
@@ -16,6 +17,7 @@
 
 mod admin;
 mod backfill;
+mod concurrency;
 mod contract;
 mod dashboard;
 mod mapping;

@@ -192,6 +192,10 @@ pub struct BackfillReply {
     pub counts: RunCounts,
     pub rejected: Vec<RejectedRow>,
     pub failed: Vec<FailedRow>,
+    /// Rows whose record another request was syncing: nothing was done to
+    /// them; send their lines again.
+    #[serde(default)]
+    pub busy: Vec<FailedRow>,
     pub next_cursor: Option<String>,
 }
 
@@ -291,8 +295,17 @@ pub async fn handle<K: Kv, H: Http>(
     let outcomes = pipeline::sync_all(inputs, &state, ctx).await;
     let mut run = Run::new(Process::Backfill, ctx.now, &format!("{hash}-{start}"));
     let mut failed = Vec::new();
+    let mut busy = Vec::new();
     for (line, o) in lines.iter().zip(&outcomes) {
         o.count_in(&mut run);
+        if let Outcome::Busy { until } = &o.outcome {
+            busy.push(FailedRow {
+                line: *line,
+                record: o.record.clone(),
+                error: Some(pipeline::busy_message(until)),
+            });
+            continue;
+        }
         let error = match &o.outcome {
             Outcome::Stored {
                 status: Status::Error,
@@ -334,6 +347,7 @@ pub async fn handle<K: Kv, H: Http>(
             counts: run.counts,
             rejected,
             failed,
+            busy,
             next_cursor,
         },
     ))

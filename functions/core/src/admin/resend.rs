@@ -40,6 +40,8 @@ pub enum ResendOutcome {
     Pending,
     /// sfsync has received nothing for this record.
     Unknown,
+    /// Another request is syncing the record: nothing done; resend it again.
+    Busy,
 }
 
 impl From<Status> for ResendOutcome {
@@ -84,6 +86,7 @@ impl ResendResult {
             ),
             Outcome::NothingToSync(reason) => (ResendOutcome::Skipped, Some(reason.clone())),
             Outcome::NotStored(e) => (ResendOutcome::Error, Some(format!("not stored: {e}"))),
+            Outcome::Busy { until } => (ResendOutcome::Busy, Some(pipeline::busy_message(until))),
             // A resend is no delivery: it is never a repeat or stale.
             Outcome::Repeat | Outcome::Stale => (ResendOutcome::Skipped, None),
         };

@@ -6,6 +6,7 @@
 //! | 401, 403 | `config`: credentials or permissions must be fixed | redelivers |
 //! | 408, 409, 423, 429, 5xx, timeout, connection error | `transient` (409 and 423: another write to the same record was in progress) | redelivers |
 //! | other 4xx (e.g. 422) | `permanent`, with the destination's own message | acknowledged; the admin fixes and resends |
+//! | not called: past the request's deadline, or after a long `Retry-After` ([`crate::budget`]) | `transient` | redelivers |
 //! | refused by the host | `config`: the URL variable is not in `allowed_outbound_hosts` | redelivers |
 
 use serde_json::Value;
@@ -62,6 +63,9 @@ pub fn transport_failure(
             }
             Failure::config(message)
         }
+        HttpError::NotAttempted(why) => Failure::transient(format!(
+            "{who} not called: {why}; Salesforce redelivers the message (for resend or backfill, run it again)"
+        )),
         other => Failure::transient(format!("{who} could not be reached: {other}")),
     }
 }

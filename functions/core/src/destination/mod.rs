@@ -15,9 +15,9 @@ pub mod dry_run;
 pub mod webhook;
 pub mod zendesk;
 
-use std::time::Duration;
-
 use serde_json::Value;
+
+use crate::budget::retry_after;
 
 use crate::context::Context;
 use crate::failure::Failure;
@@ -26,8 +26,7 @@ use crate::mapping::{Mapped, Mapping};
 use crate::record::{DestinationRef, SyncRecord};
 use crate::settings::DestinationKind;
 
-/// The longest `Retry-After` waited for inside a request (once).
-pub const MAX_INLINE_RETRY_AFTER: Duration = Duration::from_secs(2);
+pub use crate::budget::MAX_INLINE_RETRY_AFTER;
 
 /// A record the destination took: its ids there, and what sfsync should
 /// remember about the push. A push that did not work is a [`Failure`].
@@ -68,7 +67,9 @@ pub async fn push<K: Kv, H: Http>(
 ) -> Result<Pushed, Failure> {
     match ctx.settings.destination {
         DestinationKind::DryRun => dry_run::push(object, mapped),
-        DestinationKind::Webhook => webhook::push(ctx.settings, ctx.http, object, mapped).await,
+        DestinationKind::Webhook => {
+            webhook::push(ctx.settings, &ctx.outbound(), object, mapped).await
+        }
         DestinationKind::Zendesk => zendesk::push(ctx, mapping, object, mapped, record).await,
     }
 }
@@ -82,12 +83,7 @@ pub async fn send_once_more_after_short_wait<H: Http>(
 ) -> Result<HttpResponse, HttpError> {
     let first = http.send(req.clone()).await?;
     if matches!(first.status, 429 | 503) {
-        let wait = first
-            .headers
-            .get("retry-after")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        if let Some(wait) = wait.filter(|w| *w <= MAX_INLINE_RETRY_AFTER) {
+        if let Some(wait) = retry_after(&first).filter(|w| *w <= MAX_INLINE_RETRY_AFTER) {
             http.sleep(wait).await;
             return http.send(req).await;
         }

@@ -1,8 +1,8 @@
 //! The Outbound Message endpoint and the pipeline behind it, against in-memory I/O: what a trigger stores and answers.
 
 use super::*;
+use crate::budget::REQUEST_DEADLINE;
 use crate::memory::{MemoryKv, ScriptedHttp};
-use crate::pipeline::MESSAGE_BUDGET;
 use crate::record::IgnoreReason;
 use crate::record::{ErrorKind, Status, SyncRecord};
 use crate::settings::DestinationKind;
@@ -57,13 +57,7 @@ fn run(trigger: Process, settings: &Settings, kv: &MemoryKv, req: &Request) -> R
     let now = DateTime::parse_from_rfc3339("2026-11-20T10:15:01Z")
         .expect("time")
         .with_timezone(&Utc);
-    let ctx = Context {
-        settings,
-        kv,
-        http: &http,
-        now,
-        elapsed: &|| std::time::Duration::ZERO,
-    };
+    let ctx = Context::new(settings, kv, &http, now, &|| std::time::Duration::ZERO, 1);
     block_on(handle_outbound_message(trigger, req, &ctx))
 }
 
@@ -471,17 +465,18 @@ fn an_unconfigured_destination_is_not_acknowledged_and_is_retried_on_redelivery(
 }
 
 #[test]
-fn past_the_message_budget_nothing_more_is_pushed_and_the_message_is_redelivered() {
+fn past_the_request_deadline_nothing_more_is_pushed_and_the_message_is_redelivered() {
     let kv = MemoryKv::new();
     let s = settings(&[]);
     let http = ScriptedHttp::default();
-    let ctx = Context {
-        settings: &s,
-        kv: &kv,
-        http: &http,
-        now: DateTime::from_timestamp(0, 0).expect("epoch"),
-        elapsed: &|| MESSAGE_BUDGET + std::time::Duration::from_secs(1),
-    };
+    let ctx = Context::new(
+        &s,
+        &kv,
+        &http,
+        DateTime::from_timestamp(0, 0).expect("epoch"),
+        &|| REQUEST_DEADLINE + std::time::Duration::from_secs(1),
+        1,
+    );
     let m = message(
         ORG,
         &[contact(

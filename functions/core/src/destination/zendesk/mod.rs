@@ -61,7 +61,8 @@ pub async fn push<K: Kv, H: Http>(
     mapped: &Mapped,
     record: &SyncRecord,
 ) -> Result<Pushed, Failure> {
-    let client = Client::new(ctx.settings, ctx.http)?;
+    let outbound = ctx.outbound();
+    let client = Client::new(ctx.settings, &outbound)?;
     match ZendeskEntity::parse(&mapped.entity) {
         Some(ZendeskEntity::Organization) => push_organization(&client, mapped, record).await,
         Some(ZendeskEntity::User) => push_user(ctx, &client, mapping, object, mapped, record).await,
@@ -91,9 +92,9 @@ async fn push_organization<H: Http>(
 
 /// The organization of the Contact's Account, if it exists in Zendesk: known
 /// from the Account's own sync, else found by external id.
-async fn account_organization<K: Kv, H: Http>(
+async fn account_organization<K: Kv, H: Http, C: Http>(
     ctx: &Context<'_, K, H>,
-    client: &Client<'_, H>,
+    client: &Client<'_, C>,
     account_id: &str,
 ) -> Result<Option<u64>, Failure> {
     let known = store::load_record(ctx.kv, &RecordRef::new("Account", account_id))
@@ -111,9 +112,9 @@ fn kv_failure(e: crate::io::KvError) -> Failure {
     Failure::transient(e.to_string())
 }
 
-async fn push_user<K: Kv, H: Http>(
+async fn push_user<K: Kv, H: Http, C: Http>(
     ctx: &Context<'_, K, H>,
-    client: &Client<'_, H>,
+    client: &Client<'_, C>,
     mapping: &Mapping,
     object: &str,
     mapped: &Mapped,

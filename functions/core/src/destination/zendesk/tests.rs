@@ -85,13 +85,14 @@ fn run(
         .expect("Contact")
         .apply(so)
         .expect("maps");
-    let ctx = Context {
-        settings: &settings,
+    let ctx = Context::new(
+        &settings,
         kv,
-        http: &http,
-        now: chrono::DateTime::from_timestamp(0, 0).expect("epoch"),
-        elapsed: &|| std::time::Duration::ZERO,
-    };
+        &http,
+        chrono::DateTime::from_timestamp(0, 0).expect("epoch"),
+        &|| std::time::Duration::ZERO,
+        1,
+    );
     let out = block_on(push(&ctx, &mapping, "Contact", &mapped, record));
     let calls = http
         .sent

@@ -1,0 +1,294 @@
+//! Per-record leases: one request at a time syncs a record, across every
+//! instance and node that shares the store.
+//!
+//! Spin runs each request in its own instance, in parallel, and a
+//! deployment may run many nodes on one Redis. Without a lease, a created
+//! and an updated message for one record handled at once can leave the
+//! destination on the older data while the stored fingerprint says the newer
+//! one was sent. With it, the sync of a record — load, decide, push, store —
+//! runs for one request at a time, and the stale check of the next one sees
+//! what the first stored.
+//!
+//! ## How a lease is taken
+//!
+//! A lease lives at `lease/<Object>/<Id>` as one 64-bit counter: `0` is free,
+//! anything else is `(expiry in Unix seconds) << 24 | token`, the token
+//! telling one holder from another. It is built only on the two primitives
+//! that mean the same on Spin's SQLite and Redis stores (spin-host.md §6,
+//! §10):
+//!
+//! 1. `increment(key, 0)` creates the key atomically when it is absent (a
+//!    compare-and-swap on an absent key is *not* atomic on SQLite) and reads
+//!    the counter otherwise. It is never called on a key that holds anything
+//!    but a counter in the backend's own form, which would make Spin's SQLite
+//!    host panic.
+//! 2. A compare-and-swap from the value just read to our own, on a key that
+//!    now exists: correct on both backends. Spin's Redis store reports the
+//!    swap as failed every time, so a failed report is checked by reading the
+//!    counter again: the lease is ours only if it holds our value.
+//!
+//! The backend keeps a counter in its own form (8 bytes little-endian on
+//! SQLite, decimal text on Redis); [`Form`] writes a value back in the form
+//! it read. A decimal counter is `0` or at least 17 digits, so it is never
+//! taken for 8 raw bytes.
+//!
+//! ## How long a record can be blocked
+//!
+//! A lease expires [`LEASE_TTL`] after it was taken. A request spends at most
+//! [`crate::budget::REQUEST_DEADLINE`] on destination calls, well inside
+//! that, so a live holder never outlives its lease; a holder that dies (a
+//! killed instance, a lost node) blocks its record for at most
+//! [`LEASE_TTL`]. Nodes' clocks must agree to within a few seconds (NTP).
+//! A request that finds a record busy waits briefly ([`BUSY_WAITS`]) and
+//! then answers so that it is retried: a transient outcome for a message
+//! (Salesforce redelivers), a `busy` result for resend and backfill.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::io::{Kv, KvError, Swap};
+use crate::reference::RecordRef;
+use crate::store;
+
+/// How long a lease lasts: longer than any request may hold one.
+pub const LEASE_TTL: Duration = Duration::from_secs(60);
+
+/// The waits between tries before a record is answered busy.
+pub const BUSY_WAITS: [Duration; 3] = [
+    Duration::from_millis(50),
+    Duration::from_millis(200),
+    Duration::from_millis(500),
+];
+
+const TOKEN_BITS: u32 = 24;
+const TOKEN_MASK: i64 = (1 << TOKEN_BITS) - 1;
+
+/// A held lease, to give back with [`release`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    key: String,
+    held: Vec<u8>,
+    form: Form,
+}
+
+/// The answer of [`claim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    Held(Lease),
+    /// Another request holds the record until then.
+    Busy {
+        until: DateTime<Utc>,
+    },
+}
+
+/// How the backend keeps a counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// Spin's SQLite store: 8 bytes, little-endian.
+    LittleEndian,
+    /// Spin's Redis store (`INCRBY`): decimal text.
+    Decimal,
+}
+
+impl Form {
+    fn read(bytes: &[u8]) -> Option<(Form, i64)> {
+        if let Ok(raw) = <[u8; 8]>::try_from(bytes) {
+            return Some((Form::LittleEndian, i64::from_le_bytes(raw)));
+        }
+        let value = std::str::from_utf8(bytes).ok()?.parse().ok()?;
+        Some((Form::Decimal, value))
+    }
+
+    fn write(self, value: i64) -> Vec<u8> {
+        match self {
+            Form::LittleEndian => value.to_le_bytes().to_vec(),
+            Form::Decimal => value.to_string().into_bytes(),
+        }
+    }
+}
+
+fn expiry(value: i64) -> i64 {
+    value >> TOKEN_BITS
+}
+
+fn held_at(value: i64, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    (value != 0 && expiry(value) > now.timestamp())
+        .then(|| DateTime::from_timestamp(expiry(value), 0))
+        .flatten()
+}
+
+/// The counter of a lease held by `token` until `now + LEASE_TTL`.
+fn lease_value(now: DateTime<Utc>, token: u32) -> i64 {
+    let until = now.timestamp().max(0) + LEASE_TTL.as_secs() as i64;
+    (until << TOKEN_BITS) | (i64::from(token) & TOKEN_MASK)
+}
+
+/// Try once to take the lease of `record` for `token` (unique to this
+/// request's claim).
+pub async fn claim<K: Kv>(
+    kv: &K,
+    record: &RecordRef,
+    now: DateTime<Utc>,
+    token: u32,
+) -> Result<Claim, KvError> {
+    let key = store::lease_key(record);
+    let busy = |value| held_at(value, now).map(|until| Claim::Busy { until });
+    let counter = kv.increment(&key, 0).await?;
+    if let Some(b) = busy(counter) {
+        return Ok(b);
+    }
+    let Some(bytes) = kv.get(&key).await? else {
+        // Only an admin deleting lease keys by hand gets here.
+        return Ok(Claim::Busy { until: now });
+    };
+    let (form, seen) = Form::read(&bytes)
+        .ok_or_else(|| KvError(format!("{key} holds a value that is not a counter")))?;
+    if let Some(b) = busy(seen) {
+        return Ok(b);
+    }
+    let mine = lease_value(now, token);
+    let lease = Lease {
+        key: key.clone(),
+        held: form.write(mine),
+        form,
+    };
+    match kv.swap(&key, &bytes, &lease.held).await? {
+        Swap::Done => Ok(Claim::Held(lease)),
+        Swap::NotDone => {
+            let now_there = kv.increment(&key, 0).await?;
+            if now_there == mine {
+                Ok(Claim::Held(lease))
+            } else {
+                Ok(busy(now_there).unwrap_or(Claim::Busy { until: now }))
+            }
+        }
+    }
+}
+
+/// Give a lease back. A failure is harmless: the lease expires on its own.
+pub async fn release<K: Kv>(kv: &K, lease: Lease) {
+    let free = lease.form.write(0);
+    let _ = kv.swap(&lease.key, &lease.held, &free).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::memory::{Backend, MemoryKv};
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).expect("time")
+    }
+
+    fn record() -> RecordRef {
+        RecordRef::new("Contact", "003000000000001AAA")
+    }
+
+    fn held(c: &Claim) -> bool {
+        matches!(c, Claim::Held(_))
+    }
+
+    fn one_holder_at_a_time(kv: &MemoryKv) {
+        let first = block_on(claim(kv, &record(), at(0), 1)).expect("claim");
+        assert!(held(&first), "{first:?}");
+        let second = block_on(claim(kv, &record(), at(1), 2)).expect("claim");
+        assert_eq!(
+            second,
+            Claim::Busy {
+                until: at(LEASE_TTL.as_secs() as i64)
+            }
+        );
+        let Claim::Held(lease) = first else {
+            unreachable!()
+        };
+        block_on(release(kv, lease));
+        assert!(held(
+            &block_on(claim(kv, &record(), at(2), 2)).expect("claim")
+        ));
+    }
+
+    #[test]
+    fn one_holder_at_a_time_on_either_backend() {
+        let sqlite = MemoryKv::new();
+        one_holder_at_a_time(&sqlite);
+        assert_eq!(
+            sqlite.snapshot()["lease/Contact/003000000000001AAA"].len(),
+            8
+        );
+
+        // Redis reports every swap as failed: the claim reads the counter
+        // back, and the text form stays text.
+        let redis = MemoryKv::with_backend(Backend::Redis);
+        one_holder_at_a_time(&redis);
+        let text = redis.snapshot()["lease/Contact/003000000000001AAA"].clone();
+        assert!(std::str::from_utf8(&text)
+            .expect("text")
+            .parse::<i64>()
+            .is_ok());
+    }
+
+    #[test]
+    fn a_dead_holder_blocks_for_the_lease_ttl_at_most() {
+        let kv = MemoryKv::new();
+        assert!(held(
+            &block_on(claim(&kv, &record(), at(0), 1)).expect("claim")
+        ));
+        // The holder never releases.
+        let ttl = LEASE_TTL.as_secs() as i64;
+        let just_before = block_on(claim(&kv, &record(), at(ttl - 1), 2)).expect("claim");
+        assert!(!held(&just_before));
+        assert!(held(
+            &block_on(claim(&kv, &record(), at(ttl), 2)).expect("claim")
+        ));
+    }
+
+    #[test]
+    fn a_release_after_expiry_does_not_free_the_next_holder() {
+        let kv = MemoryKv::new();
+        let Claim::Held(old) = block_on(claim(&kv, &record(), at(0), 1)).expect("claim") else {
+            panic!("not held")
+        };
+        let ttl = LEASE_TTL.as_secs() as i64;
+        assert!(held(
+            &block_on(claim(&kv, &record(), at(ttl), 2)).expect("claim")
+        ));
+        block_on(release(&kv, old));
+        assert!(!held(
+            &block_on(claim(&kv, &record(), at(ttl + 1), 3)).expect("claim")
+        ));
+    }
+
+    #[test]
+    fn a_swap_lost_to_a_competitor_is_busy() {
+        // A competitor takes the lease between our read and our swap.
+        let kv = MemoryKv::with_backend(Backend::Redis);
+        kv.before_swap(Box::new(|map| {
+            let competitor = lease_value(at(0), 9).to_string().into_bytes();
+            map.insert("lease/Contact/003000000000001AAA".into(), competitor);
+        }));
+        let c = block_on(claim(&kv, &record(), at(0), 1)).expect("claim");
+        assert!(!held(&c), "{c:?}");
+    }
+
+    #[test]
+    fn counters_are_read_in_either_form() {
+        assert_eq!(
+            Form::read(&7i64.to_le_bytes()),
+            Some((Form::LittleEndian, 7))
+        );
+        assert_eq!(Form::read(b"0"), Some((Form::Decimal, 0)));
+        let v = lease_value(at(0), 5);
+        assert!(
+            v.to_string().len() > 8,
+            "a decimal lease never looks like 8 raw bytes"
+        );
+        assert_eq!(
+            Form::read(v.to_string().as_bytes()),
+            Some((Form::Decimal, v))
+        );
+        assert_eq!(Form::read(b"{}"), None);
+    }
+}
