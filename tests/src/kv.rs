@@ -60,11 +60,24 @@ impl KvConfig {
     }
 }
 
-/// What a compare-and-swap saw when it started.
-#[derive(Debug, Clone)]
+/// What a compare-and-swap saw when it started. On Redis it keeps the
+/// connection whose `WATCH` started at `current`, as Spin's does: any write
+/// to the key by another client after that — even one that leaves the value
+/// as it was — aborts the swap.
+#[derive(Clone)]
 pub struct Cas {
     pub key: String,
     pub current: Option<Vec<u8>>,
+    watch: Option<Arc<Mutex<redis::Connection>>>,
+}
+
+impl std::fmt::Debug for Cas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cas")
+            .field("key", &self.key)
+            .field("current", &self.current)
+            .finish()
+    }
 }
 
 /// The answer of a swap, as the host reports it to the guest.
@@ -151,12 +164,17 @@ impl KvStore {
         }
     }
 
-    /// Start a compare-and-swap: read the current value.
+    /// Start a compare-and-swap: read the current value (on Redis, `WATCH`
+    /// then `GET` on a connection of its own).
     pub fn cas_current(&self, store: &str, key: &str) -> Result<Cas, String> {
-        Ok(Cas {
-            key: key.to_string(),
-            current: self.get(store, key)?,
-        })
+        match self {
+            KvStore::Sqlite(s) => Ok(Cas {
+                key: key.to_string(),
+                current: s.get(store, key)?,
+                watch: None,
+            }),
+            KvStore::Redis(r) => r.watch(key),
+        }
     }
 
     /// Finish a compare-and-swap. SQLite: `UPDATE … WHERE value = old` when
@@ -410,33 +428,45 @@ impl RedisKv {
         self.with(|c| redis::cmd("INCRBY").arg(key).arg(delta).query(c))
     }
 
-    /// `WATCH` + `GET` happened at `current` in Spin; here the watch is set
-    /// on the swap's own connection and the value compared, which gives the
-    /// same outcome for a competing write between the two calls: `EXEC`
-    /// aborts. Then `UNWATCH k`, which Redis rejects (it takes no argument),
-    /// and that error is what Spin answers — `cas-failed`, every time.
+    /// `current`: `WATCH k` + `GET k` on a connection of the swap's own.
+    fn watch(&self, key: &str) -> Result<Cas, String> {
+        let mut conn = self.client.get_connection().map_err(|e| e.to_string())?;
+        redis::cmd("WATCH")
+            .arg(key)
+            .query::<()>(&mut conn)
+            .map_err(|e| e.to_string())?;
+        let current: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(key)
+            .query(&mut conn)
+            .map_err(|e| e.to_string())?;
+        Ok(Cas {
+            key: key.to_string(),
+            current,
+            watch: Some(Arc::new(Mutex::new(conn))),
+        })
+    }
+
+    /// `MULTI SET k v EXEC` on the watching connection: aborted by any write
+    /// to `k` since `current`. Then `UNWATCH k`, which Redis rejects (it
+    /// takes no argument), and that error is what Spin answers —
+    /// `cas-failed`, every time.
     fn swap(&self, cas: &Cas, value: &[u8]) -> Result<(), SwapError> {
         let other = |e: redis::RedisError| SwapError::Other(e.to_string());
-        let mut conn = self.client.get_connection().map_err(other)?;
-        redis::cmd("WATCH")
+        let watch = cas
+            .watch
+            .as_ref()
+            .ok_or_else(|| SwapError::Other("no watch for this swap".into()))?;
+        let mut conn = watch
+            .lock()
+            .map_err(|_| SwapError::Other("watch connection poisoned".into()))?;
+        let _: redis::Value = redis::pipe()
+            .atomic()
+            .cmd("SET")
             .arg(&cas.key)
-            .query::<()>(&mut conn)
+            .arg(value)
+            .query(&mut *conn)
             .map_err(other)?;
-        let now: Option<Vec<u8>> = redis::cmd("GET")
-            .arg(&cas.key)
-            .query(&mut conn)
-            .map_err(other)?;
-        if now == cas.current {
-            let _: Option<()> = redis::pipe()
-                .atomic()
-                .cmd("SET")
-                .arg(&cas.key)
-                .arg(value)
-                .ignore()
-                .query(&mut conn)
-                .map_err(other)?;
-        }
-        match redis::cmd("UNWATCH").arg(&cas.key).query::<()>(&mut conn) {
+        match redis::cmd("UNWATCH").arg(&cas.key).query::<()>(&mut *conn) {
             Ok(()) => Ok(()),
             Err(_) => Err(SwapError::CasFailed),
         }

@@ -154,7 +154,6 @@ async fn receive<K: Kv, H: Http>(
         .unwrap_or_default();
     let options = SyncOptions {
         force: process == Process::Created,
-        partial_is_error: false,
     };
     let mut inputs: Vec<SyncInput> = message
         .notifications

@@ -11,21 +11,27 @@
 //!
 //! ## How a lease is taken
 //!
-//! A lease lives at `lease/<Object>/<Id>` as one 64-bit counter: `0` is free,
+//! A lease guards one key of the store — a record (`rec/…`), an email entry
+//! (`email/…`, which two records may share), a waiting list (`waiting/…`) —
+//! and lives at `lease/<that key>` as one 64-bit counter: `0` is free,
 //! anything else is `(expiry in Unix seconds) << 24 | token`, the token
 //! telling one holder from another. It is built only on the two primitives
 //! that mean the same on Spin's SQLite and Redis stores (spin-host.md §6,
 //! §10):
 //!
 //! 1. `increment(key, 0)` creates the key atomically when it is absent (a
-//!    compare-and-swap on an absent key is *not* atomic on SQLite) and reads
-//!    the counter otherwise. It is never called on a key that holds anything
-//!    but a counter in the backend's own form, which would make Spin's SQLite
-//!    host panic.
+//!    compare-and-swap on an absent key is *not* atomic on SQLite). It is
+//!    called only on a key found absent, and never on a key that holds
+//!    anything but a counter in the backend's own form, which would make
+//!    Spin's SQLite host panic. It is not used to *read* an existing
+//!    counter: on Redis an `INCRBY k 0` counts as a write and aborts every
+//!    compare-and-swap watching the key — a holder's release included.
 //! 2. A compare-and-swap from the value just read to our own, on a key that
 //!    now exists: correct on both backends. Spin's Redis store reports the
 //!    swap as failed every time, so a failed report is checked by reading the
-//!    counter again: the lease is ours only if it holds our value.
+//!    key again: the lease is ours only if it holds our value. A swap that
+//!    changed nothing although the value was still the one read is tried
+//!    again (a few times, [`SWAP_TRIES`]).
 //!
 //! The backend keeps a counter in its own form (8 bytes little-endian on
 //! SQLite, decimal text on Redis); [`Form`] writes a value back in the form
@@ -47,8 +53,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::io::{Kv, KvError, Swap};
-use crate::reference::RecordRef;
+use crate::context::Context;
+use crate::io::{Http, Kv, KvError, Swap};
 use crate::store;
 
 /// How long a lease lasts: longer than any request may hold one.
@@ -60,6 +66,9 @@ pub const BUSY_WAITS: [Duration; 3] = [
     Duration::from_millis(200),
     Duration::from_millis(500),
 ];
+
+/// How many times a swap that changed nothing is tried.
+pub const SWAP_TRIES: usize = 3;
 
 const TOKEN_BITS: u32 = 24;
 const TOKEN_MASK: i64 = (1 << TOKEN_BITS) - 1;
@@ -124,26 +133,26 @@ fn lease_value(now: DateTime<Utc>, token: u32) -> i64 {
     (until << TOKEN_BITS) | (i64::from(token) & TOKEN_MASK)
 }
 
-/// Try once to take the lease of `record` for `token` (unique to this
-/// request's claim).
+/// Try once to take the lease that guards `guarded` (a store key) for
+/// `token` (unique to this request's claim).
 pub async fn claim<K: Kv>(
     kv: &K,
-    record: &RecordRef,
+    guarded: &str,
     now: DateTime<Utc>,
     token: u32,
 ) -> Result<Claim, KvError> {
-    let key = store::lease_key(record);
+    let key = store::lease_key(guarded);
     let busy = |value| held_at(value, now).map(|until| Claim::Busy { until });
-    let counter = kv.increment(&key, 0).await?;
-    if let Some(b) = busy(counter) {
-        return Ok(b);
-    }
-    let Some(bytes) = kv.get(&key).await? else {
-        // Only an admin deleting lease keys by hand gets here.
-        return Ok(Claim::Busy { until: now });
+    let bytes = match kv.get(&key).await? {
+        Some(bytes) => bytes,
+        None => {
+            kv.increment(&key, 0).await?;
+            kv.get(&key)
+                .await?
+                .ok_or_else(|| KvError(format!("{key} vanished as it was created")))?
+        }
     };
-    let (form, seen) = Form::read(&bytes)
-        .ok_or_else(|| KvError(format!("{key} holds a value that is not a counter")))?;
+    let (form, seen) = read(&key, &bytes)?;
     if let Some(b) = busy(seen) {
         return Ok(b);
     }
@@ -153,23 +162,83 @@ pub async fn claim<K: Kv>(
         held: form.write(mine),
         form,
     };
-    match kv.swap(&key, &bytes, &lease.held).await? {
-        Swap::Done => Ok(Claim::Held(lease)),
-        Swap::NotDone => {
-            let now_there = kv.increment(&key, 0).await?;
-            if now_there == mine {
-                Ok(Claim::Held(lease))
-            } else {
-                Ok(busy(now_there).unwrap_or(Claim::Busy { until: now }))
+    for _ in 0..SWAP_TRIES {
+        if kv.swap(&key, &bytes, &lease.held).await? == Swap::Done {
+            return Ok(Claim::Held(lease));
+        }
+        match kv.get(&key).await? {
+            Some(now_there) if now_there == lease.held => return Ok(Claim::Held(lease)),
+            Some(now_there) if now_there == bytes => continue,
+            Some(now_there) => {
+                let (_, value) = read(&key, &now_there)?;
+                return Ok(busy(value).unwrap_or(Claim::Busy { until: now }));
             }
+            None => break,
         }
     }
+    Ok(Claim::Busy { until: now })
+}
+
+fn read(key: &str, bytes: &[u8]) -> Result<(Form, i64), KvError> {
+    Form::read(bytes).ok_or_else(|| KvError(format!("{key} holds a value that is not a counter")))
 }
 
 /// Give a lease back. A failure is harmless: the lease expires on its own.
 pub async fn release<K: Kv>(kv: &K, lease: Lease) {
     let free = lease.form.write(0);
-    let _ = kv.swap(&lease.key, &lease.held, &free).await;
+    for _ in 0..SWAP_TRIES {
+        match kv.swap(&lease.key, &lease.held, &free).await {
+            Ok(Swap::Done) | Err(_) => return,
+            Ok(Swap::NotDone) => {}
+        }
+        match kv.get(&lease.key).await {
+            Ok(Some(now_there)) if now_there == lease.held => continue,
+            _ => return,
+        }
+    }
+}
+
+/// Leases held together, given back with [`release_all`].
+#[derive(Debug, Default)]
+pub struct Held(Vec<Lease>);
+
+/// Take the leases of every key in `guarded`, in order, waiting briefly
+/// ([`BUSY_WAITS`]) while another request holds one. `Ok(Err(until))`: one
+/// stayed busy (those already taken are given back).
+pub async fn hold<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    guarded: &[String],
+) -> Result<Result<Held, DateTime<Utc>>, KvError> {
+    let mut held = Held::default();
+    for key in guarded {
+        let mut waits = BUSY_WAITS.iter();
+        let taken = loop {
+            let answer = claim(ctx.kv, key, ctx.current_time(), ctx.next_lease_token()).await;
+            match (answer, waits.next()) {
+                (Ok(Claim::Busy { .. }), Some(wait)) => ctx.http.sleep(*wait).await,
+                (answer, _) => break answer,
+            }
+        };
+        match taken {
+            Ok(Claim::Held(lease)) => held.0.push(lease),
+            Ok(Claim::Busy { until }) => {
+                release_all(ctx.kv, held).await;
+                return Ok(Err(until));
+            }
+            Err(e) => {
+                release_all(ctx.kv, held).await;
+                return Err(e);
+            }
+        }
+    }
+    Ok(Ok(held))
+}
+
+/// Give back every lease of `held`.
+pub async fn release_all<K: Kv>(kv: &K, held: Held) {
+    for lease in held.0 {
+        release(kv, lease).await;
+    }
 }
 
 #[cfg(test)]
@@ -179,12 +248,10 @@ mod tests {
     use super::*;
     use crate::memory::{Backend, MemoryKv};
 
+    const KEY: &str = "rec/Contact/003000000000001AAA";
+
     fn at(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).expect("time")
-    }
-
-    fn record() -> RecordRef {
-        RecordRef::new("Contact", "003000000000001AAA")
     }
 
     fn held(c: &Claim) -> bool {
@@ -192,9 +259,9 @@ mod tests {
     }
 
     fn one_holder_at_a_time(kv: &MemoryKv) {
-        let first = block_on(claim(kv, &record(), at(0), 1)).expect("claim");
+        let first = block_on(claim(kv, KEY, at(0), 1)).expect("claim");
         assert!(held(&first), "{first:?}");
-        let second = block_on(claim(kv, &record(), at(1), 2)).expect("claim");
+        let second = block_on(claim(kv, KEY, at(1), 2)).expect("claim");
         assert_eq!(
             second,
             Claim::Busy {
@@ -205,9 +272,7 @@ mod tests {
             unreachable!()
         };
         block_on(release(kv, lease));
-        assert!(held(
-            &block_on(claim(kv, &record(), at(2), 2)).expect("claim")
-        ));
+        assert!(held(&block_on(claim(kv, KEY, at(2), 2)).expect("claim")));
     }
 
     #[test]
@@ -215,7 +280,7 @@ mod tests {
         let sqlite = MemoryKv::new();
         one_holder_at_a_time(&sqlite);
         assert_eq!(
-            sqlite.snapshot()["lease/Contact/003000000000001AAA"].len(),
+            sqlite.snapshot()["lease/rec/Contact/003000000000001AAA"].len(),
             8
         );
 
@@ -223,7 +288,7 @@ mod tests {
         // back, and the text form stays text.
         let redis = MemoryKv::with_backend(Backend::Redis);
         one_holder_at_a_time(&redis);
-        let text = redis.snapshot()["lease/Contact/003000000000001AAA"].clone();
+        let text = redis.snapshot()["lease/rec/Contact/003000000000001AAA"].clone();
         assert!(std::str::from_utf8(&text)
             .expect("text")
             .parse::<i64>()
@@ -233,31 +298,25 @@ mod tests {
     #[test]
     fn a_dead_holder_blocks_for_the_lease_ttl_at_most() {
         let kv = MemoryKv::new();
-        assert!(held(
-            &block_on(claim(&kv, &record(), at(0), 1)).expect("claim")
-        ));
+        assert!(held(&block_on(claim(&kv, KEY, at(0), 1)).expect("claim")));
         // The holder never releases.
         let ttl = LEASE_TTL.as_secs() as i64;
-        let just_before = block_on(claim(&kv, &record(), at(ttl - 1), 2)).expect("claim");
+        let just_before = block_on(claim(&kv, KEY, at(ttl - 1), 2)).expect("claim");
         assert!(!held(&just_before));
-        assert!(held(
-            &block_on(claim(&kv, &record(), at(ttl), 2)).expect("claim")
-        ));
+        assert!(held(&block_on(claim(&kv, KEY, at(ttl), 2)).expect("claim")));
     }
 
     #[test]
     fn a_release_after_expiry_does_not_free_the_next_holder() {
         let kv = MemoryKv::new();
-        let Claim::Held(old) = block_on(claim(&kv, &record(), at(0), 1)).expect("claim") else {
+        let Claim::Held(old) = block_on(claim(&kv, KEY, at(0), 1)).expect("claim") else {
             panic!("not held")
         };
         let ttl = LEASE_TTL.as_secs() as i64;
-        assert!(held(
-            &block_on(claim(&kv, &record(), at(ttl), 2)).expect("claim")
-        ));
+        assert!(held(&block_on(claim(&kv, KEY, at(ttl), 2)).expect("claim")));
         block_on(release(&kv, old));
         assert!(!held(
-            &block_on(claim(&kv, &record(), at(ttl + 1), 3)).expect("claim")
+            &block_on(claim(&kv, KEY, at(ttl + 1), 3)).expect("claim")
         ));
     }
 
@@ -267,10 +326,27 @@ mod tests {
         let kv = MemoryKv::with_backend(Backend::Redis);
         kv.before_swap(Box::new(|map| {
             let competitor = lease_value(at(0), 9).to_string().into_bytes();
-            map.insert("lease/Contact/003000000000001AAA".into(), competitor);
+            map.insert("lease/rec/Contact/003000000000001AAA".into(), competitor);
         }));
-        let c = block_on(claim(&kv, &record(), at(0), 1)).expect("claim");
+        let c = block_on(claim(&kv, KEY, at(0), 1)).expect("claim");
         assert!(!held(&c), "{c:?}");
+    }
+
+    #[test]
+    fn a_swap_that_changed_nothing_is_tried_again() {
+        // On Redis any write to the key between the watch and the swap
+        // aborts it, even one that leaves the value as it was.
+        for backend in [Backend::Sqlite, Backend::Redis] {
+            let kv = MemoryKv::with_backend(backend);
+            kv.abort_swaps.set(2);
+            let first = block_on(claim(&kv, KEY, at(0), 1)).expect("claim");
+            let Claim::Held(lease) = first else {
+                panic!("{backend:?}: {first:?}")
+            };
+            kv.abort_swaps.set(2);
+            block_on(release(&kv, lease));
+            assert!(held(&block_on(claim(&kv, KEY, at(1), 2)).expect("claim")));
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! | [`io`] | the `Kv` and `Http` traits |
 //! | [`web`] | the request and response types the functions convert |
 //! | [`sobject`] | a Salesforce record: fields that are absent, null or text; ids and API names |
+//! | [`budget`] | the request's deadline and the destination's "wait", for every call |
 //! | [`settings`] | the variables: destination, org id, tokens; secrets |
 //! | [`context`] | one request's world: settings, `Kv`, `Http`, clock |
 //! | [`soap`] | reading Outbound Messages; Ack and SOAP Fault answers |
@@ -23,7 +24,7 @@
 //! | [`mapping`] | the mapping file: checks, applying it, fingerprints |
 //! | [`store`] | every key and prefix in the key-value store, and decoding |
 //! | [`lease`] | one request at a time per record, across instances and nodes |
-//! | [`budget`] | the request's deadline and the destination's "wait", for every call |
+//! | [`waiting`] | Contacts waiting for their Account's organization, linked when it syncs |
 //! | [`destination`] | pushing a mapped record: dry-run, Zendesk, webhook |
 //! | [`pipeline`] | the sync of one record, which every entry point runs |
 //! | [`inbound`] | the Outbound Message endpoint and the Ack policy |
@@ -49,6 +50,7 @@ pub mod settings;
 pub mod soap;
 pub mod sobject;
 pub mod store;
+pub mod waiting;
 pub mod web;
 
 #[cfg(any(test, feature = "memory"))]

@@ -37,6 +37,9 @@ pub struct MemoryKv {
     pub map: RefCell<BTreeMap<String, Vec<u8>>>,
     pub backend: Backend,
     before_swap: RefCell<Option<BeforeSwap>>,
+    /// This many next swaps change nothing (as a Redis `WATCH` touched by
+    /// another client aborts one).
+    pub abort_swaps: std::cell::Cell<u32>,
     /// When set, every write fails with this message.
     pub fail_writes: RefCell<Option<String>>,
     /// When set, writes of keys with this prefix fail (e.g. `run/`).
@@ -146,7 +149,10 @@ impl Kv for MemoryKv {
             f(&mut self.map.borrow_mut());
         }
         let mut map = self.map.borrow_mut();
-        let done = map.get(key).map(Vec::as_slice) == Some(expected);
+        let aborted = self.abort_swaps.get() > 0;
+        self.abort_swaps
+            .set(self.abort_swaps.get().saturating_sub(1));
+        let done = !aborted && map.get(key).map(Vec::as_slice) == Some(expected);
         if done {
             map.insert(key.to_string(), new.to_vec());
         }

@@ -29,7 +29,7 @@ use crate::context::Context;
 use crate::destination::{self, Pushed};
 use crate::failure::{ErrorKind, Failure};
 use crate::io::{Http, Kv, KvError};
-use crate::lease::{self, Claim, BUSY_WAITS};
+use crate::lease;
 use crate::mapping::load::check_object_for_destination;
 use crate::mapping::Mapping;
 use crate::record::{IgnoreReason, Ignored, Process, SkipReason, Status, SyncRecord};
@@ -38,6 +38,7 @@ use crate::run::Run;
 use crate::soap::NotificationProblem;
 use crate::sobject::{normalize_if_id, SObject};
 use crate::store;
+use crate::waiting;
 
 /// How many records of one request are synced at the same time.
 pub const CONCURRENCY: usize = 8;
@@ -105,11 +106,6 @@ pub struct SyncOptions {
     /// notification is the record's first word, and a resend follows a fix
     /// of the destination or the mapping.
     pub force: bool,
-    /// A sync the destination could only do in part (a Contact whose
-    /// Account has no organization yet) is recorded as an error to resend,
-    /// not as synced (backfill, where the admin is told to load Accounts
-    /// first).
-    pub partial_is_error: bool,
 }
 
 /// One record to sync.
@@ -244,52 +240,102 @@ pub async fn sync_all<K: Kv, H: Http>(
 /// (two Salesforce records with one email are one Zendesk user), else the
 /// Salesforce record itself.
 fn serialisation_key(arrival: &Arrival, mapping: &Mapping) -> String {
-    let email = arrival.sobject().and_then(|so| {
-        let mapped = mapping.object(&so.object_type)?.apply(so).ok()?;
-        let email = mapped.fields.get("email")?.as_str()?.trim().to_lowercase();
-        (!email.is_empty()).then(|| store::email_key(&email))
-    });
-    email.unwrap_or_else(|| store::record_key(&arrival.record()))
+    mapped_email_key(arrival, mapping).unwrap_or_else(|| store::record_key(&arrival.record()))
 }
 
-/// Sync one record and store the outcome.
+/// The `email/` key of the user an arrival maps to, if it has an email.
+fn mapped_email_key(arrival: &Arrival, mapping: &Mapping) -> Option<String> {
+    let so = arrival.sobject()?;
+    let mapped = mapping.object(&so.object_type)?.apply(so).ok()?;
+    let email = mapped.fields.get("email")?.as_str()?.trim().to_lowercase();
+    (!email.is_empty()).then(|| store::email_key(&email))
+}
+
+/// Sync one record and store the outcome; when the record is one that
+/// others wait for (an Account's organization), link those waiting.
 pub async fn sync<K: Kv, H: Http>(
     input: SyncInput,
     state: &SyncState,
     ctx: &Context<'_, K, H>,
 ) -> SyncOutcome {
+    let outcome = sync_one(input, state, ctx).await;
+    if matches!(
+        outcome.outcome,
+        Outcome::Stored {
+            status: Status::Synced,
+            ..
+        }
+    ) && others_link_to(&outcome.record, state, ctx)
+    {
+        link_waiting(&outcome.record, state, ctx).await;
+    }
+    outcome
+}
+
+/// Whether records can wait for `record`: it is an organization in Zendesk.
+fn others_link_to<K: Kv, H: Http>(
+    record: &RecordRef,
+    state: &SyncState,
+    ctx: &Context<'_, K, H>,
+) -> bool {
+    ctx.settings.destination == crate::settings::DestinationKind::Zendesk
+        && state.mapping.object(&record.object).is_some_and(|o| {
+            crate::mapping::ZendeskEntity::parse(&o.entity)
+                == Some(crate::mapping::ZendeskEntity::Organization)
+        })
+}
+
+/// Sync the records waiting for `linked` again (process `link`): now that
+/// it has its destination record, they get their link. Only while at least
+/// half the request's deadline is left, so that a message's own records come
+/// first; a record not linked now is linked by its own next arrival or the
+/// linked record's next sync.
+async fn link_waiting<K: Kv, H: Http>(
+    linked: &RecordRef,
+    state: &SyncState,
+    ctx: &Context<'_, K, H>,
+) {
+    let Ok(waiting) = store::load_waiting(ctx.kv, linked).await else {
+        return;
+    };
+    for record in waiting.into_iter().take(waiting::LINKS_PER_SYNC) {
+        let half = crate::budget::REQUEST_DEADLINE / 2;
+        if ctx.budget.remaining((ctx.elapsed)() + half).is_err() {
+            return;
+        }
+        let input = SyncInput {
+            process: Process::Link,
+            arrival: Arrival::Stored { record },
+            options: SyncOptions { force: true },
+        };
+        sync_one(input, state, ctx).await;
+    }
+}
+
+/// Sync one record under its leases (the record's, and its email's for a
+/// user: two records may share one).
+async fn sync_one<K: Kv, H: Http>(
+    input: SyncInput,
+    state: &SyncState,
+    ctx: &Context<'_, K, H>,
+) -> SyncOutcome {
     let reference = input.arrival.record();
-    let outcome = match claim(&reference, ctx).await {
+    let mut guarded = vec![store::record_key(&reference)];
+    guarded.extend(mapped_email_key(&input.arrival, &state.mapping));
+    let outcome = match lease::hold(ctx, &guarded).await {
         Err(e) => Outcome::NotStored(e),
-        Ok(Claim::Busy { until }) => Outcome::Busy { until },
-        Ok(Claim::Held(held)) => {
+        Ok(Err(until)) => Outcome::Busy { until },
+        Ok(Ok(held)) => {
             let outcome = sync_and_store(input, state, ctx)
                 .await
                 .unwrap_or_else(Outcome::NotStored);
-            lease::release(ctx.kv, held).await;
+            lease::release_all(ctx.kv, held).await;
             outcome
         }
     };
     SyncOutcome {
         record: reference,
         outcome,
-    }
-}
-
-/// Take the record's lease, waiting briefly ([`BUSY_WAITS`]) while another
-/// request holds it.
-async fn claim<K: Kv, H: Http>(
-    record: &RecordRef,
-    ctx: &Context<'_, K, H>,
-) -> Result<Claim, KvError> {
-    let mut waits = BUSY_WAITS.iter();
-    loop {
-        let answer =
-            lease::claim(ctx.kv, record, ctx.current_time(), ctx.next_lease_token()).await?;
-        match (answer, waits.next()) {
-            (Claim::Busy { .. }, Some(wait)) => ctx.http.sleep(*wait).await,
-            (answer, _) => return Ok(answer),
-        }
     }
 }
 
@@ -378,7 +424,9 @@ async fn sync_and_store<K: Kv, H: Http>(
     }
 
     record.last_trigger = process;
+    let waited_for = record.waiting_for.clone();
     apply(process, options, &mut record, &sobject, state, ctx).await;
+    note_waiting(waited_for, &mut record, ctx).await;
     // A delivery is remembered as applied only when its outcome is final, so
     // that the redelivery of a transient or configuration failure is synced
     // again rather than dropped as a repeat.
@@ -538,13 +586,18 @@ async fn apply<K: Kv, H: Http>(
             payload,
             syncing_record,
             fields_synced,
-            partial,
+            missing_link,
         }) => {
-            match partial.filter(|_| options.partial_is_error) {
-                Some(missing) => {
-                    record.mark_partly_synced(now, destination, Failure::permanent(missing))
+            match missing_link {
+                Some(linked) => {
+                    let wait = waiting::after_arrival(record.waiting_for.take(), linked, now);
+                    record.mark_partly_synced(now, destination, waiting::failure(&wait, now));
+                    record.waiting_for = Some(wait);
                 }
-                None => record.mark_synced(now, destination),
+                None => {
+                    record.mark_synced(now, destination);
+                    record.waiting_for = None;
+                }
             }
             record.fingerprint = Some(fingerprint);
             record.synced_to = Some(target);
@@ -553,6 +606,34 @@ async fn apply<K: Kv, H: Http>(
             record.fields_synced = fields_synced;
         }
         Err(failure) => record.mark_error(now, failure),
+    }
+}
+
+/// Keep the waiting lists in step with the record: on the list of what it
+/// now waits for, off the list of what it waited for before. A record that
+/// could not be put on its list is retried rather than left unlinked.
+async fn note_waiting<K: Kv, H: Http>(
+    before: Option<crate::record::Waiting>,
+    record: &mut SyncRecord,
+    ctx: &Context<'_, K, H>,
+) {
+    let this = RecordRef::new(&record.object, &record.salesforce_id);
+    let now_waits = record.waiting_for.as_ref().map(|w| w.record.clone());
+    let before = before.map(|w| w.record);
+    if let Some(old) = before.filter(|b| Some(b) != now_waits.as_ref()) {
+        // Off a list it no longer needs: a leftover entry only costs one
+        // needless link later.
+        let _ = waiting::note(ctx, &old, &this, false).await;
+    }
+    if let Some(linked) = now_waits {
+        if let Err(why) = waiting::note(ctx, &linked, &this, true).await {
+            record.mark_error(
+                ctx.now,
+                Failure::transient(format!(
+                    "waiting for {linked}, but could not note it on its waiting list ({why}); retried"
+                )),
+            );
+        }
     }
 }
 

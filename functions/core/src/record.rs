@@ -31,6 +31,9 @@ pub enum Process {
     Backfill,
     /// A reference imported before the first sync.
     Import,
+    /// Linked automatically when the record it waited for (a Contact's
+    /// Account) synced.
+    Link,
 }
 
 impl Process {
@@ -41,6 +44,7 @@ impl Process {
             Process::Resend => "resend",
             Process::Backfill => "backfill",
             Process::Import => "import",
+            Process::Link => "link",
         }
     }
 }
@@ -131,6 +135,20 @@ pub struct SyncRecord {
     /// applied notification, or older than the state already applied).
     #[serde(default)]
     pub last_ignored: Option<Ignored>,
+    /// The linked record whose destination record this one still lacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<Waiting>,
+}
+
+/// A record synced without a link it needs (a Contact whose Account has no
+/// organization yet), and since when ([`crate::waiting`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    /// The linked Salesforce record, e.g. `Account/001…`.
+    pub record: RecordRef,
+    pub since: DateTime<Utc>,
+    /// How many arrivals found it still missing.
+    pub arrivals: u32,
 }
 
 /// Why a sync had nothing to do. Shown as the record's `skip_reason`.
@@ -215,6 +233,7 @@ impl SyncRecord {
             last_payload: None,
             destination_calls: 0,
             last_ignored: None,
+            waiting_for: None,
         }
     }
 
@@ -309,6 +328,7 @@ impl SyncRecord {
             last_payload: self.last_payload.clone(),
             destination_calls: self.destination_calls,
             last_ignored: self.last_ignored.clone(),
+            waiting_for: self.waiting_for.clone(),
         }
     }
 }
@@ -343,6 +363,8 @@ pub struct RecordView {
     #[serde(default)]
     pub destination_calls: u32,
     pub last_ignored: Option<Ignored>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<Waiting>,
 }
 
 impl RecordView {

@@ -33,6 +33,7 @@ pub const MAPPING_KEY: &str = "mapping/current";
 pub const PAUSED_KEY: &str = "state/paused";
 pub const MAPPING_HISTORY_PREFIX: &str = "mapping/history/";
 pub const LEASE_PREFIX: &str = "lease/";
+pub const WAITING_PREFIX: &str = "waiting/";
 
 /// The key of a record.
 pub fn record_key(record: &RecordRef) -> String {
@@ -44,10 +45,39 @@ pub fn email_key(email: &str) -> String {
     format!("{EMAIL_PREFIX}{}", email.trim().to_lowercase())
 }
 
-/// The key of a record's lease ([`crate::lease`]): a counter, written only
-/// through the store's atomics.
-pub fn lease_key(record: &RecordRef) -> String {
-    format!("{LEASE_PREFIX}{}/{}", record.object, record.id)
+/// The key of the lease ([`crate::lease`]) that guards `key` (a record's,
+/// an email entry's, a waiting list's): a counter, written only through the
+/// store's atomics.
+pub fn lease_key(key: &str) -> String {
+    format!("{LEASE_PREFIX}{key}")
+}
+
+/// The key of the records waiting for the destination record of `linked`
+/// (Contacts waiting for their Account's organization, [`crate::waiting`]).
+pub fn waiting_key(linked: &RecordRef) -> String {
+    format!("{WAITING_PREFIX}{}/{}", linked.object, linked.id)
+}
+
+/// The records waiting for `linked`, oldest first.
+pub async fn load_waiting<K: Kv>(kv: &K, linked: &RecordRef) -> Result<Vec<RecordRef>, KvError> {
+    let key = waiting_key(linked);
+    match kv.get(&key).await? {
+        None => Ok(Vec::new()),
+        Some(bytes) => decode(&key, &bytes),
+    }
+}
+
+/// Write the waiting list of `linked` (removed when empty).
+pub async fn save_waiting<K: Kv>(
+    kv: &K,
+    linked: &RecordRef,
+    waiting: &[RecordRef],
+) -> Result<(), KvError> {
+    let key = waiting_key(linked);
+    if waiting.is_empty() {
+        return kv.delete(&key).await;
+    }
+    kv.set(&key, &encode(&key, &waiting)?).await
 }
 
 /// The key of a run.

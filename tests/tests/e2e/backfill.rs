@@ -144,31 +144,53 @@ fn accounts_then_5000_contacts_land_in_their_organizations_and_a_rerun_costs_not
 }
 
 #[test]
-fn contacts_before_their_accounts_record_why_and_a_rerun_heals_them() {
+fn contacts_before_their_accounts_wait_and_are_linked_when_the_accounts_sync() {
     let fake = FakeZendesk::start(false);
     let app = zendesk_app(&fake);
     let contacts = contacts_csv(3, 2);
     let first = backfill(&app, "Contact", &contacts);
     assert_eq!(total(&first, "error"), 3);
+    let failed = first[0]["failed"].as_array().expect("failed").clone();
+    assert_eq!(failed.len(), 3, "each waiting row is listed: {failed:?}");
     let v = app
         .admin_get(&format!("/admin/records/Contact/{}", contact_id(0)))
         .json();
     assert_eq!(v["status"], "error");
+    assert_eq!(v["last_error"]["kind"], "transient", "{v}");
+    let account = format!("Account/{}", account_id(0));
     assert!(
         v["last_error"]["message"]
             .as_str()
             .unwrap_or_default()
-            .contains("backfill (or sync) Accounts first"),
+            .contains(&format!("waiting for {account}")),
         "{v}"
     );
+    assert_eq!(v["waiting_for"]["record"], account.as_str(), "{v}");
     assert_eq!(v["last_trigger"], "backfill");
+    let user = fake.user_by_email("user0@example.com").expect("written");
+    assert!(user["organization_id"].is_null(), "{user}");
 
+    // The Accounts arrive: every waiting Contact is linked, no rerun.
     backfill(&app, "Account", &accounts_csv(2));
-    let second = backfill(&app, "Contact", &contacts);
-    assert_eq!(total(&second, "synced"), 3, "{second:?}");
-    let user = fake.user_by_email("user0@example.com").expect("user");
-    assert!(user["organization_id"].as_u64().is_some(), "{user}");
+    for n in 0..3 {
+        let v = app
+            .admin_get(&format!("/admin/records/Contact/{}", contact_id(n)))
+            .json();
+        assert_eq!(v["status"], "synced", "{v}");
+        assert_eq!(v["last_trigger"], "link", "{v}");
+        assert!(v.get("waiting_for").is_none(), "{v}");
+    }
+    for u in fake.users() {
+        assert!(u["organization_id"].as_u64().is_some(), "{u}");
+    }
     assert_eq!(fake.users().len(), 3, "no duplicate users");
+    assert!(
+        !app.kv_dump().iter().any(|(k, _)| k.starts_with("waiting/")),
+        "the waiting lists are gone once everyone is linked"
+    );
+    // A rerun of the Contacts changes nothing.
+    let second = backfill(&app, "Contact", &contacts);
+    assert_eq!(total(&second, "skipped"), 3, "{second:?}");
 }
 
 #[test]

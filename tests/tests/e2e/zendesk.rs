@@ -489,3 +489,101 @@ fn a_field_the_message_does_not_send_is_left_alone_in_zendesk() {
         .expect("still there");
     assert_eq!(user["phone"], Value::Null, "{user}");
 }
+
+fn account_record(id: &str, name: &str, n: usize) -> Record<'static> {
+    Record {
+        object: "Account",
+        notification_id: format!("04l00000000000B{n:03}"),
+        fields: vec![
+            ("Id", Some(id.to_string())),
+            ("Name", Some(name.to_string())),
+            ("LastModifiedDate", Some("2026-11-20T10:00:00.000Z".into())),
+        ],
+    }
+}
+
+#[test]
+fn a_contact_before_its_account_is_retried_then_linked_when_the_account_syncs() {
+    for multi_org in [false, true] {
+        let fake = FakeZendesk::start(multi_org);
+        let app = app_for(&fake, multi_org);
+        // Lead conversion: the Contact's message comes first.
+        let contact_message = message(ORG_ID, &[contact(1, "ana@example.com")]);
+        for arrival in 1..=2 {
+            let resp = app.send_message("/sf/created", &contact_message);
+            assert_eq!(resp.status, 500, "{}", resp.text());
+            assert!(
+                resp.text()
+                    .contains(&format!("waiting for Account/{ACCOUNT}")),
+                "the Fault says why: {}",
+                resp.text()
+            );
+            let v = view(&app, "Contact", &contact_id(1));
+            assert_eq!(v["waiting_for"]["arrivals"], arrival, "{v}");
+            assert_eq!(v["last_error"]["kind"], "transient");
+        }
+        let user = fake.user_by_email("ana@example.com").expect("written");
+        assert!(user["organization_id"].is_null(), "{user}");
+
+        // The Account's message: acknowledged, and the Contact linked by it.
+        let resp = app.send_message(
+            "/sf/created",
+            &message(ORG_ID, &[account_record(ACCOUNT, "Acme", 1)]),
+        );
+        assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+        let org = fake.organizations()[0]["id"].as_u64().expect("org");
+        let v = view(&app, "Contact", &contact_id(1));
+        assert_eq!(v["status"], "synced", "multi-org {multi_org}: {v}");
+        assert_eq!(v["last_trigger"], "link");
+        assert!(v.get("waiting_for").is_none(), "{v}");
+        let user = fake.user_by_email("ana@example.com").expect("user");
+        assert_eq!(user["organization_id"].as_u64(), Some(org), "{user}");
+        assert_eq!(fake.users().len(), 1);
+        // Salesforce's next redelivery is acknowledged.
+        let resp = app.send_message("/sf/created", &contact_message);
+        assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+
+        // An Account that never syncs: retried for ten arrivals, then an
+        // error that says what to do, and acknowledged.
+        let mut orphan = contact(2, "bo@example.com");
+        for field in orphan.fields.iter_mut() {
+            if field.0 == "AccountId" {
+                field.1 = Some("001000000000002AAA".into());
+            }
+        }
+        let orphan_message = message(ORG_ID, &[orphan]);
+        for arrival in 1..=waiting_arrivals() {
+            let resp = app.send_message("/sf/created", &orphan_message);
+            let acked = resp.text().contains("<Ack>true</Ack>");
+            assert_eq!(
+                acked,
+                arrival == waiting_arrivals(),
+                "arrival {arrival}: {}",
+                resp.text()
+            );
+        }
+        let v = view(&app, "Contact", &contact_id(2));
+        assert_eq!(v["status"], "error");
+        assert_eq!(v["last_error"]["kind"], "permanent", "{v}");
+        assert!(
+            v["last_error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("linked automatically"),
+            "{v}"
+        );
+        // Even then, the Account's sync links it.
+        app.send_message(
+            "/sf/created",
+            &message(
+                ORG_ID,
+                &[account_record("001000000000002AAA", "Bo Corp", 2)],
+            ),
+        );
+        assert_eq!(view(&app, "Contact", &contact_id(2))["status"], "synced");
+    }
+}
+
+fn waiting_arrivals() -> u32 {
+    sync_core::waiting::WAIT_ARRIVALS
+}

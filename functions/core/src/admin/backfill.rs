@@ -3,8 +3,9 @@
 //! Export / Data Loader extract). Each row becomes a source record of that
 //! object and goes through the same [`pipeline`] as a notification, as an
 //! [`Arrival::Row`] (mapping, destination, status, run history with process
-//! `backfill`); a Contact synced without its Account's organization is
-//! recorded as an error to resend (`partial_is_error`).
+//! `backfill`); a Contact synced without its Account's organization waits
+//! for it as a notification would ([`crate::waiting`]): listed in `failed`
+//! while it waits, linked by itself when the Account syncs.
 //!
 //! - The header row holds field API names (`Id,Email,FirstName,…`). UTF-8
 //!   with or without a BOM, CRLF or LF, Data Loader's quoting.
@@ -284,10 +285,7 @@ pub async fn handle<K: Kv, H: Http>(
             let input = SyncInput {
                 process: Process::Backfill,
                 arrival: Arrival::Row { sobject },
-                options: SyncOptions {
-                    force: false,
-                    partial_is_error: true,
-                },
+                options: SyncOptions { force: false },
             };
             (line, input)
         })

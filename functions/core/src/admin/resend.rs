@@ -217,10 +217,7 @@ pub async fn handle<K: Kv, H: Http>(
         .map(|record| SyncInput {
             process: Process::Resend,
             arrival: Arrival::Stored { record },
-            options: SyncOptions {
-                force: true,
-                partial_is_error: false,
-            },
+            options: SyncOptions { force: true },
         })
         .collect();
     let outcomes = pipeline::sync_all(inputs, &state, ctx).await;

@@ -29,6 +29,6 @@ pub fn push(object: &str, mapped: &Mapped) -> Result<Pushed, Failure> {
         })),
         syncing_record: None,
         fields_synced: None,
-        partial: None,
+        missing_link: None,
     })
 }

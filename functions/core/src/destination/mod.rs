@@ -24,6 +24,7 @@ use crate::failure::Failure;
 use crate::io::{Http, HttpError, HttpRequest, HttpResponse, Kv};
 use crate::mapping::{Mapped, Mapping};
 use crate::record::{DestinationRef, SyncRecord};
+use crate::reference::RecordRef;
 use crate::settings::DestinationKind;
 
 pub use crate::budget::MAX_INLINE_RETRY_AFTER;
@@ -39,9 +40,10 @@ pub struct Pushed {
     pub syncing_record: Option<bool>,
     /// Zendesk multi-org: false when only a membership was added (rule 4).
     pub fields_synced: Option<bool>,
-    /// Taken, but not all of it: what is missing (e.g. a Contact whose
-    /// Account has no organization yet), for the admin to fix and resend.
-    pub partial: Option<String>,
+    /// Taken without a link it needs: the linked record whose destination
+    /// record does not exist yet (a Contact's Account without an
+    /// organization). The record waits for it ([`crate::waiting`]).
+    pub missing_link: Option<RecordRef>,
 }
 
 impl Pushed {
@@ -52,7 +54,7 @@ impl Pushed {
             payload: None,
             syncing_record: None,
             fields_synced: None,
-            partial: None,
+            missing_link: None,
         }
     }
 }

@@ -156,7 +156,7 @@ impl ObjectMapping {
     pub fn accepts(&self, process: Process) -> bool {
         match process {
             Process::Created | Process::Updated => self.triggers.contains(&process),
-            Process::Resend | Process::Backfill | Process::Import => true,
+            Process::Resend | Process::Backfill | Process::Import | Process::Link => true,
         }
     }
 

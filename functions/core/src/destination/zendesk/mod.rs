@@ -219,18 +219,11 @@ async fn push_user<K: Kv, H: Http, C: Http>(
         payload: None,
         syncing_record: multi_org.then_some(syncing),
         fields_synced: multi_org.then_some(decision.sync_fields),
-        partial: missing_organization(account_id, organization),
+        missing_link: match (account_id, organization) {
+            (Some(a), None) => Some(RecordRef::new("Account", a)),
+            _ => None,
+        },
     })
-}
-
-/// The reason to give when a Contact's Account has no organization yet.
-fn missing_organization(account_id: Option<&String>, organization: Option<u64>) -> Option<String> {
-    match (account_id, organization) {
-        (Some(a), None) => Some(format!(
-            "synced without an organization: Account {a} has no Zendesk organization yet; backfill (or sync) Accounts first, then resend this record"
-        )),
-        _ => None,
-    }
 }
 
 /// Keep `email/{email}` up to date; `claim` makes this record the syncing

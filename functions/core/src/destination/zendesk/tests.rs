@@ -15,6 +15,7 @@ use crate::io::HttpResponse;
 use crate::mapping::Mapping;
 use crate::memory::{settings_from, MemoryKv, ScriptedHttp};
 use crate::record::{DestinationRef, Process, SyncRecord};
+use crate::reference::RecordRef;
 use crate::settings::{DestinationKind, Settings};
 use crate::sobject::{FieldValue, SObject};
 use crate::store::{self, EmailEntry};
@@ -145,7 +146,7 @@ fn single_org_creates_the_user_with_its_organization() {
     assert_eq!(pushed.destination.id.as_deref(), Some("9001"));
     assert_eq!(pushed.destination.organization_ids, vec!["77"]);
     assert_eq!((pushed.syncing_record, pushed.fields_synced), (None, None));
-    assert_eq!(pushed.partial, None);
+    assert_eq!(pushed.missing_link, None);
     let entry = block_on(store::load_email(&kv, "ana@example.com")).expect("read");
     assert_eq!(
         entry,
@@ -228,10 +229,10 @@ fn a_contact_whose_account_has_no_organization_is_synced_in_part() {
         calls[1].2["user"].get("organization_id").is_none(),
         "{calls:?}"
     );
-    let partial = out.expect("synced").partial.expect("says what is missing");
-    assert!(
-        partial.contains(ACCOUNT) && partial.contains("Accounts first"),
-        "{partial}"
+    assert_eq!(
+        out.expect("synced").missing_link,
+        Some(RecordRef::new("Account", ACCOUNT)),
+        "says which record is missing"
     );
 }
 
