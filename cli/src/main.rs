@@ -202,6 +202,22 @@ enum Command {
         #[arg(long)]
         restart: bool,
     },
+    /// Rewrite records written with 15-character Salesforce ids (sfsync's
+    /// store, Zendesk external_id) to the 18-character form.
+    #[command(
+        name = "repair-ids",
+        after_help = "Run once after upgrading from a version that did not normalise ids
+(see the README's Upgrading notes). --dry-run first to see what would change.
+Exits 2 when some records need a person (two Zendesk records, one under each form)."
+    )]
+    RepairIds {
+        /// Report what would be done; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Records per call (1-500).
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+    },
     /// Send an Outbound Message built from a TOML/JSON record description.
     #[command(
         after_help = "Example (contact.toml):\n  object = \"Contact\"\n  nulls = [\"Phone\"]\n  [fields]\n  Id = \"003000000000001AAA\"\n  Email = \"ana@example.com\"\n  FirstName = \"Ana\"\n  LastName = \"Lima\"\n\n  sfsync send-sample contact.toml --endpoint-token dev-endpoint-token --org-id 00D000000000062EAA"
@@ -292,6 +308,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             },
             json,
         )),
+        Command::RepairIds { dry_run, batch } => cmd::repair::run(&client, dry_run, batch),
         Command::SendSample {
             file,
             updated,

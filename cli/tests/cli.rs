@@ -365,3 +365,113 @@ fn https_with_a_private_ca() {
         out.stderr
     );
 }
+
+/// What a backfill of 15-character ids left before ids were normalised: a
+/// store record under the short key and Zendesk records with the short
+/// `external_id`. `sfsync repair-ids` reports it (`--dry-run`), repairs it,
+/// leaves a conflict to a person, and a second run finds nothing to do.
+#[test]
+fn repair_ids_rewrites_what_15_character_ids_left_behind() {
+    use sync_core::record::{DestinationRef, Process, SyncRecord};
+    use sync_core::settings::DestinationKind;
+
+    let fake = FakeZendesk::start(false);
+    let app = zendesk_app(&fake);
+    let (base, _listener) = app.listen();
+    let (c1, c2, c3) = (
+        "003000000000001AAA",
+        "003000000000002AAA",
+        "003000000000003AAA",
+    );
+    // Contact 1: stored under its 15-character key, its user rewritten to
+    // the short form. Contact 2: stored right, its user under the short form.
+    // Contact 3: two users, one under each form.
+    let u1 = fake.seed_user("Ana Lima", "ana@example.com", None);
+    fake.set_user_external_id(u1, &c1[..15]);
+    let u2 = fake.seed_user("Bo Berg", "bo@example.com", None);
+    fake.set_user_external_id(u2, &c2[..15]);
+    let u3 = fake.seed_user("Cy Cole", "cy@example.com", None);
+    fake.set_user_external_id(u3, &c3[..15]);
+    let u3b = fake.seed_user("Cy Cole", "cy2@example.com", None);
+    fake.set_user_external_id(u3b, c3);
+    let org = fake.seed_organization("Acme", Some(&"001000000000001AAA"[..15]));
+    let stored = |id: &str, user: u64| {
+        let mut r = SyncRecord::new("Contact", id, Process::Backfill);
+        r.destination = Some(DestinationRef {
+            kind: DestinationKind::Zendesk,
+            id: Some(user.to_string()),
+            organization_ids: Vec::new(),
+        });
+        r.ever_synced = true;
+        serde_json::to_vec(&r).expect("json")
+    };
+    let mut account = SyncRecord::new("Account", "001000000000001AAA", Process::Backfill);
+    account.ever_synced = true;
+    app.kv_seed(&[
+        (format!("rec/Contact/{}", &c1[..15]), stored(&c1[..15], u1)),
+        (format!("rec/Contact/{c2}"), stored(c2, u2)),
+        (format!("rec/Contact/{c3}"), stored(c3, u3b)),
+        (
+            "rec/Account/001000000000001AAA".into(),
+            serde_json::to_vec(&account).expect("json"),
+        ),
+    ]);
+
+    let dry = sfsync(&base, &["repair-ids", "--dry-run", "--batch", "2"]);
+    assert_eq!(
+        dry.code, 2,
+        "a conflict needs a person: {}{}",
+        dry.stdout, dry.stderr
+    );
+    assert!(
+        dry.stdout.contains("1 store records would be merged")
+            && dry.stdout.contains("3 Zendesk records would be rewritten")
+            && dry.stdout.contains("1 need a person"),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains(&format!("{u3}")) && dry.stdout.contains(&format!("{u3b}")));
+    let ext = |id: u64| {
+        fake.users()
+            .into_iter()
+            .find(|u| u["id"] == id)
+            .map(|u| u["external_id"].clone())
+            .expect("user")
+    };
+    assert_eq!(ext(u1), c1[..15], "a dry run changes nothing");
+    assert!(app
+        .kv_dump()
+        .iter()
+        .any(|(k, _)| k == &format!("rec/Contact/{}", &c1[..15])));
+
+    let real = sfsync(&base, &["repair-ids"]);
+    assert_eq!(real.code, 2, "{}{}", real.stdout, real.stderr);
+    assert_eq!(ext(u1), c1);
+    assert_eq!(ext(u2), c2);
+    assert_eq!(ext(u3), c3[..15], "the conflict is left alone");
+    assert_eq!(
+        fake.organizations()[0]["external_id"],
+        "001000000000001AAA",
+        "organization {org} rewritten"
+    );
+    let keys: Vec<String> = app.kv_dump().into_iter().map(|(k, _)| k).collect();
+    assert!(
+        !keys.contains(&format!("rec/Contact/{}", &c1[..15])),
+        "{keys:?}"
+    );
+    let view = app
+        .admin_get(&format!("/admin/records/Contact/{c1}"))
+        .json();
+    assert_eq!(view["destination"]["id"], u1.to_string(), "{view}");
+    let runs = app.admin_get("/admin/runs?process=repair").json();
+    assert_eq!(runs["runs"].as_array().map(Vec::len), Some(1), "{runs}");
+
+    let again = sfsync(&base, &["repair-ids"]);
+    assert!(
+        again.stdout.contains(
+            "0 store records were merged, 0 Zendesk records were rewritten, 1 need a person"
+        ),
+        "{}",
+        again.stdout
+    );
+}

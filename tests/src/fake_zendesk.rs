@@ -216,6 +216,13 @@ impl FakeZendesk {
         id
     }
 
+    /// Set a user's `external_id` directly (as an old sync left it).
+    pub fn set_user_external_id(&self, id: u64, external_id: &str) {
+        if let Some(u) = self.lock().users.get_mut(&id) {
+            u.insert("external_id".into(), json!(external_id));
+        }
+    }
+
     /// Add an organization directly; returns its id.
     pub fn seed_organization(&self, name: &str, external_id: Option<&str>) -> u64 {
         let mut s = self.lock();

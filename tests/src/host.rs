@@ -169,7 +169,13 @@ impl WasiHttpHooks for OutboundHooks {
                 port.map(|p| format!(":{p}")).unwrap_or_default(),
                 self.allowed
             );
-            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+            // As Spin does: the request goes to the sending task, which
+            // checks the allowed hosts and drops it — so a guest still
+            // writing the body may see its stream closed first.
+            return Box::new(async move {
+                drop(request);
+                Err(wasmtime_wasi_http::Error::HttpRequestDenied)
+            });
         }
         drop(fut);
         Box::new(async move {

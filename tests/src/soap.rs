@@ -67,6 +67,13 @@ pub fn contact(n: usize, email: &str) -> Record<'static> {
     }
 }
 
+/// A Contact without an Account (nothing to wait for on Zendesk).
+pub fn lone_contact(n: usize, email: &str) -> Record<'static> {
+    let mut r = contact(n, email);
+    r.fields.retain(|(k, _)| *k != "AccountId");
+    r
+}
+
 /// The 18-character id of test Contact `n`.
 pub fn contact_id(n: usize) -> String {
     format!("003{n:012}AAA")

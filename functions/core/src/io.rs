@@ -109,6 +109,10 @@ pub enum HttpError {
     Timeout,
     #[error("connection failed: {0}")]
     Connection(String),
+    /// The request body could not be written (the host dropped the
+    /// request); the glue finds out why before answering.
+    #[error("the request body could not be sent: {0}")]
+    BodyNotSent(String),
     /// Not sent at all: the request's budget does not allow it
     /// ([`crate::budget`]).
     #[error("not called: {0}")]

@@ -34,6 +34,8 @@ pub enum Process {
     /// Linked automatically when the record it waited for (a Contact's
     /// Account) synced.
     Link,
+    /// The id repair (`POST /admin/repair/ids`).
+    Repair,
 }
 
 impl Process {
@@ -45,7 +47,24 @@ impl Process {
             Process::Backfill => "backfill",
             Process::Import => "import",
             Process::Link => "link",
+            Process::Repair => "repair",
         }
+    }
+
+    /// Every process, in the order the docs list them.
+    pub const ALL: [Process; 7] = [
+        Process::Created,
+        Process::Updated,
+        Process::Resend,
+        Process::Backfill,
+        Process::Import,
+        Process::Link,
+        Process::Repair,
+    ];
+
+    /// The process named `name` (its JSON form).
+    pub fn parse(name: &str) -> Option<Process> {
+        Process::ALL.into_iter().find(|p| p.as_str() == name)
     }
 }
 

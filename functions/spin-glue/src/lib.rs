@@ -185,7 +185,36 @@ impl Http for SpinHttp {
 }
 
 impl SpinHttp {
+    /// Send, and when the body could not be written, say why. Spin checks
+    /// `allowed_outbound_hosts` in the task that sends the request, so a
+    /// refused call with a body can fail while the body is written (the
+    /// request is already dropped), before the refusal is seen. A body-less
+    /// request to the same URL then tells a refusal from a broken connection.
     async fn send_now(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let url = request.url.clone();
+        let has_body = !request.body.is_empty();
+        match self.send_once(request).await {
+            Err(HttpError::BodyNotSent(why)) if has_body => {
+                let probe = HttpRequest {
+                    method: "GET".into(),
+                    url,
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                    timeout: Duration::from_secs(5),
+                };
+                match self.send_once(probe).await {
+                    Err(HttpError::Denied) => Err(HttpError::Denied),
+                    _ => Err(HttpError::Connection(format!(
+                        "the request body could not be sent: {why}"
+                    ))),
+                }
+            }
+            Err(HttpError::BodyNotSent(why)) => Err(HttpError::Connection(why)),
+            other => other,
+        }
+    }
+
+    async fn send_once(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let method = match request.method.as_str() {
             "GET" => Method::Get,
             "POST" => Method::Post,
@@ -209,6 +238,7 @@ impl SpinHttp {
                 | ErrorCode::HttpResponseTimeout,
             ) => HttpError::Timeout,
             SendError::Http(code) => HttpError::Connection(format!("{code:?}")),
+            SendError::Io(e) => HttpError::BodyNotSent(format!("{e:?}")),
             other => HttpError::Other(other.to_string()),
         })?;
         let headers: BTreeMap<String, String> = response

@@ -70,7 +70,7 @@ use sfsync_tests::app::{default_variables, spin_bin, Store, TestApp, ORG_ID};
 use sfsync_tests::fake_webhook::FakeWebhook;
 use sfsync_tests::fake_zendesk::{self, FakeZendesk};
 use sfsync_tests::outbound::SpinRules;
-use sfsync_tests::soap::{contact, contact_id, message};
+use sfsync_tests::soap::{contact, contact_id, lone_contact, message};
 use sync_core::admin::wire::{RecordView, ResendOutcome, ResendReply, Stats};
 use sync_core::record::{ErrorKind, Process, Status};
 use sync_core::settings::DestinationKind;
@@ -107,7 +107,7 @@ fn zendesk_only(zendesk: &FakeZendesk) -> BTreeMap<String, String> {
 fn sync_one(app: &TestApp, n: usize) -> RecordView {
     let resp = app.send_message(
         "/sf/created",
-        &message(ORG_ID, &[contact(n, &format!("ana{n}@example.com"))]),
+        &message(ORG_ID, &[lone_contact(n, &format!("ana{n}@example.com"))]),
     );
     assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
     record(app, n)
@@ -230,7 +230,7 @@ fn the_rules_catch_an_empty_default_in_allowed_outbound_hosts() {
 fn sync_one_refused(app: &TestApp, n: usize) -> RecordView {
     let resp = app.send_message(
         "/sf/created",
-        &message(ORG_ID, &[contact(n, &format!("ana{n}@example.com"))]),
+        &message(ORG_ID, &[lone_contact(n, &format!("ana{n}@example.com"))]),
     );
     assert!(!resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
     record(app, n)
@@ -301,7 +301,7 @@ fn two_nodes_on_one_redis_share_every_record() {
     assert_eq!(seen.destination, v.destination);
 
     // Updated through B: the same Zendesk user changes, no second one.
-    let mut update = contact(7, "ana7@example.com");
+    let mut update = lone_contact(7, "ana7@example.com");
     update.notification_id = "04l000000000000777".into();
     for (name, value) in &mut update.fields {
         match *name {

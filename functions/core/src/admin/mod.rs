@@ -1,6 +1,6 @@
 //! The admin API (`/admin/...`): auth and routing. Each group of routes has
 //! its module: [`filter`] (record lists, cursors), [`stats`], [`mapping`],
-//! [`runs`], [`export`], [`import`], [`resend`], [`backfill`].
+//! [`runs`], [`export`], [`import`], [`resend`], [`backfill`], [`repair`].
 //!
 //! Every route but the dashboard page needs `Authorization: Bearer
 //! {admin_token}`, checked once by [`authorize`] before any route runs, for
@@ -14,6 +14,7 @@ pub mod export;
 pub mod filter;
 pub mod import;
 pub mod mapping;
+pub mod repair;
 pub mod resend;
 pub mod runs;
 pub mod stats;
@@ -136,6 +137,8 @@ async fn route<K: Kv, H: Http>(
         }
         ("POST", ["backfill"]) => backfill::handle(req, ctx).await,
         (_, ["backfill"]) => Err(method_not_allowed(method, path, "POST")),
+        ("POST", ["repair", "ids"]) => repair::handle(req, ctx).await,
+        (_, ["repair", "ids"]) => Err(method_not_allowed(method, path, "POST")),
         _ => Err(AdminError::NotFound(format!(
             "no admin route {method} {path}; see the README for the admin API"
         ))),

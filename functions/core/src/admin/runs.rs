@@ -24,15 +24,16 @@ fn parse(req: &Request) -> Result<(RunFilter, usize, Option<String>), String> {
     let get = |k: &str| req.query_param(k).filter(|v| !v.is_empty());
     let process = match get("process").as_deref() {
         None => None,
-        Some("created") => Some(Process::Created),
-        Some("updated") => Some(Process::Updated),
-        Some("resend") => Some(Process::Resend),
-        Some("backfill") => Some(Process::Backfill),
-        Some(other) => {
-            return Err(format!(
-                "unknown process \"{other}\"; use created, updated, resend or backfill"
-            ))
-        }
+        Some(name) => match Process::parse(name) {
+            Some(p) => Some(p),
+            None => {
+                let names: Vec<&str> = Process::ALL.iter().map(|p| p.as_str()).collect();
+                return Err(format!(
+                    "unknown process \"{name}\"; use one of {}",
+                    names.join(", ")
+                ));
+            }
+        },
     };
     let failed = match get("status").as_deref() {
         None => None,

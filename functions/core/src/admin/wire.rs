@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::backfill::{BackfillReply, FailedRow, RejectedRow};
 pub use super::import::{ImportResult, Rejected};
+pub use super::repair::{RepairReply, Repaired};
 pub use super::resend::{ResendOutcome, ResendReply, ResendResult};
 pub use super::stats::{Counts, Stats};
 pub use crate::record::RecordView;

@@ -51,6 +51,13 @@ impl ZendeskEntity {
             _ => None,
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZendeskEntity::Organization => "organization",
+            ZendeskEntity::User => "user",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -156,7 +163,11 @@ impl ObjectMapping {
     pub fn accepts(&self, process: Process) -> bool {
         match process {
             Process::Created | Process::Updated => self.triggers.contains(&process),
-            Process::Resend | Process::Backfill | Process::Import | Process::Link => true,
+            Process::Resend
+            | Process::Backfill
+            | Process::Import
+            | Process::Link
+            | Process::Repair => true,
         }
     }
 

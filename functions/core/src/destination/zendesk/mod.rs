@@ -14,6 +14,7 @@
 //!   `email/{email}`.
 
 pub mod api;
+pub mod repair;
 pub mod rules;
 
 use serde_json::{Map, Value};

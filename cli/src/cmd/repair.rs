@@ -1,0 +1,61 @@
+//! `sfsync repair-ids`: find records written with a 15-character Salesforce
+//! id (in sfsync's store and as Zendesk `external_id`) and rewrite them to
+//! the 18-character form, a page at a time. `--dry-run` only reports.
+//! Exits 2 when some records need a person (conflicts) or failed.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use sync_core::admin::wire::{RepairReply, Repaired};
+
+use crate::client::{enc, Client};
+
+pub fn run(client: &Client, dry_run: bool, batch: usize) -> Result<ExitCode> {
+    let mut cursor: Option<String> = None;
+    let (mut checked, mut merged, mut rewritten) = (0usize, Vec::new(), Vec::new());
+    let (mut conflicts, mut errors): (Vec<Repaired>, Vec<Repaired>) = (Vec::new(), Vec::new());
+    loop {
+        let mut path = format!(
+            "/admin/repair/ids?dry_run={dry_run}&limit={}",
+            batch.clamp(1, 500)
+        );
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={}", enc(c)));
+        }
+        let reply: RepairReply = client.send_typed("POST", &path, "application/json", b"")?;
+        checked += reply.checked;
+        merged.extend(reply.merged);
+        rewritten.extend(reply.rewritten);
+        conflicts.extend(reply.conflicts);
+        errors.extend(reply.errors);
+        eprint!("\rchecked {checked} records");
+        match reply.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    eprintln!();
+    let verb = if dry_run { "would be" } else { "were" };
+    println!(
+        "checked {checked} records: {} store records {verb} merged, {} Zendesk records {verb} rewritten, {} need a person, {} failed",
+        merged.len(),
+        rewritten.len(),
+        conflicts.len(),
+        errors.len()
+    );
+    for (label, list) in [
+        ("merged", &merged),
+        ("rewritten", &rewritten),
+        ("conflict", &conflicts),
+        ("failed", &errors),
+    ] {
+        for r in list {
+            println!("  {label} {}: {}", r.record, r.action);
+        }
+    }
+    Ok(if conflicts.is_empty() && errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
