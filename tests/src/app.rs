@@ -254,6 +254,15 @@ impl TestApp {
         TestApp::with_variables(zendesk_variables(zendesk_url, multi_org))
     }
 
+    /// The test host's key-value fault injection (`None` on a real `spin`,
+    /// which cannot fail a chosen call).
+    pub fn kv_faults(&self) -> Option<&crate::host::KvFaults> {
+        match &self.backend {
+            Backend::TestHost { host, .. } => Some(&host.kv_faults),
+            Backend::Spin { .. } => None,
+        }
+    }
+
     /// Whether the components run on the test host (which can apply a
     /// chosen Spin version's rules) rather than a real `spin`.
     pub fn on_test_host(&self) -> bool {

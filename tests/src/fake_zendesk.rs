@@ -40,8 +40,22 @@ struct Fault {
     retry_after: Option<u64>,
 }
 
+/// A fault for one call, counted from when it is set ([`FakeZendesk::fail_call`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallFault {
+    /// Answer with this status (and `Retry-After`, seconds), do nothing.
+    Status(u16, Option<u64>),
+    /// Drop the connection without an answer (a reset).
+    Reset,
+    /// Answer only after this long (a hang, to a client with a timeout).
+    Hang(Duration),
+}
+
 #[derive(Debug, Default)]
 struct State {
+    /// Requests served so far, and faults by request number.
+    served: usize,
+    call_faults: Vec<(usize, CallFault)>,
     next_id: u64,
     orgs: BTreeMap<u64, Map<String, Value>>,
     users: BTreeMap<u64, Map<String, Value>>,
@@ -144,6 +158,19 @@ impl FakeZendesk {
             status: None,
             retry_after: None,
         });
+    }
+
+    /// Fault the `nth` request from now (1 is the next one), whatever its
+    /// path.
+    pub fn fail_call(&self, nth: usize, fault: CallFault) {
+        let mut s = self.lock();
+        let at = s.served + nth;
+        s.call_faults.push((at, fault));
+    }
+
+    /// How many requests were served so far.
+    pub fn served(&self) -> usize {
+        self.lock().served
     }
 
     /// Delay every answer.
@@ -326,7 +353,7 @@ async fn serve(
         .to_string();
     let json_body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
 
-    let latency = {
+    let (latency, fault) = {
         let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
         s.log.push(Logged {
             method: method.clone(),
@@ -334,10 +361,39 @@ async fn serve(
             query: query.clone(),
             body: json_body.clone(),
         });
-        s.latency
+        s.served += 1;
+        let n = s.served;
+        let fault = s
+            .call_faults
+            .iter()
+            .position(|(at, _)| *at == n)
+            .map(|i| s.call_faults.remove(i).1);
+        (s.latency, fault)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
+    }
+    match fault {
+        Some(CallFault::Reset) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "fault: reset",
+            ))
+        }
+        Some(CallFault::Status(status, retry_after)) => {
+            let mut builder = hyper::Response::builder()
+                .status(status)
+                .header("content-type", "application/json; charset=utf-8");
+            if let Some(r) = retry_after {
+                builder = builder.header("retry-after", r.to_string());
+            }
+            let reply = json!({"error": "InjectedFault", "description": format!("fault injected: {status}")});
+            return builder
+                .body(Full::new(Bytes::from(reply.to_string())))
+                .map_err(|e| std::io::Error::other(e.to_string()));
+        }
+        Some(CallFault::Hang(d)) => tokio::time::sleep(d).await,
+        None => {}
     }
     let (status, reply, headers) = {
         let mut s = state.lock().unwrap_or_else(|p| p.into_inner());

@@ -117,6 +117,48 @@ pub struct HostState {
     component: String,
     variables: BTreeMap<String, String>,
     failing_variables: Vec<String>,
+    kv_faults: Arc<KvFaults>,
+}
+
+/// Injected key-value failures, shared by every instance of one host:
+/// the host counts every key-value call of every component, and fails the
+/// ones asked for (`other("injected fault …")`), as a store that cannot be
+/// reached answers.
+#[derive(Debug, Default)]
+pub struct KvFaults {
+    calls: std::sync::atomic::AtomicUsize,
+    fail_at: std::sync::Mutex<std::collections::BTreeSet<usize>>,
+}
+
+impl KvFaults {
+    /// Key-value calls made so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Fail the `nth` key-value call from now (1 is the next one).
+    pub fn fail_call(&self, nth: usize) {
+        let at = self.calls() + nth;
+        if let Ok(mut set) = self.fail_at.lock() {
+            set.insert(at);
+        }
+    }
+
+    fn next(&self) -> Option<String> {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let hit = self
+            .fail_at
+            .lock()
+            .map(|mut s| s.remove(&n))
+            .unwrap_or(false);
+        hit.then(|| format!("injected fault: key-value call {n} failed"))
+    }
+}
+
+impl HostState {
+    fn kv_fault(&self) -> Option<String> {
+        self.kv_faults.next()
+    }
 }
 
 impl WasiView for HostState {
@@ -206,6 +248,9 @@ impl key_value::HostStore for HostState {
         store: Resource<KvHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, key_value::Error>> {
+        if let Some(e) = self.kv_fault() {
+            return Ok(Err(key_value::Error::Other(e)));
+        }
         let label = self.table.get(&store)?.label.clone();
         Ok(self.kv.get(&label, &key).map_err(key_value::Error::Other))
     }
@@ -216,6 +261,9 @@ impl key_value::HostStore for HostState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), key_value::Error>> {
+        if let Some(e) = self.kv_fault() {
+            return Ok(Err(key_value::Error::Other(e)));
+        }
         let label = self.table.get(&store)?.label.clone();
         Ok(self
             .kv
@@ -228,6 +276,9 @@ impl key_value::HostStore for HostState {
         store: Resource<KvHandle>,
         key: String,
     ) -> wasmtime::Result<Result<(), key_value::Error>> {
+        if let Some(e) = self.kv_fault() {
+            return Ok(Err(key_value::Error::Other(e)));
+        }
         let label = self.table.get(&store)?.label.clone();
         Ok(self
             .kv
@@ -240,6 +291,9 @@ impl key_value::HostStore for HostState {
         store: Resource<KvHandle>,
         key: String,
     ) -> wasmtime::Result<Result<bool, key_value::Error>> {
+        if let Some(e) = self.kv_fault() {
+            return Ok(Err(key_value::Error::Other(e)));
+        }
         let label = self.table.get(&store)?.label.clone();
         Ok(self
             .kv
@@ -252,6 +306,9 @@ impl key_value::HostStore for HostState {
         &mut self,
         store: Resource<KvHandle>,
     ) -> wasmtime::Result<Result<Vec<String>, key_value::Error>> {
+        if let Some(e) = self.kv_fault() {
+            return Ok(Err(key_value::Error::Other(e)));
+        }
         let label = self.table.get(&store)?.label.clone();
         Ok(self.kv.keys(&label).map_err(key_value::Error::Other))
     }
@@ -283,6 +340,9 @@ impl wasi_kv::HostBucket for HostState {
         bucket: Resource<KvHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
+        if let Some(e) = self.kv_fault() {
+            return Ok(Err(wasi_kv::Error::Other(e)));
+        }
         let label = self.table.get(&bucket)?.label.clone();
         Ok(self.kv.get(&label, &key).map_err(wasi_kv::Error::Other))
     }
@@ -293,6 +353,9 @@ impl wasi_kv::HostBucket for HostState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
+        if let Some(e) = self.kv_fault() {
+            return Ok(Err(wasi_kv::Error::Other(e)));
+        }
         let label = self.table.get(&bucket)?.label.clone();
         Ok(self
             .kv
@@ -305,6 +368,9 @@ impl wasi_kv::HostBucket for HostState {
         bucket: Resource<KvHandle>,
         key: String,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
+        if let Some(e) = self.kv_fault() {
+            return Ok(Err(wasi_kv::Error::Other(e)));
+        }
         let label = self.table.get(&bucket)?.label.clone();
         Ok(self.kv.delete(&label, &key).map_err(wasi_kv::Error::Other))
     }
@@ -314,6 +380,9 @@ impl wasi_kv::HostBucket for HostState {
         bucket: Resource<KvHandle>,
         key: String,
     ) -> wasmtime::Result<Result<bool, wasi_kv::Error>> {
+        if let Some(e) = self.kv_fault() {
+            return Ok(Err(wasi_kv::Error::Other(e)));
+        }
         let label = self.table.get(&bucket)?.label.clone();
         Ok(self
             .kv
@@ -327,6 +396,9 @@ impl wasi_kv::HostBucket for HostState {
         bucket: Resource<KvHandle>,
         cursor: Option<String>,
     ) -> wasmtime::Result<Result<wasi_kv::KeyResponse, wasi_kv::Error>> {
+        if let Some(e) = self.kv_fault() {
+            return Ok(Err(wasi_kv::Error::Other(e)));
+        }
         if cursor.is_some() {
             return Ok(Err(wasi_kv::Error::Other(
                 "list_keys: cursor not supported".into(),
@@ -353,6 +425,9 @@ impl wasi_atomics::Host for HostState {
         key: String,
         delta: i64,
     ) -> wasmtime::Result<Result<i64, wasi_kv::Error>> {
+        if let Some(e) = self.kv_fault() {
+            return Ok(Err(wasi_kv::Error::Other(e)));
+        }
         let label = self.table.get(&bucket)?.label.clone();
         match self.kv.increment(&label, &key, delta) {
             Ok(v) => Ok(Ok(v)),
@@ -368,6 +443,11 @@ impl wasi_atomics::Host for HostState {
         cas: Resource<CasHandle>,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), wasi_atomics::CasError>> {
+        if let Some(e) = self.kv_fault() {
+            return Ok(Err(wasi_atomics::CasError::StoreError(
+                wasi_kv::Error::Other(e),
+            )));
+        }
         let handle = self.table.delete(cas)?;
         Ok(match self.kv.cas_swap(&handle.label, &handle.cas, &value) {
             Ok(()) => Ok(()),
@@ -399,6 +479,9 @@ impl wasi_atomics::HostCas for HostState {
         bucket: Resource<KvHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Resource<CasHandle>, wasi_kv::Error>> {
+        if let Some(e) = self.kv_fault() {
+            return Ok(Err(wasi_kv::Error::Other(e)));
+        }
         let label = self.table.get(&bucket)?.label.clone();
         match self.kv.cas_current(&label, &key) {
             Ok(cas) => Ok(Ok(self.table.push(CasHandle { label, cas })?)),
@@ -425,6 +508,9 @@ impl wasi_batch::Host for HostState {
         bucket: Resource<KvHandle>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error>> {
+        if let Some(e) = self.kv_fault() {
+            return Ok(Err(wasi_kv::Error::Other(e)));
+        }
         let label = self.table.get(&bucket)?.label.clone();
         Ok(self
             .kv
@@ -438,6 +524,9 @@ impl wasi_batch::Host for HostState {
         bucket: Resource<KvHandle>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
+        if let Some(e) = self.kv_fault() {
+            return Ok(Err(wasi_kv::Error::Other(e)));
+        }
         let label = self.table.get(&bucket)?.label.clone();
         Ok(self
             .kv
@@ -450,6 +539,9 @@ impl wasi_batch::Host for HostState {
         bucket: Resource<KvHandle>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
+        if let Some(e) = self.kv_fault() {
+            return Ok(Err(wasi_kv::Error::Other(e)));
+        }
         let label = self.table.get(&bucket)?.label.clone();
         Ok(self
             .kv
@@ -548,6 +640,8 @@ pub struct Host {
     components: HashMap<String, ComponentRuntime>,
     kv: KvStore,
     failing_variables: Vec<String>,
+    /// Key-value faults to inject ([`KvFaults`]).
+    pub kv_faults: Arc<KvFaults>,
 }
 
 impl Host {
@@ -648,6 +742,7 @@ impl Host {
             components,
             kv: KvStore::open(&options.kv, state_dir)?,
             failing_variables: options.failing_variables.clone(),
+            kv_faults: Arc::default(),
         })
     }
 
@@ -714,6 +809,7 @@ impl Host {
             component: matched.component.clone(),
             variables: runtime.variables.clone(),
             failing_variables: self.failing_variables.clone(),
+            kv_faults: Arc::clone(&self.kv_faults),
         };
         let mut store = Store::new(engine(), state);
         let incoming = store

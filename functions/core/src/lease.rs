@@ -188,8 +188,9 @@ pub async fn release<K: Kv>(kv: &K, lease: Lease) {
     let free = lease.form.write(0);
     for _ in 0..SWAP_TRIES {
         match kv.swap(&lease.key, &lease.held, &free).await {
-            Ok(Swap::Done) | Err(_) => return,
-            Ok(Swap::NotDone) => {}
+            Ok(Swap::Done) => return,
+            // A store that failed once may answer the next call.
+            Ok(Swap::NotDone) | Err(_) => {}
         }
         match kv.get(&lease.key).await {
             Ok(Some(now_there)) if now_there == lease.held => continue,
