@@ -49,6 +49,7 @@ pub fn run(
     let started = Instant::now();
     let (mut synced, mut skipped, mut done_here) = (0u64, 0u64, 0u64);
     let mut problems: Vec<String> = Vec::new();
+    let mut not_applied: Vec<String> = Vec::new();
     loop {
         let mut path = format!(
             "/admin/backfill?object={}&limit={}",
@@ -68,6 +69,14 @@ pub fn run(
             + reply.rejected.len() as u64;
         for r in &reply.rejected {
             problems.push(format!("line {}: rejected: {}", r.line, r.error));
+        }
+        for f in &reply.not_applied {
+            not_applied.push(format!(
+                "line {} ({}): {}",
+                f.line,
+                f.record,
+                f.error.as_deref().unwrap_or_default()
+            ));
         }
         for f in reply.failed.iter().chain(&reply.busy) {
             problems.push(format!(
@@ -99,6 +108,15 @@ pub fn run(
         problems.len(),
         started.elapsed().as_secs_f64()
     );
+    if !not_applied.is_empty() {
+        println!(
+            "{} rows not applied (the stored state is newer, or the row has no stamp):",
+            not_applied.len()
+        );
+        for n in not_applied.iter().take(10) {
+            println!("  {n}");
+        }
+    }
     for p in problems.iter().take(30) {
         eprintln!("  {p}");
     }

@@ -163,10 +163,23 @@ pub async fn claim<K: Kv>(
         form,
     };
     for _ in 0..SWAP_TRIES {
-        if kv.swap(&key, &bytes, &lease.held).await? == Swap::Done {
-            return Ok(Claim::Held(lease));
-        }
-        match kv.get(&key).await? {
+        // Once the swap is sent, our value may be in the store whatever the
+        // answer: a failure from here on gives the lease back before it is
+        // reported, so that it never stays held by nobody.
+        let swapped = kv.swap(&key, &bytes, &lease.held).await;
+        let now_there = match swapped {
+            Ok(Swap::Done) => return Ok(Claim::Held(lease)),
+            Ok(Swap::NotDone) => kv.get(&key).await,
+            Err(e) => Err(e),
+        };
+        let now_there = match now_there {
+            Ok(v) => v,
+            Err(e) => {
+                release(kv, lease).await;
+                return Err(e);
+            }
+        };
+        match now_there {
             Some(now_there) if now_there == lease.held => return Ok(Claim::Held(lease)),
             Some(now_there) if now_there == bytes => continue,
             Some(now_there) => {

@@ -127,8 +127,9 @@ pub enum Outcome {
     },
     /// Already applied (the same notification id): no destination call.
     Repeat,
-    /// Older than the state already applied: no destination call.
-    Stale,
+    /// Older than the state already applied, or a file row that cannot be
+    /// ordered against it: no destination call. Says which.
+    Stale { why: String },
     /// A resend of a record sfsync never received.
     Unknown,
     /// Nothing to sync and nothing written (a resend of a record whose
@@ -179,7 +180,7 @@ impl SyncOutcome {
                 *status,
                 failure.as_ref().map(|f| f.message.as_str()),
             ),
-            Outcome::Repeat | Outcome::Stale => run.counts.ignored += 1,
+            Outcome::Repeat | Outcome::Stale { .. } => run.counts.ignored += 1,
             Outcome::NothingToSync(_) => run.add(&record, Status::Skipped, None),
             Outcome::Unknown => run.add(
                 &record,
@@ -411,6 +412,14 @@ async fn sync_and_store<K: Kv, H: Http>(
         && stamps_of(&sobject) == (None, None)
         && (record.source_modified_at.is_some() || record.source_system_modstamp.is_some());
     if is_stale(&record, &sobject) || unstamped_row {
+        let why = if unstamped_row {
+            "no parseable LastModifiedDate or SystemModstamp: the row cannot be ordered against the stored state, which has one, so it was not applied (export LastModifiedDate with the rows)".to_string()
+        } else {
+            format!(
+                "older than the state already applied (LastModifiedDate {}); not applied",
+                record.source_modified_at.as_deref().unwrap_or("unknown")
+            )
+        };
         ignore(
             &mut record,
             IgnoreReason::Stale,
@@ -420,7 +429,7 @@ async fn sync_and_store<K: Kv, H: Http>(
             record.remember_notification(id);
         }
         store::save_record(ctx.kv, &record).await?;
-        return Ok(Outcome::Stale);
+        return Ok(Outcome::Stale { why });
     }
 
     record.last_trigger = process;
@@ -750,7 +759,7 @@ mod tests {
                 sobject: contact("Old", &[]),
             },
         );
-        assert_eq!(out, Outcome::Stale);
+        assert!(matches!(out, Outcome::Stale { .. }), "{out:?}");
         assert_eq!(
             stored(&kv).source_fields["FirstName"],
             FieldValue::Text("Ana".into())
@@ -782,7 +791,7 @@ mod tests {
             Process::Updated,
             notification("n3", contact("Cid", &older_modstamp)),
         );
-        assert_eq!(out, Outcome::Stale);
+        assert!(matches!(out, Outcome::Stale { .. }), "{out:?}");
         let newer_modstamp = [
             ("LastModifiedDate", "yesterday"),
             ("SystemModstamp", "2026-11-20T11:00:00.000Z"),
@@ -817,6 +826,6 @@ mod tests {
             Process::Updated,
             notification("n5", contact("Eva", &older)),
         );
-        assert_eq!(out, Outcome::Stale);
+        assert!(matches!(out, Outcome::Stale { .. }), "{out:?}");
     }
 }

@@ -306,3 +306,44 @@ fn fifteen_and_eighteen_character_ids_are_one_record() {
         assert_eq!(resp.status, 200, "{id}: {}", resp.text());
     }
 }
+
+/// A row older than the stored state, or without a stamp while the stored
+/// state has one, is not applied, and the reply says which row and why.
+#[test]
+fn rows_that_cannot_win_over_newer_data_are_listed_with_why() {
+    let app = TestApp::start();
+    let id = contact_id(5);
+    let stamped = format!(
+        "Id,Email,FirstName,LastName,LastModifiedDate\n{id},ana@example.com,Ana,Lima,2026-11-20T10:00:00.000Z\n"
+    );
+    backfill(&app, "Contact", &stamped);
+    let old_and_unstamped = format!(
+        "Id,Email,FirstName,LastName,LastModifiedDate\n{id},ana@example.com,Old,Lima,2026-11-01T00:00:00.000Z\n{id},ana@example.com,Nostamp,Lima,\n"
+    );
+    let answers = backfill(&app, "Contact", &old_and_unstamped);
+    let rows = answers[0]["not_applied"]
+        .as_array()
+        .expect("not_applied")
+        .clone();
+    assert_eq!(rows.len(), 2, "{answers:?}");
+    assert_eq!(rows[0]["line"], 2);
+    assert!(
+        rows[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("older"),
+        "{rows:?}"
+    );
+    assert_eq!(rows[1]["line"], 3);
+    assert!(
+        rows[1]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cannot be ordered"),
+        "{rows:?}"
+    );
+    let v = app
+        .admin_get(&format!("/admin/records/Contact/{id}"))
+        .json();
+    assert_eq!(v["source_modified_at"], "2026-11-20T10:00:00.000Z", "{v}");
+}

@@ -197,6 +197,11 @@ pub struct BackfillReply {
     /// them; send their lines again.
     #[serde(default)]
     pub busy: Vec<FailedRow>,
+    /// Rows not applied because they are older than the stored state, or
+    /// carry no stamp to order them by while the stored state has one; the
+    /// error says which.
+    #[serde(default)]
+    pub not_applied: Vec<FailedRow>,
     pub next_cursor: Option<String>,
 }
 
@@ -294,8 +299,17 @@ pub async fn handle<K: Kv, H: Http>(
     let mut run = Run::new(Process::Backfill, ctx.now, &format!("{hash}-{start}"));
     let mut failed = Vec::new();
     let mut busy = Vec::new();
+    let mut not_applied = Vec::new();
     for (line, o) in lines.iter().zip(&outcomes) {
         o.count_in(&mut run);
+        if let Outcome::Stale { why } = &o.outcome {
+            not_applied.push(FailedRow {
+                line: *line,
+                record: o.record.clone(),
+                error: Some(why.clone()),
+            });
+            continue;
+        }
         if let Outcome::Busy { until } = &o.outcome {
             busy.push(FailedRow {
                 line: *line,
@@ -346,6 +360,7 @@ pub async fn handle<K: Kv, H: Http>(
             rejected,
             failed,
             busy,
+            not_applied,
             next_cursor,
         },
     ))

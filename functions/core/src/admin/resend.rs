@@ -88,7 +88,7 @@ impl ResendResult {
             Outcome::NotStored(e) => (ResendOutcome::Error, Some(format!("not stored: {e}"))),
             Outcome::Busy { until } => (ResendOutcome::Busy, Some(pipeline::busy_message(until))),
             // A resend is no delivery: it is never a repeat or stale.
-            Outcome::Repeat | Outcome::Stale => (ResendOutcome::Skipped, None),
+            Outcome::Repeat | Outcome::Stale { .. } => (ResendOutcome::Skipped, None),
         };
         ResendResult {
             record: o.record.clone(),
