@@ -232,15 +232,37 @@ impl WasiHttpHooks for OutboundHooks {
 
 impl key_value::Host for HostState {}
 
+impl HostState {
+    /// The store label of an open store handle.
+    fn label(&self, handle: &Resource<KvHandle>) -> wasmtime::Result<String> {
+        Ok(self.table.get(handle)?.label.clone())
+    }
+
+    /// One key-value call of a guest: counted, failed when a fault was
+    /// injected for it, else run on the store.
+    fn kv_call<T>(&self, f: impl FnOnce(&KvStore) -> Result<T, String>) -> Result<T, String> {
+        match self.kv_fault() {
+            Some(e) => Err(e),
+            None => f(&self.kv),
+        }
+    }
+
+    fn open_store(&mut self, label: String) -> wasmtime::Result<Option<Resource<KvHandle>>> {
+        if !self.kv_labels.contains(&label) {
+            return Ok(None);
+        }
+        Ok(Some(self.table.push(KvHandle { label })?))
+    }
+}
+
 impl key_value::HostStore for HostState {
     fn open(
         &mut self,
         label: String,
     ) -> wasmtime::Result<Result<Resource<KvHandle>, key_value::Error>> {
-        if !self.kv_labels.contains(&label) {
-            return Ok(Err(key_value::Error::AccessDenied));
-        }
-        Ok(Ok(self.table.push(KvHandle { label })?))
+        Ok(self
+            .open_store(label)?
+            .ok_or(key_value::Error::AccessDenied))
     }
 
     fn get(
@@ -248,11 +270,10 @@ impl key_value::HostStore for HostState {
         store: Resource<KvHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, key_value::Error>> {
-        if let Some(e) = self.kv_fault() {
-            return Ok(Err(key_value::Error::Other(e)));
-        }
-        let label = self.table.get(&store)?.label.clone();
-        Ok(self.kv.get(&label, &key).map_err(key_value::Error::Other))
+        let label = self.label(&store)?;
+        Ok(self
+            .kv_call(|kv| kv.get(&label, &key))
+            .map_err(key_value::Error::Other))
     }
 
     fn set(
@@ -261,13 +282,9 @@ impl key_value::HostStore for HostState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), key_value::Error>> {
-        if let Some(e) = self.kv_fault() {
-            return Ok(Err(key_value::Error::Other(e)));
-        }
-        let label = self.table.get(&store)?.label.clone();
+        let label = self.label(&store)?;
         Ok(self
-            .kv
-            .set(&label, &key, &value)
+            .kv_call(|kv| kv.set(&label, &key, &value))
             .map_err(key_value::Error::Other))
     }
 
@@ -276,13 +293,9 @@ impl key_value::HostStore for HostState {
         store: Resource<KvHandle>,
         key: String,
     ) -> wasmtime::Result<Result<(), key_value::Error>> {
-        if let Some(e) = self.kv_fault() {
-            return Ok(Err(key_value::Error::Other(e)));
-        }
-        let label = self.table.get(&store)?.label.clone();
+        let label = self.label(&store)?;
         Ok(self
-            .kv
-            .delete(&label, &key)
+            .kv_call(|kv| kv.delete(&label, &key))
             .map_err(key_value::Error::Other))
     }
 
@@ -291,14 +304,9 @@ impl key_value::HostStore for HostState {
         store: Resource<KvHandle>,
         key: String,
     ) -> wasmtime::Result<Result<bool, key_value::Error>> {
-        if let Some(e) = self.kv_fault() {
-            return Ok(Err(key_value::Error::Other(e)));
-        }
-        let label = self.table.get(&store)?.label.clone();
+        let label = self.label(&store)?;
         Ok(self
-            .kv
-            .get(&label, &key)
-            .map(|v| v.is_some())
+            .kv_call(|kv| kv.get(&label, &key).map(|v| v.is_some()))
             .map_err(key_value::Error::Other))
     }
 
@@ -306,11 +314,10 @@ impl key_value::HostStore for HostState {
         &mut self,
         store: Resource<KvHandle>,
     ) -> wasmtime::Result<Result<Vec<String>, key_value::Error>> {
-        if let Some(e) = self.kv_fault() {
-            return Ok(Err(key_value::Error::Other(e)));
-        }
-        let label = self.table.get(&store)?.label.clone();
-        Ok(self.kv.keys(&label).map_err(key_value::Error::Other))
+        let label = self.label(&store)?;
+        Ok(self
+            .kv_call(|kv| kv.keys(&label))
+            .map_err(key_value::Error::Other))
     }
 
     fn drop(&mut self, store: Resource<KvHandle>) -> wasmtime::Result<()> {
@@ -327,10 +334,9 @@ impl wasi_kv::Host for HostState {
         &mut self,
         identifier: String,
     ) -> wasmtime::Result<Result<Resource<KvHandle>, wasi_kv::Error>> {
-        if !self.kv_labels.contains(&identifier) {
-            return Ok(Err(wasi_kv::Error::AccessDenied));
-        }
-        Ok(Ok(self.table.push(KvHandle { label: identifier })?))
+        Ok(self
+            .open_store(identifier)?
+            .ok_or(wasi_kv::Error::AccessDenied))
     }
 }
 
@@ -340,11 +346,10 @@ impl wasi_kv::HostBucket for HostState {
         bucket: Resource<KvHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
-        if let Some(e) = self.kv_fault() {
-            return Ok(Err(wasi_kv::Error::Other(e)));
-        }
-        let label = self.table.get(&bucket)?.label.clone();
-        Ok(self.kv.get(&label, &key).map_err(wasi_kv::Error::Other))
+        let label = self.label(&bucket)?;
+        Ok(self
+            .kv_call(|kv| kv.get(&label, &key))
+            .map_err(wasi_kv::Error::Other))
     }
 
     fn set(
@@ -353,13 +358,9 @@ impl wasi_kv::HostBucket for HostState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        if let Some(e) = self.kv_fault() {
-            return Ok(Err(wasi_kv::Error::Other(e)));
-        }
-        let label = self.table.get(&bucket)?.label.clone();
+        let label = self.label(&bucket)?;
         Ok(self
-            .kv
-            .set(&label, &key, &value)
+            .kv_call(|kv| kv.set(&label, &key, &value))
             .map_err(wasi_kv::Error::Other))
     }
 
@@ -368,11 +369,10 @@ impl wasi_kv::HostBucket for HostState {
         bucket: Resource<KvHandle>,
         key: String,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        if let Some(e) = self.kv_fault() {
-            return Ok(Err(wasi_kv::Error::Other(e)));
-        }
-        let label = self.table.get(&bucket)?.label.clone();
-        Ok(self.kv.delete(&label, &key).map_err(wasi_kv::Error::Other))
+        let label = self.label(&bucket)?;
+        Ok(self
+            .kv_call(|kv| kv.delete(&label, &key))
+            .map_err(wasi_kv::Error::Other))
     }
 
     fn exists(
@@ -380,14 +380,9 @@ impl wasi_kv::HostBucket for HostState {
         bucket: Resource<KvHandle>,
         key: String,
     ) -> wasmtime::Result<Result<bool, wasi_kv::Error>> {
-        if let Some(e) = self.kv_fault() {
-            return Ok(Err(wasi_kv::Error::Other(e)));
-        }
-        let label = self.table.get(&bucket)?.label.clone();
+        let label = self.label(&bucket)?;
         Ok(self
-            .kv
-            .get(&label, &key)
-            .map(|v| v.is_some())
+            .kv_call(|kv| kv.get(&label, &key).map(|v| v.is_some()))
             .map_err(wasi_kv::Error::Other))
     }
 
@@ -396,18 +391,14 @@ impl wasi_kv::HostBucket for HostState {
         bucket: Resource<KvHandle>,
         cursor: Option<String>,
     ) -> wasmtime::Result<Result<wasi_kv::KeyResponse, wasi_kv::Error>> {
-        if let Some(e) = self.kv_fault() {
-            return Ok(Err(wasi_kv::Error::Other(e)));
-        }
         if cursor.is_some() {
             return Ok(Err(wasi_kv::Error::Other(
                 "list_keys: cursor not supported".into(),
             )));
         }
-        let label = self.table.get(&bucket)?.label.clone();
+        let label = self.label(&bucket)?;
         Ok(self
-            .kv
-            .keys(&label)
+            .kv_call(|kv| kv.keys(&label))
             .map(|keys| wasi_kv::KeyResponse { keys, cursor: None })
             .map_err(wasi_kv::Error::Other))
     }
@@ -425,11 +416,8 @@ impl wasi_atomics::Host for HostState {
         key: String,
         delta: i64,
     ) -> wasmtime::Result<Result<i64, wasi_kv::Error>> {
-        if let Some(e) = self.kv_fault() {
-            return Ok(Err(wasi_kv::Error::Other(e)));
-        }
-        let label = self.table.get(&bucket)?.label.clone();
-        match self.kv.increment(&label, &key, delta) {
+        let label = self.label(&bucket)?;
+        match self.kv_call(|kv| kv.increment(&label, &key, delta)) {
             Ok(v) => Ok(Ok(v)),
             // Spin's SQLite host panics on a value that is not 8 bytes: the
             // request fails with 500 (and real Spin's store is poisoned).
@@ -443,33 +431,26 @@ impl wasi_atomics::Host for HostState {
         cas: Resource<CasHandle>,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), wasi_atomics::CasError>> {
-        if let Some(e) = self.kv_fault() {
-            return Ok(Err(wasi_atomics::CasError::StoreError(
-                wasi_kv::Error::Other(e),
-            )));
-        }
         let handle = self.table.delete(cas)?;
-        Ok(match self.kv.cas_swap(&handle.label, &handle.cas, &value) {
-            Ok(()) => Ok(()),
-            Err(SwapError::CasFailed) => {
-                let fresh = match self.kv.cas_current(&handle.label, &handle.cas.key) {
-                    Ok(fresh) => fresh,
-                    Err(e) => {
-                        return Ok(Err(wasi_atomics::CasError::StoreError(
-                            wasi_kv::Error::Other(e),
-                        )))
+        let store_error = |e| wasi_atomics::CasError::StoreError(wasi_kv::Error::Other(e));
+        Ok(
+            match self.kv_call(|kv| Ok(kv.cas_swap(&handle.label, &handle.cas, &value))) {
+                Err(e) | Ok(Err(SwapError::Other(e))) => Err(store_error(e)),
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(SwapError::CasFailed)) => {
+                    match self.kv.cas_current(&handle.label, &handle.cas.key) {
+                        Ok(fresh) => {
+                            let fresh = self.table.push(CasHandle {
+                                label: handle.label,
+                                cas: fresh,
+                            })?;
+                            Err(wasi_atomics::CasError::CasFailed(fresh))
+                        }
+                        Err(e) => Err(store_error(e)),
                     }
-                };
-                let fresh = self.table.push(CasHandle {
-                    label: handle.label,
-                    cas: fresh,
-                })?;
-                Err(wasi_atomics::CasError::CasFailed(fresh))
-            }
-            Err(SwapError::Other(e)) => {
-                Err(wasi_atomics::CasError::StoreError(wasi_kv::Error::Other(e)))
-            }
-        })
+                }
+            },
+        )
     }
 }
 
@@ -479,11 +460,8 @@ impl wasi_atomics::HostCas for HostState {
         bucket: Resource<KvHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Resource<CasHandle>, wasi_kv::Error>> {
-        if let Some(e) = self.kv_fault() {
-            return Ok(Err(wasi_kv::Error::Other(e)));
-        }
-        let label = self.table.get(&bucket)?.label.clone();
-        match self.kv.cas_current(&label, &key) {
+        let label = self.label(&bucket)?;
+        match self.kv_call(|kv| kv.cas_current(&label, &key)) {
             Ok(cas) => Ok(Ok(self.table.push(CasHandle { label, cas })?)),
             Err(e) => Ok(Err(wasi_kv::Error::Other(e))),
         }
@@ -508,13 +486,9 @@ impl wasi_batch::Host for HostState {
         bucket: Resource<KvHandle>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error>> {
-        if let Some(e) = self.kv_fault() {
-            return Ok(Err(wasi_kv::Error::Other(e)));
-        }
-        let label = self.table.get(&bucket)?.label.clone();
+        let label = self.label(&bucket)?;
         Ok(self
-            .kv
-            .get_many(&label, &keys)
+            .kv_call(|kv| kv.get_many(&label, &keys))
             .map(|found| found.into_iter().map(|(k, v)| (k, Some(v))).collect())
             .map_err(wasi_kv::Error::Other))
     }
@@ -524,13 +498,9 @@ impl wasi_batch::Host for HostState {
         bucket: Resource<KvHandle>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        if let Some(e) = self.kv_fault() {
-            return Ok(Err(wasi_kv::Error::Other(e)));
-        }
-        let label = self.table.get(&bucket)?.label.clone();
+        let label = self.label(&bucket)?;
         Ok(self
-            .kv
-            .set_many(&label, &key_values)
+            .kv_call(|kv| kv.set_many(&label, &key_values))
             .map_err(wasi_kv::Error::Other))
     }
 
@@ -539,13 +509,9 @@ impl wasi_batch::Host for HostState {
         bucket: Resource<KvHandle>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
-        if let Some(e) = self.kv_fault() {
-            return Ok(Err(wasi_kv::Error::Other(e)));
-        }
-        let label = self.table.get(&bucket)?.label.clone();
+        let label = self.label(&bucket)?;
         Ok(self
-            .kv
-            .delete_many(&label, &keys)
+            .kv_call(|kv| kv.delete_many(&label, &keys))
             .map_err(wasi_kv::Error::Other))
     }
 }
