@@ -300,11 +300,46 @@ fn fifteen_and_eighteen_character_ids_are_one_record() {
         .filter(|k| k.starts_with("rec/"))
         .collect();
     assert_eq!(keys, vec![format!("rec/Contact/{long}")]);
-    // The admin API finds it by either form.
+    // The admin API finds it by either form; a resend by the short form and
+    // an imported reference with it reach the same record.
     for id in [short, long] {
         let resp = app.admin_get(&format!("/admin/records/Contact/{id}"));
         assert_eq!(resp.status, 200, "{id}: {}", resp.text());
     }
+    let resp = app.admin(
+        "POST",
+        "/admin/resend",
+        "application/json",
+        format!("{{\"records\":[\"Contact/{short}\"]}}"),
+    );
+    let reply: sync_core::admin::wire::ResendReply = resp.typed();
+    assert_eq!(
+        reply.results[0].record.to_string(),
+        format!("Contact/{long}")
+    );
+    assert_eq!(
+        reply.results[0].outcome,
+        sync_core::admin::wire::ResendOutcome::Synced
+    );
+    let user_id = user["id"].as_u64().expect("id");
+    let resp = app.admin(
+        "POST",
+        "/admin/import",
+        "text/csv",
+        format!("salesforce_contact_id,zendesk_user_id\n{short},{user_id}\n"),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let keys: Vec<String> = app
+        .kv_dump()
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("rec/"))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![format!("rec/Contact/{long}")],
+        "still one record"
+    );
 }
 
 /// A row older than the stored state, or without a stamp while the stored
