@@ -246,10 +246,31 @@ fn serialisation_key(arrival: &Arrival, mapping: &Mapping) -> String {
 
 /// The `email/` key of the user an arrival maps to, if it has an email.
 fn mapped_email_key(arrival: &Arrival, mapping: &Mapping) -> Option<String> {
-    let so = arrival.sobject()?;
+    email_key_of(arrival.sobject()?, mapping)
+}
+
+fn email_key_of(so: &SObject, mapping: &Mapping) -> Option<String> {
     let mapped = mapping.object(&so.object_type)?.apply(so).ok()?;
     let email = mapped.fields.get("email")?.as_str()?.trim().to_lowercase();
     (!email.is_empty()).then(|| store::email_key(&email))
+}
+
+/// The `email/` key an arrival's sync may write: from what arrived, or for
+/// a stored record (resend, link) from the source fields last received. A
+/// record that cannot be read here is read (and reported) by the sync.
+async fn email_key_for<K: Kv>(kv: &K, arrival: &Arrival, mapping: &Mapping) -> Option<String> {
+    match arrival {
+        Arrival::Stored { record } => {
+            let stored = store::load_record(kv, record).await.ok()??;
+            let so = SObject {
+                object_type: stored.object,
+                id: stored.salesforce_id,
+                fields: stored.source_fields,
+            };
+            email_key_of(&so, mapping)
+        }
+        other => mapped_email_key(other, mapping),
+    }
 }
 
 /// Sync one record and store the outcome; when the record is one that
@@ -314,7 +335,7 @@ async fn link_waiting<K: Kv, H: Http>(
 }
 
 /// Sync one record under its leases (the record's, and its email's for a
-/// user: two records may share one).
+/// user: two records may share one Zendesk user and its `email/` entry).
 async fn sync_one<K: Kv, H: Http>(
     input: SyncInput,
     state: &SyncState,
@@ -322,7 +343,7 @@ async fn sync_one<K: Kv, H: Http>(
 ) -> SyncOutcome {
     let reference = input.arrival.record();
     let mut guarded = vec![store::record_key(&reference)];
-    guarded.extend(mapped_email_key(&input.arrival, &state.mapping));
+    guarded.extend(email_key_for(ctx.kv, &input.arrival, &state.mapping).await);
     let outcome = match lease::hold(ctx, &guarded).await {
         Err(e) => Outcome::NotStored(e),
         Ok(Err(until)) => Outcome::Busy { until },
