@@ -719,6 +719,24 @@ impl Host {
         client: SocketAddr,
         authority: &str,
     ) -> Result<TestResponse> {
+        let mut req = req;
+        let body = Full::new(Bytes::from(std::mem::take(&mut req.body)));
+        self.handle_streaming(req, body, client, authority).await
+    }
+
+    /// Run one request whose body arrives as `body` streams it: the guest
+    /// reads it as it comes, as on Spin (which sets no body limit).
+    pub async fn handle_streaming<B>(
+        &self,
+        req: TestRequest,
+        body: B,
+        client: SocketAddr,
+        authority: &str,
+    ) -> Result<TestResponse>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
         let path = req.path_and_query.split('?').next().unwrap_or_default();
         if path.starts_with("/.well-known/spin/") {
             return Ok(match path {
@@ -760,7 +778,7 @@ impl Host {
         for (k, v) in spin_headers(&matched, &req.path_and_query, client, authority) {
             builder = builder.header(k, v);
         }
-        let hyper_req = builder.body(Full::new(Bytes::from(req.body)))?;
+        let hyper_req = builder.body(body)?;
 
         let state = HostState {
             wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
@@ -877,7 +895,6 @@ impl Host {
         local: SocketAddr,
     ) -> Result<hyper::Response<Full<Bytes>>> {
         let (parts, body) = req.into_parts();
-        let body = body.collect().await?.to_bytes().to_vec();
         let authority = parts
             .headers
             .get("host")
@@ -896,9 +913,12 @@ impl Host {
                 .iter()
                 .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.to_string(), v.to_string())))
                 .collect(),
-            body,
+            body: Vec::new(),
         };
-        let resp = match self.handle(test_req, peer, &authority).await {
+        let resp = match self
+            .handle_streaming(test_req, body, peer, &authority)
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("test host: {e:?}");

@@ -36,6 +36,14 @@ pub enum Refusal {
     NoToken,
     WrongToken,
     NotAMessage(SoapError),
+    /// The body is over the cap (413), read no further.
+    TooLarge {
+        limit: usize,
+    },
+    /// The body did not arrive in time (408).
+    TooSlow {
+        secs: u64,
+    },
     ForeignOrganization(String),
     StateUnreadable(KvError),
     /// A variable holds a value sfsync cannot work with.
@@ -73,6 +81,22 @@ impl Refusal {
                 "the ?token= in the endpoint URL does not match sfsync's sf_endpoint_token; correct the Outbound Message endpoint URL",
             ),
             Refusal::NotAMessage(e) => client(&e.to_string()),
+            Refusal::TooLarge { limit } => Response::soap(
+                413,
+                soap::fault(
+                    FaultCode::Client,
+                    &format!(
+                        "message body is over sfsync's limit of {limit} bytes and was not read; send fewer or smaller notifications"
+                    ),
+                ),
+            ),
+            Refusal::TooSlow { secs } => Response::soap(
+                408,
+                soap::fault(
+                    FaultCode::Client,
+                    &format!("the message body did not arrive within {secs} s; Salesforce will retry"),
+                ),
+            ),
             Refusal::ForeignOrganization(org) => client(&format!(
                 "OrganizationId {org} is not the org this sfsync deployment serves (sf_organization_id); send from the right org or deploy sfsync for this one"
             )),
@@ -133,12 +157,15 @@ async fn receive<K: Kv, H: Http>(
     if settings.sf_organization_id.is_none() {
         return Err(Refusal::NoOrganizationId);
     }
-    match req.query_param("token") {
+    match req.token_param("token") {
         None => return Err(Refusal::NoToken),
         Some(token) if !expected_token.matches(&token) => return Err(Refusal::WrongToken),
         Some(_) => {}
     }
-    let message = soap::parse(&req.body).map_err(Refusal::NotAMessage)?;
+    let message = soap::parse(&req.body).map_err(|e| match e {
+        SoapError::TooLarge { limit, .. } => Refusal::TooLarge { limit },
+        e => Refusal::NotAMessage(e),
+    })?;
     if !settings.accepts_organization(&message.organization_id) {
         return Err(Refusal::ForeignOrganization(message.organization_id));
     }

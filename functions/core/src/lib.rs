@@ -27,6 +27,7 @@
 //! | [`waiting`] | Contacts waiting for their Account's organization, linked when it syncs |
 //! | [`destination`] | pushing a mapped record: dry-run, Zendesk, webhook |
 //! | [`pipeline`] | the sync of one record, which every entry point runs |
+//! | [`admission`] | what a request must show before its body is read; body caps per route |
 //! | [`inbound`] | the Outbound Message endpoint and the Ack policy |
 //! | [`admin`] | the admin API behind one auth check: records and filters, stats, mapping, runs, export, import, pause, resend, backfill; its JSON as types in [`admin::wire`] |
 //!
@@ -34,6 +35,7 @@
 //! imports upwards.)
 
 pub mod admin;
+pub mod admission;
 pub mod budget;
 pub mod context;
 pub mod destination;

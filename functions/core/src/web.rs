@@ -25,6 +25,16 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A secret query parameter (`?token=`) as sent: `%XX` escapes decoded,
+    /// `+` kept as `+` (Salesforce sends the endpoint URL as it was typed,
+    /// not form-encoded). The first one wins.
+    pub fn token_param(&self, name: &str) -> Option<String> {
+        self.query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k) == name).then(|| decode_escapes(v, false))
+        })
+    }
+
     /// A query parameter, percent-decoded (`+` is a space). The first one wins.
     pub fn query_param(&self, name: &str) -> Option<String> {
         self.query.split('&').find_map(|pair| {
@@ -36,12 +46,16 @@ impl Request {
 
 /// Decode `%XX` escapes and `+`; invalid escapes are kept as they are.
 pub fn percent_decode(s: &str) -> String {
+    decode_escapes(s, true)
+}
+
+fn decode_escapes(s: &str, plus_is_space: bool) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
                 let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
                 match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {

@@ -1,10 +1,10 @@
 //! `POST /sf/created`: Salesforce Outbound Messages sent when a record is created.
 
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{IncomingRequest, Response};
 use spin_sdk::http_component;
 use sync_core::record::Process;
 
 #[http_component]
-async fn handle(req: Request) -> Response {
+async fn handle(req: IncomingRequest) -> Response {
     sfsync_spin::outbound_message(Process::Created, req).await
 }

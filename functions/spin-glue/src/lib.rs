@@ -13,10 +13,11 @@ use std::task::Poll;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use spin_sdk::http::{ErrorCode, Method, Request, Response, SendError};
+use spin_sdk::http::{ErrorCode, IncomingRequest, Method, Request, Response, SendError};
 use spin_sdk::key_value::Store;
 use spin_sdk::wit::wasi::keyvalue::{atomics, store as wasi_store};
 use sync_core::admin::error::AdminError;
+use sync_core::admission::{self, BodyCap};
 use sync_core::context::Context;
 use sync_core::inbound::Refusal;
 use sync_core::io::{Http, HttpError, HttpRequest, HttpResponse, Kv, KvError, Swap};
@@ -269,18 +270,69 @@ pub fn now() -> DateTime<Utc> {
 }
 
 /// spin-sdk request to the core's.
-pub fn to_core(req: Request) -> web::Request {
+/// The head of an incoming request (no body yet) as the core sees it.
+pub fn head_of(req: &IncomingRequest) -> web::Request {
+    let path_with_query = req.path_with_query().unwrap_or_default();
+    let (path, query) = path_with_query
+        .split_once('?')
+        .unwrap_or((path_with_query.as_str(), ""));
     let headers = req
         .headers()
-        .filter_map(|(k, v)| v.as_str().map(|v| (k.to_ascii_lowercase(), v.to_string())))
+        .entries()
+        .into_iter()
+        .filter_map(|(k, v)| {
+            String::from_utf8(v)
+                .ok()
+                .map(|v| (k.to_ascii_lowercase(), v))
+        })
         .collect();
     web::Request {
         method: req.method().to_string(),
-        path: req.path().to_string(),
-        query: req.query().to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
         headers,
-        body: req.into_body(),
+        body: Vec::new(),
     }
+}
+
+/// Read the body into `head`, stopping at the cap or the read timeout:
+/// what is over the cap is never held, and a slow sender never pins the
+/// instance for long. `Err` is the answer to send.
+pub async fn read_body(
+    req: IncomingRequest,
+    mut head: web::Request,
+    cap: BodyCap,
+) -> Result<web::Request, web::Response> {
+    use futures::StreamExt;
+    let mut stream = std::pin::pin!(req.into_body_stream());
+    let deadline = Sleep::new(admission::BODY_READ_TIMEOUT);
+    let mut deadline = std::pin::pin!(deadline);
+    loop {
+        let next = stream.next();
+        match futures::future::select(std::pin::pin!(next), deadline.as_mut()).await {
+            futures::future::Either::Right(((), _)) => return Err(admission::too_slow(cap.door)),
+            futures::future::Either::Left((None, _)) => return Ok(head),
+            futures::future::Either::Left((Some(Err(e)), _)) => {
+                return Err(admission::broken(cap.door, &e.to_debug_string()))
+            }
+            futures::future::Either::Left((Some(Ok(chunk)), _)) => {
+                if head.body.len() + chunk.len() > cap.bytes {
+                    return Err(admission::too_large(cap.door, cap.bytes));
+                }
+                head.body.extend_from_slice(&chunk);
+            }
+        }
+    }
+}
+
+/// The whole request, for a function that admitted its head.
+async fn admitted(
+    req: IncomingRequest,
+    admit: impl FnOnce(&web::Request) -> Result<BodyCap, web::Response>,
+) -> Result<web::Request, web::Response> {
+    let head = head_of(&req);
+    let cap = admit(&head)?;
+    read_body(req, head, cap).await
 }
 
 /// The core's response to spin-sdk's.
@@ -345,32 +397,43 @@ impl Env {
     }
 }
 
-/// `record-created` and `field-updated`: one Outbound Message.
-pub async fn outbound_message(trigger: Process, req: Request) -> Response {
+/// `record-created` and `field-updated`: one Outbound Message. The head
+/// (method, token, length) is checked before the body is read.
+pub async fn outbound_message(trigger: Process, req: IncomingRequest) -> Response {
     let env = match Env::open(Caller::Salesforce) {
         Ok(env) => env,
         Err(resp) => return resp,
     };
-    let req = to_core(req);
+    let req = match admitted(req, |h| admission::admit_outbound(h, &env.settings)).await {
+        Ok(req) => req,
+        Err(resp) => return from_core(resp),
+    };
     from_core(sync_core::inbound::handle_outbound_message(trigger, &req, &env.context()).await)
 }
 
-/// `admin`: every `/admin/...` route but resend.
-pub async fn admin(req: Request) -> Response {
+/// `admin`: every `/admin/...` route but resend. The bearer and length are
+/// checked before the body is read.
+pub async fn admin(req: IncomingRequest) -> Response {
     let env = match Env::open(Caller::AdminTooling) {
         Ok(env) => env,
         Err(resp) => return resp,
     };
-    let req = to_core(req);
+    let req = match admitted(req, |h| admission::admit_admin(h, &env.settings)).await {
+        Ok(req) => req,
+        Err(resp) => return from_core(resp),
+    };
     from_core(sync_core::admin::handle(&req, &env.context()).await)
 }
 
 /// `resend`: push stored records again with the current mapping.
-pub async fn resend(req: Request) -> Response {
+pub async fn resend(req: IncomingRequest) -> Response {
     let env = match Env::open(Caller::AdminTooling) {
         Ok(env) => env,
         Err(resp) => return resp,
     };
-    let req = to_core(req);
+    let req = match admitted(req, |h| admission::admit_admin(h, &env.settings)).await {
+        Ok(req) => req,
+        Err(resp) => return from_core(resp),
+    };
     from_core(sync_core::admin::handle_resend(&req, &env.context()).await)
 }

@@ -8,6 +8,7 @@
 //! | [`contract`] | the host contract: component imports, the manifest under each Spin release's rules, many nodes on Redis, process cleanup |
 //! | [`concurrency`] | two nodes on one store under 200+ parallel deliveries: newest state, no duplicates, nothing lost |
 //! | [`faults`] | the fault matrix: the store failing at each call, the destination failing each way at each call |
+//! | [`hostile`] | hostile requests over a real socket: bodies over their cap, declared or streamed; slow bodies |
 //! | [`skeleton`] | routes, refusals, Acks and the store, end to end |
 //! | [`mapping`] | the field mapping, run-time mapping changes, updates |
 //! | [`zendesk`] | the Zendesk destination and the multi-org rules |
@@ -22,6 +23,7 @@ mod concurrency;
 mod contract;
 mod dashboard;
 mod faults;
+mod hostile;
 mod mapping;
 mod skeleton;
 mod webhook;

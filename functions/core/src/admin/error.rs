@@ -27,6 +27,10 @@ pub enum AdminError {
     Conflict(String),
     /// 422: a mapping with problems, each listed.
     Unprocessable(String, Vec<ProblemView>),
+    /// 413: the body is over the route's cap; it was not read.
+    PayloadTooLarge(String),
+    /// 408: the body did not arrive in time.
+    RequestTimeout(String),
     /// 503: the store could not be read or written; nothing was changed.
     StateUnreadable(KvError),
     /// 500: a variable holds a value sfsync cannot work with.
@@ -61,6 +65,8 @@ impl AdminError {
             )
             .with_header("allow", allowed),
             AdminError::Conflict(m) => reply(409, m, Vec::new()),
+            AdminError::PayloadTooLarge(m) => reply(413, m, Vec::new()),
+            AdminError::RequestTimeout(m) => reply(408, m, Vec::new()),
             AdminError::Unprocessable(m, problems) => reply(422, m, problems),
             AdminError::Misconfigured(m) => {
                 reply(500, format!("sfsync is misconfigured: {m}"), Vec::new())

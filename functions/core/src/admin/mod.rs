@@ -66,16 +66,19 @@ pub async fn handle_resend<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H
     answer.unwrap_or_else(AdminError::into_response)
 }
 
-/// Handle any `/admin/...` request (the `admin` function).
-pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> Response {
-    // The dashboard page loads without a token; it asks for one and sends it
-    // with every data call.
-    if req.method == "GET"
+/// Whether a request asks for the dashboard page, which loads without a
+/// token (it asks for one and sends it with every data call).
+pub fn is_dashboard(req: &Request) -> bool {
+    req.method == "GET"
         && matches!(
             req.path.as_str(),
             "/admin" | "/admin/" | "/admin/index.html"
         )
-    {
+}
+
+/// Handle any `/admin/...` request (the `admin` function).
+pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> Response {
+    if is_dashboard(req) {
         return Response::new(200, "text/html; charset=utf-8", DASHBOARD)
             .with_header(
                 "content-security-policy",
