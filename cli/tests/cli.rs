@@ -253,17 +253,21 @@ fn backfill_shows_a_summary_and_resumes_from_the_saved_cursor() {
     csv.push_str("003BAD,x@example.com,X,Y\n");
     std::fs::write(&file, &csv).expect("write");
 
-    // An earlier run stopped after the first batch of 10: its cursor is saved.
-    let first = app
-        .admin(
-            "POST",
-            "/admin/backfill?object=Contact&limit=10",
-            "text/csv",
-            csv.clone(),
-        )
-        .json();
-    let cursor = first["next_cursor"].as_str().expect("cursor");
-    std::fs::write(dir.path().join("contacts.csv.sfsync-cursor"), cursor).expect("write cursor");
+    // An earlier run stopped after the first batch of 10: its progress is
+    // saved.
+    let first_ten: String = csv.lines().take(11).map(|l| format!("{l}\n")).collect();
+    let first = app.admin(
+        "POST",
+        "/admin/backfill?object=Contact&first_line=2",
+        "text/csv",
+        first_ten,
+    );
+    assert_eq!(first.status, 200, "{}", first.text());
+    std::fs::write(
+        dir.path().join("contacts.csv.sfsync-cursor"),
+        "next_row=10\n",
+    )
+    .expect("write cursor");
 
     let file_arg = file.to_string_lossy().into_owned();
     let out = sfsync(

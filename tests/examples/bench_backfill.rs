@@ -3,6 +3,12 @@
 //! test host; prints rows/s. Baseline in the same run: the same Contact file
 //! on the dry-run destination (sfsync's own cost per row).
 //!
+//! Then the growth with file size on dry-run (`--growth`): rows/s for files
+//! of 2,000, 10,000 and 40,000 rows, sent the way `sfsync backfill` sends
+//! them (each batch the header and its own rows, `first_line`), next to the
+//! same files sent whole with a cursor (each call parses the whole file).
+//! The first rate must not fall as the file grows.
+//!
 //! Run: `./scripts/bench`.
 
 use std::time::{Duration, Instant};
@@ -42,7 +48,38 @@ fn run(app: &TestApp, object: &str, body: &str) -> Duration {
     }
 }
 
+/// Send `body` in batches of 500 rows, each the header and its rows.
+fn run_batched(app: &TestApp, object: &str, body: &str) -> Duration {
+    let mut lines = body.lines();
+    let header = lines.next().unwrap_or_default().to_string();
+    let rows: Vec<&str> = lines.collect();
+    let start = Instant::now();
+    for (i, chunk) in rows.chunks(500).enumerate() {
+        let mut batch = format!("{header}\n");
+        for r in chunk {
+            batch.push_str(r);
+            batch.push('\n');
+        }
+        let path = format!("/admin/backfill?object={object}&first_line={}", 2 + i * 500);
+        let v = app
+            .admin("POST", &path, "text/csv", batch.into_bytes())
+            .json();
+        assert!(v["failed"].as_array().is_some_and(Vec::is_empty), "{v}");
+    }
+    start.elapsed()
+}
+
+fn contacts_file(n: usize) -> String {
+    csv(
+        "Id,Email,FirstName,LastName",
+        (0..n).map(|i| format!("003{i:012}AAA,user{i}@example.com,Ana,Lima {i}")),
+    )
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--growth") {
+        return growth();
+    }
     let accounts = csv(
         "Id,Name",
         (0..500).map(|i| format!("001{i:012}AAA,Acme {i}")),
@@ -90,4 +127,21 @@ fn main() {
         "  Zendesk / dry-run time ratio      {:>6.1}x",
         t_contacts.as_secs_f64() / t_dry.as_secs_f64()
     );
+}
+
+fn growth() {
+    let rate = |n: usize, d: Duration| n as f64 / d.as_secs_f64();
+    println!("backfill on dry-run by file size (test host, one run each):");
+    println!("  rows     batched (first_line)   whole file + cursor");
+    for n in [2_000, 10_000, 40_000] {
+        let file = contacts_file(n);
+        let batched = run_batched(&TestApp::start(), "Contact", &file);
+        let whole = if n <= 10_000 {
+            let t = run(&TestApp::start(), "Contact", &file);
+            format!("{:>8.0} rows/s", rate(n, t))
+        } else {
+            "   (skipped)".to_string()
+        };
+        println!("  {n:>6}   {:>8.0} rows/s        {whole}", rate(n, batched));
+    }
 }

@@ -63,7 +63,7 @@ pub fn read_csv(body: &[u8]) -> Result<CsvFile, String> {
     if !headers.iter().any(|h| h == "Id") {
         return Err("the header has no Id column; export the records with their Id".into());
     }
-    let line_at = |pos: Option<&csv::Position>| line_of(text, pos);
+    let mut lines = Lines::new(text);
     let mut rows = Vec::new();
     for record in reader.records() {
         match record {
@@ -72,14 +72,14 @@ pub fn read_csv(body: &[u8]) -> Result<CsvFile, String> {
                     continue;
                 }
                 rows.push((
-                    line_at(r.position()),
+                    lines.at(r.position()),
                     r.iter().map(str::to_string).collect(),
                 ));
             }
             Err(e) => {
                 return Err(format!(
                     "line {}: unreadable CSV ({e})",
-                    line_at(e.position())
+                    lines.at(e.position())
                 ))
             }
         }
@@ -88,7 +88,7 @@ pub fn read_csv(body: &[u8]) -> Result<CsvFile, String> {
 }
 
 /// A CSV reader over an uploaded file (UTF-8, with or without a BOM, rows of
-/// any length), and the file's text for [`line_of`]. Backfill and import
+/// any length), and the file's text for [`Lines`]. Backfill and import
 /// read their files this way.
 pub fn csv_reader(body: &[u8]) -> Result<(&str, csv::Reader<&[u8]>), String> {
     let text = std::str::from_utf8(body).map_err(|_| {
@@ -102,19 +102,48 @@ pub fn csv_reader(body: &[u8]) -> Result<(&str, csv::Reader<&[u8]>), String> {
     Ok((text, reader))
 }
 
-/// The 1-based line a CSV record starts on (the header is line 1), counted
-/// from the text itself, whatever the line endings: with CRLF the csv reader
-/// may place a record at its leading line break.
-pub fn line_of(text: &str, pos: Option<&csv::Position>) -> u64 {
-    let bytes = text.as_bytes();
-    let mut byte = pos
-        .map(|p| p.byte() as usize)
-        .unwrap_or_default()
-        .min(bytes.len());
-    while byte < bytes.len() && matches!(bytes[byte], b'\r' | b'\n') {
-        byte += 1;
+/// The 1-based line each CSV record starts on (the header is line 1),
+/// counted from the text itself whatever the line endings (with CRLF the csv
+/// reader may place a record at its leading line break). Records come in
+/// file order, so each count goes on from the last one: reading a file costs
+/// one pass, not one pass per row.
+pub struct Lines<'a> {
+    bytes: &'a [u8],
+    /// Bytes counted so far, and the newlines among them.
+    counted: usize,
+    newlines: u64,
+}
+
+impl<'a> Lines<'a> {
+    pub fn new(text: &'a str) -> Lines<'a> {
+        Lines {
+            bytes: text.as_bytes(),
+            counted: 0,
+            newlines: 0,
+        }
     }
-    bytes[..byte].iter().filter(|b| **b == b'\n').count() as u64 + 1
+
+    /// The line of the record at `pos` (positions in file order).
+    pub fn at(&mut self, pos: Option<&csv::Position>) -> u64 {
+        let mut byte = pos
+            .map(|p| p.byte() as usize)
+            .unwrap_or_default()
+            .min(self.bytes.len());
+        while byte < self.bytes.len() && matches!(self.bytes[byte], b'\r' | b'\n') {
+            byte += 1;
+        }
+        if byte < self.counted {
+            // Out of order (never, from one reader): count from the start.
+            self.counted = 0;
+            self.newlines = 0;
+        }
+        self.newlines += self.bytes[self.counted..byte]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
+        self.counted = byte;
+        self.newlines + 1
+    }
 }
 
 /// Key prefixes of standard objects' ids.
@@ -245,11 +274,47 @@ pub async fn handle<K: Kv, H: Http>(
             }
         },
     };
-    let file = match read_csv(&req.body) {
+    // A batch of a file: the header and only this batch's rows, the first
+    // of them on file line `first_line` (the CLI sends batches this way, so
+    // each call reads only its rows).
+    let first_line = match req.query_param("first_line").filter(|l| !l.is_empty()) {
+        None => None,
+        Some(l) => match l.parse::<u64>() {
+            Ok(n) if n >= 2 => Some(n),
+            _ => {
+                return Err(AdminError::BadRequest(format!(
+                    "first_line \"{l}\" must be the file line of the batch's first row (2 or more: the header is line 1)"
+                )))
+            }
+        },
+    };
+    let mut file = match read_csv(&req.body) {
         Ok(f) => f,
         Err(e) => return Err(AdminError::BadRequest(e)),
     };
     let hash = file_hash(&req.body);
+    if let Some(first) = first_line {
+        if req.query_param("cursor").is_some_and(|c| !c.is_empty()) {
+            return Err(AdminError::BadRequest(
+                "a batch sent with first_line carries its own rows; drop the cursor".into(),
+            ));
+        }
+        if file.rows.len() > MAX_ROWS {
+            return Err(AdminError::BadRequest(format!(
+                "{} rows in one batch; send at most {MAX_ROWS} rows per call",
+                file.rows.len()
+            )));
+        }
+        // Body line 2 is file line `first`.
+        for (line, _) in &mut file.rows {
+            *line += first - 2;
+        }
+    }
+    let limit = if first_line.is_some() {
+        file.rows.len().max(1)
+    } else {
+        limit
+    };
     let start = match req.query_param("cursor").filter(|c| !c.is_empty()) {
         None => 0,
         Some(c) => {

@@ -126,12 +126,12 @@ pub async fn import<K: Kv>(kv: &K, body: &[u8]) -> Result<ImportResult, ImportEr
         imported: 0,
         rejected: Vec::new(),
     };
-    let line_at = |pos: Option<&csv::Position>| super::backfill::line_of(text, pos);
+    let mut lines = super::backfill::Lines::new(text);
     for row in reader.records() {
         let (line, row) = match row {
-            Ok(r) => (line_at(r.position()), r),
+            Ok(r) => (lines.at(r.position()), r),
             Err(e) => {
-                let line = line_at(e.position());
+                let line = lines.at(e.position());
                 result.rejected.push(Rejected {
                     line,
                     error: format!("unreadable row: {e}"),
