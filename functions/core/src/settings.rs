@@ -67,6 +67,40 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// The shortest token sfsync does not warn about.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+impl Settings {
+    /// What is risky in this configuration, each with what to do. Never a
+    /// secret's value.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let (Some(a), Some(e)) = (&self.admin_token, &self.sf_endpoint_token) {
+            if a.matches(e.expose()) {
+                out.push("admin_token equals sf_endpoint_token: anyone who can read the Outbound Message endpoint URL (Salesforce admins, proxy logs) can use the admin API; set a different admin_token".to_string());
+            }
+        }
+        for (name, token) in [
+            ("admin_token", &self.admin_token),
+            ("sf_endpoint_token", &self.sf_endpoint_token),
+        ] {
+            if let Some(t) = token {
+                if t.expose().chars().count() < MIN_TOKEN_LEN {
+                    out.push(format!(
+                        "{name} is shorter than {MIN_TOKEN_LEN} characters; use a long random value (e.g. openssl rand -hex 24)"
+                    ));
+                }
+            }
+        }
+        if self.destination == DestinationKind::DryRun
+            && (self.zendesk_api_token.is_some() || self.zendesk_email.is_some())
+        {
+            out.push("Zendesk variables are set but destination is dry-run: nothing is sent; set destination = \"zendesk\" to sync".to_string());
+        }
+        out
+    }
+}
+
 /// Where mapped records go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -289,6 +323,28 @@ mod tests {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         })
+    }
+
+    #[test]
+    fn risky_configurations_are_warned_about_without_their_values() {
+        let good = load(&[
+            ("admin_token", "a-long-admin-token-0123456789"),
+            ("sf_endpoint_token", "a-long-endpoint-token-012345"),
+        ])
+        .expect("loads");
+        assert!(good.warnings().is_empty(), "{:?}", good.warnings());
+        let risky = load(&[
+            ("admin_token", "short"),
+            ("sf_endpoint_token", "short"),
+            ("zendesk_email", "agent@example.com"),
+        ])
+        .expect("loads");
+        let w = risky.warnings().join("\n");
+        assert!(w.contains("admin_token equals sf_endpoint_token"), "{w}");
+        assert!(w.contains("admin_token is shorter than 16"), "{w}");
+        assert!(w.contains("sf_endpoint_token is shorter than 16"), "{w}");
+        assert!(w.contains("destination is dry-run"), "{w}");
+        assert!(!w.contains("short\""), "no value is shown: {w}");
     }
 
     #[test]

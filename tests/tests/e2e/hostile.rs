@@ -244,3 +244,54 @@ fn a_body_that_never_finishes_is_cut_off() {
     );
     still_serves(&app, 1);
 }
+
+/// Tokens are compared as sent, and neither they nor the Salesforce
+/// SessionId are ever stored; risky tokens are warned about.
+#[test]
+fn secrets_are_compared_as_sent_never_stored_and_weak_ones_warned_about() {
+    let mut vars = sfsync_tests::app::default_variables();
+    vars.insert("sf_endpoint_token".into(), "same+token/for-both".into());
+    vars.insert("admin_token".into(), "same+token/for-both".into());
+    let app = TestApp::with_variables(vars);
+    let msg = message(ORG_ID, &[lone_contact(1, "ana@example.com")]);
+    let send = |query: &str| {
+        app.request(sfsync_tests::host::TestRequest {
+            method: "POST".into(),
+            path_and_query: format!("/sf/created?{query}"),
+            headers: vec![("content-type".into(), "text/xml".into())],
+            body: msg.clone().into_bytes(),
+        })
+    };
+    // `+` is a plus, as Salesforce sends the URL as typed; a space is not.
+    assert!(send("token=same%20token%2Ffor-both")
+        .text()
+        .contains("does not match"));
+    assert!(send("token=same+token/for-both")
+        .text()
+        .contains("<Ack>true</Ack>"));
+
+    let dump = app.kv_dump();
+    for (key, value) in &dump {
+        let text = String::from_utf8_lossy(value);
+        for secret in ["SESSIONSECRET", "same+token/for-both"] {
+            assert!(!text.contains(secret), "{key} stores a secret: {text}");
+        }
+    }
+    let stats = app
+        .request(sfsync_tests::host::TestRequest {
+            method: "GET".into(),
+            path_and_query: "/admin/stats".into(),
+            headers: vec![("authorization".into(), "Bearer same+token/for-both".into())],
+            body: Vec::new(),
+        })
+        .json();
+    let warnings = stats["warnings"].to_string();
+    assert!(
+        warnings.contains("admin_token equals sf_endpoint_token"),
+        "{warnings}"
+    );
+    assert!(
+        !warnings.contains("same+token"),
+        "a warning never shows a value: {warnings}"
+    );
+}

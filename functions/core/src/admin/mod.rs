@@ -102,7 +102,11 @@ async fn route<K: Kv, H: Http>(
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let method = req.method.as_str();
     match (method, segments.as_slice()) {
-        ("GET", ["stats"]) => Ok(Response::json(200, &stats::compute(kv).await?)),
+        ("GET", ["stats"]) => {
+            let mut stats = stats::compute(kv).await?;
+            stats.warnings = ctx.settings.warnings();
+            Ok(Response::json(200, &stats))
+        }
         ("GET", ["records", object, id]) => record_view(kv, object, id).await,
         ("GET", ["records"]) => records(req, kv).await,
         ("GET", ["runs"]) => runs::list(req, kv).await,

@@ -34,6 +34,9 @@ pub struct Stats {
     pub counts: Counts,
     pub by_object: BTreeMap<String, Counts>,
     pub paused: bool,
+    /// What is risky in the configuration (equal or short tokens, …).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl Counts {
