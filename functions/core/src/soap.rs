@@ -16,7 +16,14 @@
 //! - Bodies over [`MAX_BODY_BYTES`] and more than [`MAX_NOTIFICATIONS`]
 //!   notifications are refused before anything is done with them.
 //! - `SessionId` is a live Salesforce credential: it is skipped while reading
-//!   and never kept in any returned value.
+//!   and never kept in any returned value. The SOAP `Header`, and anything
+//!   in the envelope besides the `Body`, is skipped too, never stored.
+//! - The reader is bounded for hostile input within the body cap: at most
+//!   [`MAX_ATTRIBUTES`] attributes an element (checked in one pass, no
+//!   duplicate search), [`MAX_ELEMENTS`] elements a message, [`MAX_DEPTH`]
+//!   levels, [`MAX_TEXT_BYTES`] of text a field, [`MAX_REFERENCES`] entity
+//!   and character references a message; namespace URIs are compared with
+//!   the three sfsync knows, never copied per element.
 //!
 //! [`ack`] renders the `<Ack>` answer and [`fault`] a SOAP Fault.
 
@@ -42,7 +49,57 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Salesforce sends at most 100 notifications in one message.
 pub const MAX_NOTIFICATIONS: usize = 100;
 /// Deepest element nesting accepted (an Outbound Message is 5 levels deep).
-const MAX_DEPTH: usize = 32;
+pub const MAX_DEPTH: usize = 32;
+/// Most attributes on one element (Salesforce sends one or two).
+pub const MAX_ATTRIBUTES: usize = 32;
+/// Most elements in one message: 100 notifications of 1,000 fields each.
+pub const MAX_ELEMENTS: usize = 100_000;
+/// Longest text of one element: Salesforce's long text fields hold 131,072
+/// characters (up to 4 bytes each in UTF-8).
+pub const MAX_TEXT_BYTES: usize = 4 * 131_072;
+/// Most entity and character references in one message: each costs a
+/// step of its own, and Salesforce escapes only `&`, `<` and `>`.
+pub const MAX_REFERENCES: usize = 100_000;
+
+/// The namespace of an element, as far as sfsync cares: the three it knows,
+/// or another (compared, never copied).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Ns {
+    #[default]
+    None,
+    Envelope,
+    Outbound,
+    Xsi,
+    Other,
+}
+
+impl Ns {
+    fn of(uri: &[u8]) -> Ns {
+        match uri {
+            u if u == SOAP_ENV_NS.as_bytes() => Ns::Envelope,
+            u if u == OUTBOUND_NS.as_bytes() => Ns::Outbound,
+            u if u == XSI_NS.as_bytes() => Ns::Xsi,
+            _ => Ns::Other,
+        }
+    }
+
+    fn uri(self) -> Option<&'static str> {
+        match self {
+            Ns::Envelope => Some(SOAP_ENV_NS),
+            Ns::Outbound => Some(OUTBOUND_NS),
+            Ns::Xsi => Some(XSI_NS),
+            Ns::None | Ns::Other => None,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Ns::None => "(none)",
+            Ns::Other => "(another namespace)",
+            known => known.uri().unwrap_or_default(),
+        }
+    }
+}
 
 /// One parsed Outbound Message, without its `SessionId`.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,7 +205,7 @@ pub enum SoapError {
 /// A light element tree: just what an Outbound Message needs.
 #[derive(Debug, Default)]
 struct Element {
-    ns: Option<String>,
+    ns: Ns,
     name: String,
     nil: bool,
     xsi_type: Option<String>,
@@ -158,7 +215,7 @@ struct Element {
 
 impl Element {
     fn is(&self, ns: &str, name: &str) -> bool {
-        self.ns.as_deref() == Some(ns) && self.name == name
+        self.ns.uri() == Some(ns) && self.name == name
     }
 
     fn child(&self, ns: &str, name: &str) -> Option<&Element> {
@@ -191,8 +248,20 @@ fn read_tree(text: &str) -> Result<Element, SoapError> {
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
-    // Depth inside a SessionId element: its text is skipped, never kept.
-    let mut secret_depth = 0usize;
+    // Depth inside a skipped element (the SessionId, the SOAP Header,
+    // anything in the envelope but the Body): nothing in it is kept.
+    let mut skip_depth = 0usize;
+    let mut elements = 0usize;
+    let mut references = 0usize;
+    let mut count = || {
+        elements += 1;
+        if elements > MAX_ELEMENTS {
+            return Err(SoapError::NotXml(format!(
+                "more than {MAX_ELEMENTS} elements; an Outbound Message has far fewer"
+            )));
+        }
+        Ok(())
+    };
     loop {
         let (resolved, event) = reader
             .read_resolved_event()
@@ -204,9 +273,10 @@ fn read_tree(text: &str) -> Result<Element, SoapError> {
                 return Err(SoapError::NotXml("more than one root element".into()));
             }
             Event::Start(start) => {
+                count()?;
                 let element = open_element(&reader, ns?, &start)?;
-                if secret_depth > 0 || element.is(OUTBOUND_NS, "SessionId") {
-                    secret_depth += 1;
+                if skip_depth > 0 || skipped(&element, &stack) {
+                    skip_depth += 1;
                 }
                 stack.push(element);
                 if stack.len() > MAX_DEPTH {
@@ -216,30 +286,46 @@ fn read_tree(text: &str) -> Result<Element, SoapError> {
                 }
             }
             Event::Empty(start) => {
+                count()?;
                 let element = open_element(&reader, ns?, &start)?;
-                close_element(element, &mut stack, &mut root);
+                if skip_depth == 0 && !skipped(&element, &stack) {
+                    close_element(element, &mut stack, &mut root);
+                }
             }
             Event::End(_) => {
-                secret_depth = secret_depth.saturating_sub(1);
                 let element = stack
                     .pop()
                     .ok_or_else(|| SoapError::NotXml("unexpected end tag".into()))?;
-                close_element(element, &mut stack, &mut root);
+                if skip_depth > 0 {
+                    skip_depth -= 1;
+                } else {
+                    close_element(element, &mut stack, &mut root);
+                }
             }
             Event::Text(t) => {
-                let decoded = t.unescape().map_err(|e| SoapError::NotXml(e.to_string()))?;
+                if skip_depth > 0 {
+                    continue;
+                }
+                let raw = std::str::from_utf8(&t).map_err(|_| SoapError::NotUtf8)?;
+                references += raw.bytes().filter(|b| *b == b'&').count();
+                if references > MAX_REFERENCES {
+                    return Err(SoapError::NotXml(format!(
+                        "more than {MAX_REFERENCES} entity or character references; an Outbound Message has far fewer"
+                    )));
+                }
                 match stack.last_mut() {
-                    Some(top) if secret_depth == 0 => top.text.push_str(&decoded),
-                    Some(_) => {}
-                    None if decoded.trim().is_empty() => {}
+                    Some(top) => push_escaped(top, raw)?,
+                    None if raw.trim().is_empty() => {}
                     None => return Err(SoapError::NotXml("text outside the root element".into())),
                 }
             }
             Event::CData(c) => {
+                if skip_depth > 0 {
+                    continue;
+                }
                 let raw = std::str::from_utf8(&c).map_err(|_| SoapError::NotUtf8)?;
                 match stack.last_mut() {
-                    Some(top) if secret_depth == 0 => top.text.push_str(raw),
-                    Some(_) => {}
+                    Some(top) => push_text(top, raw)?,
                     None => return Err(SoapError::NotXml("CDATA outside the root element".into())),
                 }
             }
@@ -253,11 +339,75 @@ fn read_tree(text: &str) -> Result<Element, SoapError> {
     root.ok_or_else(|| SoapError::NotXml("no root element".into()))
 }
 
-/// The namespace URI an element name resolved to; an undeclared prefix is an error.
-fn owned_namespace(resolved: ResolveResult) -> Result<Option<String>, SoapError> {
+/// Whether an element's content is skipped, not stored: the SessionId (a
+/// credential), the SOAP Header, and whatever else the envelope holds
+/// besides its Body.
+fn skipped(element: &Element, stack: &[Element]) -> bool {
+    let in_envelope = stack.len() == 1 && stack[0].is(SOAP_ENV_NS, "Envelope");
+    element.is(OUTBOUND_NS, "SessionId") || (in_envelope && !element.is(SOAP_ENV_NS, "Body"))
+}
+
+/// Append escaped text (character data as it is in the document): the five
+/// predefined entities and character references decoded in one pass. A
+/// reference never decodes longer than it is written, so raw text far over
+/// the cap is refused before any decoding.
+fn push_escaped(element: &mut Element, raw: &str) -> Result<(), SoapError> {
+    if raw.len() > 8 * MAX_TEXT_BYTES {
+        return push_text(element, raw);
+    }
+    let mut rest = raw;
+    while let Some(amp) = rest.find('&') {
+        push_text(element, &rest[..amp])?;
+        let after = &rest[amp + 1..];
+        let semi = after
+            .find(';')
+            .filter(|n| *n <= 10)
+            .ok_or_else(|| SoapError::NotXml("an & that starts no entity; write &amp;".into()))?;
+        let name = &after[..semi];
+        let decoded = match name {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            _ => {
+                let code = if let Some(hex) = name.strip_prefix("#x") {
+                    u32::from_str_radix(hex, 16).ok()
+                } else if let Some(dec) = name.strip_prefix('#') {
+                    dec.parse::<u32>().ok()
+                } else {
+                    None
+                };
+                code.and_then(char::from_u32).ok_or_else(|| {
+                    SoapError::NotXml(format!(
+                        "unknown entity &{name}; (no DOCTYPE, so only the five predefined ones and character references exist)"
+                    ))
+                })?
+            }
+        };
+        let mut buf = [0u8; 4];
+        push_text(element, decoded.encode_utf8(&mut buf))?;
+        rest = &after[semi + 1..];
+    }
+    push_text(element, rest)
+}
+
+fn push_text(element: &mut Element, text: &str) -> Result<(), SoapError> {
+    if element.text.len() + text.len() > MAX_TEXT_BYTES {
+        return Err(SoapError::NotXml(format!(
+            "element {} holds more than {MAX_TEXT_BYTES} bytes of text; no Salesforce field is that long",
+            element.name
+        )));
+    }
+    element.text.push_str(text);
+    Ok(())
+}
+
+/// The namespace an element name resolved to; an undeclared prefix is an error.
+fn owned_namespace(resolved: ResolveResult) -> Result<Ns, SoapError> {
     match resolved {
-        ResolveResult::Bound(ns) => Ok(Some(String::from_utf8_lossy(ns.as_ref()).into_owned())),
-        ResolveResult::Unbound => Ok(None),
+        ResolveResult::Bound(ns) => Ok(Ns::of(ns.as_ref())),
+        ResolveResult::Unbound => Ok(Ns::None),
         ResolveResult::Unknown(prefix) => Err(SoapError::NotXml(format!(
             "namespace prefix {} is not declared",
             String::from_utf8_lossy(&prefix)
@@ -267,7 +417,7 @@ fn owned_namespace(resolved: ResolveResult) -> Result<Option<String>, SoapError>
 
 fn open_element(
     reader: &NsReader<&[u8]>,
-    ns: Option<String>,
+    ns: Ns,
     start: &BytesStart,
 ) -> Result<Element, SoapError> {
     let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
@@ -276,7 +426,15 @@ fn open_element(
         name,
         ..Element::default()
     };
-    for attr in start.attributes() {
+    // One pass: quick-xml's duplicate check is quadratic in the number of
+    // attributes, so it is off and the count is capped instead.
+    for (n, attr) in start.attributes().with_checks(false).enumerate() {
+        if n >= MAX_ATTRIBUTES {
+            return Err(SoapError::NotXml(format!(
+                "element {} has more than {MAX_ATTRIBUTES} attributes",
+                String::from_utf8_lossy(start.local_name().as_ref())
+            )));
+        }
         let attr = attr.map_err(|e| SoapError::NotXml(e.to_string()))?;
         let (attr_ns, local) = reader.resolve_attribute(attr.key);
         let is_xsi =
@@ -308,7 +466,7 @@ fn message_from_tree(root: &Element) -> Result<OutboundMessage, SoapError> {
         return Err(SoapError::NotEnvelope(format!(
             "root element is {} in namespace {}",
             root.name,
-            root.ns.as_deref().unwrap_or("(none)")
+            root.ns.describe()
         )));
     }
     let body = root
@@ -318,13 +476,7 @@ fn message_from_tree(root: &Element) -> Result<OutboundMessage, SoapError> {
         let found = body
             .children
             .first()
-            .map(|c| {
-                format!(
-                    "found {} in namespace {}",
-                    c.name,
-                    c.ns.as_deref().unwrap_or("(none)")
-                )
-            })
+            .map(|c| format!("found {} in namespace {}", c.name, c.ns.describe()))
             .unwrap_or_else(|| "the Body is empty".into());
         SoapError::NotOutboundMessage(format!("expected notifications in {OUTBOUND_NS}, {found}"))
     })?;

@@ -359,3 +359,68 @@ fn a_rendered_message_reads_back_the_same() {
     assert_eq!(again.notifications, msg.notifications);
     assert_eq!(again.organization_id, msg.organization_id);
 }
+
+#[test]
+fn hostile_shapes_are_refused_by_their_caps() {
+    let refused = |body: String, says: &str| {
+        let e = parse(body.as_bytes()).expect_err("refused");
+        assert!(e.to_string().contains(says), "{e}");
+    };
+    let many_attrs: String = (0..=MAX_ATTRIBUTES)
+        .map(|i| format!(" a{i}=\"x\""))
+        .collect();
+    refused(
+        envelope(&format!("<Notification{many_attrs}/>")),
+        "attributes",
+    );
+    refused(
+        envelope(&"<Notification/>".repeat(MAX_ELEMENTS + 1)),
+        "elements",
+    );
+    let long = "x".repeat(MAX_TEXT_BYTES + 1);
+    refused(
+        envelope(&notification(
+            "04l000000000000001",
+            "Contact",
+            &format!("<sf:Id>003000000000001AAA</sf:Id><sf:Description>{long}</sf:Description>"),
+        )),
+        "bytes of text",
+    );
+    let refs = "&amp;".repeat(MAX_REFERENCES + 1);
+    refused(
+        envelope(&notification(
+            "04l000000000000001",
+            "Contact",
+            &format!("<sf:Id>003000000000001AAA</sf:Id><sf:Description>{refs}</sf:Description>"),
+        )),
+        "references",
+    );
+    refused(
+        envelope(&notification(
+            "04l000000000000001",
+            "Contact",
+            "<sf:Id>003000000000001AAA</sf:Id><sf:Description>&bogus;</sf:Description>",
+        )),
+        "unknown entity",
+    );
+}
+
+#[test]
+fn references_decode_and_the_header_is_skipped() {
+    let body = envelope(&notification(
+        "04l000000000000001",
+        "Contact",
+        "<sf:Id>003000000000001AAA</sf:Id><sf:LastName>O&apos;Brien &amp; Sons &#x263A; &#65;&lt;&gt;&quot;</sf:LastName>",
+    ))
+    .replacen(
+        "<soapenv:Body>",
+        "<soapenv:Header><x:Session xmlns:x=\"urn:x\">secret-header-value</x:Session></soapenv:Header><soapenv:Body>",
+        1,
+    );
+    let m = parse(body.as_bytes()).expect("parses");
+    assert_eq!(
+        m.notifications[0].sobject.fields["LastName"],
+        FieldValue::Text("O'Brien & Sons \u{263A} A<>\"".into())
+    );
+    assert!(!format!("{m:?}").contains("secret-header-value"));
+}
