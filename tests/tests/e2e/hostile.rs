@@ -295,3 +295,469 @@ fn secrets_are_compared_as_sent_never_stored_and_weak_ones_warned_about() {
         "a warning never shows a value: {warnings}"
     );
 }
+
+/// One hostile request of the table.
+struct Case {
+    name: &'static str,
+    method: &'static str,
+    path: String,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+    status: u16,
+    says: &'static str,
+}
+
+fn soap_case(name: &'static str, body: String, status: u16, says: &'static str) -> Case {
+    Case {
+        name,
+        method: "POST",
+        path: format!("/sf/created?token={ENDPOINT_TOKEN}"),
+        headers: vec![("content-type", "text/xml".into())],
+        body: body.into_bytes(),
+        status,
+        says,
+    }
+}
+
+fn admin_case(
+    name: &'static str,
+    method: &'static str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+    status: u16,
+    says: &'static str,
+) -> Case {
+    Case {
+        name,
+        method,
+        path: path.to_string(),
+        headers: vec![
+            ("authorization", format!("Bearer {ADMIN_TOKEN}")),
+            ("content-type", content_type.to_string()),
+        ],
+        body: body.as_bytes().to_vec(),
+        status,
+        says,
+    }
+}
+
+/// An Outbound Message with `inner` in place of its notifications.
+fn envelope(inner: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>{ORG_ID}</OrganizationId>{inner}</notifications></soapenv:Body></soapenv:Envelope>"#
+    )
+}
+
+fn notification(fields: &str) -> String {
+    format!(
+        r#"<Notification><Id>04l000000000000001</Id><sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">{fields}</sObject></Notification>"#
+    )
+}
+
+fn table() -> Vec<Case> {
+    let id = "<sf:Id>003000000000009AAA</sf:Id>";
+    let mut cases = vec![
+        // Encodings.
+        soap_case("UTF-16 body", String::from_utf8_lossy(&[0xff, 0xfe, b'<', 0]).into_owned(), 500, "not"),
+        soap_case("empty body", String::new(), 500, ""),
+        soap_case("not XML", "hello".into(), 500, "XML"),
+        soap_case("JSON instead of SOAP", "{\"a\":1}".into(), 500, "XML"),
+        soap_case("truncated XML", envelope(&notification(id))[..200].to_string(), 500, "XML"),
+        // Entity and DOCTYPE tricks.
+        soap_case("DOCTYPE", format!("<!DOCTYPE x [<!ENTITY a \"b\">]>{}", envelope("")), 500, "DOCTYPE"),
+        soap_case("external entity", format!("<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{}", envelope("")), 500, "DOCTYPE"),
+        soap_case("undeclared entity", envelope(&notification(&format!("{id}<sf:LastName>&xxe;</sf:LastName>"))), 500, "entity"),
+        soap_case("an & that starts no entity", envelope(&notification(&format!("{id}<sf:LastName>a & b</sf:LastName>"))), 500, ""),
+        soap_case("a million references", envelope(&notification(&format!("{id}<sf:LastName>{}</sf:LastName>", "&amp;".repeat(200_000)))), 500, "references"),
+        // Namespace tricks.
+        soap_case("wrong envelope namespace", envelope("").replace("http://schemas.xmlsoap.org/soap/envelope/", "urn:evil"), 500, "Envelope"),
+        soap_case("wrong outbound namespace", envelope(&notification(id)).replace("http://soap.sforce.com/2005/09/outbound", "urn:evil"), 500, "notifications"),
+        soap_case("undeclared prefix", envelope("<q:Notification/>"), 500, "prefix"),
+        soap_case("prefix rebound to SOAP", envelope(&notification(id)).replace("xmlns:soapenv=", "xmlns:x=\"a\" xmlns:soapenv="), 200, "Ack"),
+        soap_case("a 1 MiB namespace URI", envelope(&format!("<x xmlns:q=\"{}\"/>{}", "u".repeat(1 << 20), notification(id))), 200, "Ack"),
+        // Nesting and sizes.
+        soap_case("deep nesting", envelope(&"<a>".repeat(100)), 500, "deeper"),
+        soap_case("100k elements", envelope(&"<x/>".repeat(100_001)), 500, "elements"),
+        soap_case("many attributes", envelope(&format!("<x {}/>", (0..40).map(|i| format!("a{i}=\"1\" ")).collect::<String>())), 500, "attributes"),
+        soap_case("a huge field value", envelope(&notification(&format!("{id}<sf:LastName>{}</sf:LastName>", "x".repeat(600_000)))), 500, "bytes of text"),
+        soap_case("a body just over 8 MiB", format!("{}{}", envelope(""), " ".repeat(8 << 20)), 413, "limit"),
+        soap_case("zero notifications", envelope(""), 500, "otification"),
+        soap_case("101 notifications", envelope(&(0..101).map(|n| format!(r#"<Notification><Id>04l{n:015}</Id><sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Id>003{n:012}AAA</sf:Id></sObject></Notification>"#)).collect::<String>()), 500, "100"),
+        soap_case("two roots", format!("{}<x/>", envelope(&notification(id))), 500, "root"),
+        soap_case("text outside the root", format!("{}junk", envelope(&notification(id))), 500, "outside"),
+        soap_case("foreign org", envelope(&notification(id)).replace(ORG_ID, "00D000000000099AAA"), 500, "OrganizationId"),
+        soap_case("no OrganizationId", envelope(&notification(id)).replace(&format!("<OrganizationId>{ORG_ID}</OrganizationId>"), ""), 500, "OrganizationId"),
+        // Tokens and methods.
+        Case { name: "GET on the message route", method: "GET", path: format!("/sf/created?token={ENDPOINT_TOKEN}"), headers: vec![], body: vec![], status: 405, says: "POST" },
+        Case { name: "no token", method: "POST", path: "/sf/created".into(), headers: vec![], body: envelope(&notification(id)).into_bytes(), status: 500, says: "token" },
+        Case { name: "token with a space for +", method: "POST", path: "/sf/created?token=sf%20endpoint".into(), headers: vec![], body: vec![], status: 500, says: "does not match" },
+        Case { name: "token twice, wrong first", method: "POST", path: format!("/sf/created?token=x&token={ENDPOINT_TOKEN}"), headers: vec![], body: vec![], status: 500, says: "does not match" },
+        Case { name: "a header injection attempt", method: "POST", path: format!("/sf/created?token={ENDPOINT_TOKEN}%0d%0aX-Evil:%201"), headers: vec![], body: vec![], status: 500, says: "does not match" },
+        Case { name: "admin without bearer", method: "GET", path: "/admin/stats".into(), headers: vec![], body: vec![], status: 401, says: "Authorization" },
+        Case { name: "admin with the endpoint token", method: "GET", path: "/admin/stats".into(), headers: vec![("authorization", format!("Bearer {ENDPOINT_TOKEN}"))], body: vec![], status: 401, says: "wrong" },
+        Case { name: "admin with Basic auth", method: "GET", path: "/admin/stats".into(), headers: vec![("authorization", "Basic YTpi".into())], body: vec![], status: 401, says: "Bearer" },
+    ];
+    cases.push(Case {
+        name: "Latin-1 bytes",
+        method: "POST",
+        path: format!("/sf/created?token={ENDPOINT_TOKEN}"),
+        headers: vec![("content-type", "text/xml".into())],
+        body: envelope(&notification(&format!(
+            "{id}<sf:LastName>\u{e9}</sf:LastName>"
+        )))
+        .replace('\u{e9}', "\u{1}")
+        .into_bytes()
+        .into_iter()
+        .map(|b| if b == 1 { 0xe9 } else { b })
+        .collect(),
+        status: 500,
+        says: "UTF-8",
+    });
+    cases.push(Case {
+        name: "backfill not UTF-8",
+        method: "POST",
+        path: "/admin/backfill?object=Contact".into(),
+        headers: vec![("authorization", format!("Bearer {ADMIN_TOKEN}"))],
+        body: b"Id,LastName\n003000000000001AAA,\xe9\n".to_vec(),
+        status: 400,
+        says: "UTF-8",
+    });
+    // The admin API: cursors, limits, paths, CSV.
+    cases.extend([
+        admin_case(
+            "bad cursor",
+            "GET",
+            "/admin/records?cursor=!!!",
+            "",
+            "",
+            400,
+            "cursor",
+        ),
+        admin_case(
+            "cursor for another prefix",
+            "GET",
+            "/admin/records?cursor=cnVuLzE",
+            "",
+            "",
+            400,
+            "cursor",
+        ),
+        admin_case(
+            "limit zero",
+            "GET",
+            "/admin/records?limit=0",
+            "",
+            "",
+            400,
+            "limit",
+        ),
+        admin_case(
+            "limit huge",
+            "GET",
+            "/admin/records?limit=99999999999999999999",
+            "",
+            "",
+            400,
+            "limit",
+        ),
+        admin_case(
+            "limit negative",
+            "GET",
+            "/admin/records?limit=-1",
+            "",
+            "",
+            400,
+            "limit",
+        ),
+        admin_case(
+            "bad status filter",
+            "GET",
+            "/admin/records?status=everything",
+            "",
+            "",
+            400,
+            "status",
+        ),
+        admin_case(
+            "bad date filter",
+            "GET",
+            "/admin/records?since=yesterday",
+            "",
+            "",
+            400,
+            "since",
+        ),
+        admin_case(
+            "path traversal in a record id",
+            "GET",
+            "/admin/records/Contact/..%2f..%2fmapping%2fcurrent",
+            "",
+            "",
+            404,
+            "",
+        ),
+        admin_case(
+            "dot-dot object",
+            "GET",
+            "/admin/records/../mapping",
+            "",
+            "",
+            404,
+            "",
+        ),
+        admin_case(
+            "an id with a NUL",
+            "GET",
+            "/admin/records/Contact/003%00",
+            "",
+            "",
+            404,
+            "",
+        ),
+        admin_case(
+            "unknown route",
+            "GET",
+            "/admin/../../etc/passwd",
+            "",
+            "",
+            404,
+            "",
+        ),
+        admin_case("bad run id", "GET", "/admin/runs/..%2f..", "", "", 404, ""),
+        admin_case(
+            "resend not JSON",
+            "POST",
+            "/admin/resend",
+            "application/json",
+            "{",
+            400,
+            "JSON",
+        ),
+        admin_case(
+            "resend an array",
+            "POST",
+            "/admin/resend",
+            "application/json",
+            "[1,2]",
+            400,
+            "object",
+        ),
+        admin_case(
+            "resend a traversal id",
+            "POST",
+            "/admin/resend",
+            "application/json",
+            "{\"records\":[\"Contact/../../x\"]}",
+            400,
+            "",
+        ),
+        admin_case(
+            "resend 1001 records",
+            "POST",
+            "/admin/resend",
+            "application/json",
+            &format!(
+                "{{\"records\":[{}]}}",
+                (0..1001)
+                    .map(|n| format!("\"Contact/003{n:012}AAA\""))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            400,
+            "1000",
+        ),
+        admin_case(
+            "resend unknown key",
+            "POST",
+            "/admin/resend",
+            "application/json",
+            "{\"everything\":true}",
+            400,
+            "unknown key",
+        ),
+        admin_case(
+            "backfill without object",
+            "POST",
+            "/admin/backfill",
+            "text/csv",
+            "Id\n003000000000001AAA\n",
+            400,
+            "object",
+        ),
+        admin_case(
+            "backfill bad object name",
+            "POST",
+            "/admin/backfill?object=Contact%3Bdrop",
+            "text/csv",
+            "Id\n",
+            400,
+            "object",
+        ),
+        admin_case(
+            "backfill labels as header",
+            "POST",
+            "/admin/backfill?object=Contact",
+            "text/csv",
+            "First Name,Id\nAna,003000000000001AAA\n",
+            400,
+            "API name",
+        ),
+        admin_case(
+            "backfill bad quoting",
+            "POST",
+            "/admin/backfill?object=Contact",
+            "text/csv",
+            "Id,LastName\n003000000000001AAA,\"unterminated\n",
+            200,
+            "",
+        ),
+        admin_case(
+            "backfill bad first_line",
+            "POST",
+            "/admin/backfill?object=Contact&first_line=0",
+            "text/csv",
+            "Id\n003000000000001AAA\n",
+            400,
+            "first_line",
+        ),
+        admin_case(
+            "backfill first_line with a cursor",
+            "POST",
+            "/admin/backfill?object=Contact&first_line=5&cursor=abc",
+            "text/csv",
+            "Id\n003000000000001AAA\n",
+            400,
+            "cursor",
+        ),
+        admin_case(
+            "backfill bad cursor",
+            "POST",
+            "/admin/backfill?object=Contact&cursor=zzz",
+            "text/csv",
+            "Id\n003000000000001AAA\n",
+            400,
+            "cursor",
+        ),
+        admin_case(
+            "backfill huge row",
+            "POST",
+            "/admin/backfill?object=Contact",
+            "text/csv",
+            &format!("Id,LastName\n003000000000001AAA,{}\n", "x".repeat(2 << 20)),
+            200,
+            "",
+        ),
+        admin_case(
+            "import unknown column",
+            "POST",
+            "/admin/import",
+            "text/csv",
+            "salesforce_id,zendesk\n1,2\n",
+            400,
+            "unknown column",
+        ),
+        admin_case(
+            "import empty",
+            "POST",
+            "/admin/import",
+            "text/csv",
+            "",
+            400,
+            "empty",
+        ),
+        admin_case(
+            "mapping not TOML",
+            "PUT",
+            "/admin/mapping",
+            "application/toml",
+            "[[[",
+            422,
+            "",
+        ),
+        admin_case(
+            "mapping validate garbage",
+            "POST",
+            "/admin/mapping/validate",
+            "application/toml",
+            "objects = 5",
+            422,
+            "",
+        ),
+        admin_case(
+            "repair bad limit",
+            "POST",
+            "/admin/repair/ids?limit=9999",
+            "",
+            "",
+            400,
+            "limit",
+        ),
+        admin_case(
+            "repair bad dry_run",
+            "POST",
+            "/admin/repair/ids?dry_run=maybe",
+            "",
+            "",
+            400,
+            "dry_run",
+        ),
+        admin_case(
+            "DELETE on stats",
+            "DELETE",
+            "/admin/stats",
+            "",
+            "",
+            405,
+            "GET",
+        ),
+    ]);
+    cases
+}
+
+#[test]
+fn a_table_of_hostile_requests_each_answered_with_its_error_and_nothing_written() {
+    let app = TestApp::start();
+    let cases = table();
+    assert!(cases.len() >= 60, "{} cases", cases.len());
+    let mut wrong = Vec::new();
+    for (n, case) in cases.into_iter().enumerate() {
+        still_serves(&app, 100 + n);
+        let before = app.kv_dump();
+        let resp = app.request(sfsync_tests::host::TestRequest {
+            method: case.method.into(),
+            path_and_query: case.path.clone(),
+            headers: case
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            body: case.body.clone(),
+        });
+        let text = resp.text();
+        if resp.status != case.status || !text.contains(case.says) {
+            wrong.push(format!(
+                "{}: {} {} -> {} {}",
+                case.name,
+                case.method,
+                case.path.chars().take(80).collect::<String>(),
+                resp.status,
+                text.chars().take(300).collect::<String>()
+            ));
+            continue;
+        }
+        if resp.status >= 400 {
+            let after = app.kv_dump();
+            if after != before {
+                wrong.push(format!("{}: refused, but the store changed", case.name));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} cases wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    still_serves(&app, 99);
+}
