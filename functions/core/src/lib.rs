@@ -57,3 +57,6 @@ pub mod web;
 
 #[cfg(any(test, feature = "memory"))]
 pub mod memory;
+
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz_entry;
