@@ -11,6 +11,7 @@
 //! | [`host`] | wasmtime: instances, bindings from `wit/`, requests, listening |
 //! | [`app`] | `TestApp`: start, request, restart, read the store |
 //! | [`soap`] | building Outbound Messages for tests |
+//! | [`raw_http`] | hand-written requests on a socket: declared-but-missing, chunked, trickled bodies |
 //! | [`loopback`] | the small HTTP server the fakes run on 127.0.0.1 |
 //! | [`fake_zendesk`] | a stateful fake Zendesk on 127.0.0.1, with faults |
 //! | [`fake_webhook`] | a recording JSON API on 127.0.0.1 |
@@ -25,6 +26,7 @@ pub mod kv;
 pub mod loopback;
 pub mod manifest;
 pub mod outbound;
+pub mod raw_http;
 pub mod router;
 pub mod soap;
 pub mod tls;
