@@ -137,9 +137,16 @@ impl<'a> Lines<'a> {
             self.counted = 0;
             self.newlines = 0;
         }
-        self.newlines += self.bytes[self.counted..byte]
+        // A line ends at LF, CRLF, or a CR alone (as the csv reader reads
+        // them): count every LF and every CR not followed by one.
+        let span = &self.bytes[self.counted..byte];
+        self.newlines += span
             .iter()
-            .filter(|b| **b == b'\n')
+            .enumerate()
+            .filter(|(i, b)| {
+                **b == b'\n'
+                    || (**b == b'\r' && self.bytes.get(self.counted + i + 1) != Some(&b'\n'))
+            })
             .count() as u64;
         self.counted = byte;
         self.newlines + 1
