@@ -387,6 +387,15 @@ impl TestApp {
         .unwrap_or_else(|e| panic!("reading the store: {e}"))
     }
 
+    /// The keys of the stored records (`rec/…`), in key order.
+    pub fn record_keys(&self) -> Vec<String> {
+        self.kv_dump()
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| k.starts_with("rec/"))
+            .collect()
+    }
+
     /// The app's store, opened from outside as another client would.
     fn store(&self) -> KvStore {
         KvStore::open(&self.options.kv, self.state.path())

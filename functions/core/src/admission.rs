@@ -60,19 +60,8 @@ fn declared_length(head: &Request) -> Result<Option<u64>, String> {
 /// `POST /sf/created` or `/sf/updated`: method, configuration, token, length.
 pub fn admit_outbound(head: &Request, settings: &Settings) -> Result<BodyCap, Response> {
     let refuse = |r: Refusal| Err(r.into_response());
-    if head.method != "POST" {
-        return refuse(Refusal::NotPost);
-    }
-    let Some(expected) = settings.sf_endpoint_token.as_ref() else {
-        return refuse(Refusal::NoEndpointToken);
-    };
-    if settings.sf_organization_id.is_none() {
-        return refuse(Refusal::NoOrganizationId);
-    }
-    match head.token_param("token") {
-        None => return refuse(Refusal::NoToken),
-        Some(token) if !expected.matches(&token) => return refuse(Refusal::WrongToken),
-        Some(_) => {}
+    if let Err(r) = crate::inbound::check_head(head, settings) {
+        return refuse(r);
     }
     let cap = soap::MAX_BODY_BYTES;
     match declared_length(head) {

@@ -129,6 +129,28 @@ impl Refusal {
     }
 }
 
+/// What a message must show before its body is read: `POST`, sfsync
+/// configured, the right `?token=` (compared as sent). The functions check
+/// it from the head alone ([`crate::admission`]); [`handle_outbound_message`]
+/// checks it again for callers that did not.
+pub fn check_head(req: &Request, settings: &crate::settings::Settings) -> Result<(), Refusal> {
+    if req.method != "POST" {
+        return Err(Refusal::NotPost);
+    }
+    let expected = settings
+        .sf_endpoint_token
+        .as_ref()
+        .ok_or(Refusal::NoEndpointToken)?;
+    if settings.sf_organization_id.is_none() {
+        return Err(Refusal::NoOrganizationId);
+    }
+    match req.token_param("token") {
+        None => Err(Refusal::NoToken),
+        Some(token) if !expected.matches(&token) => Err(Refusal::WrongToken),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Handle `POST /sf/created` (`Process::Created`) or `/sf/updated`.
 pub async fn handle_outbound_message<K: Kv, H: Http>(
     process: Process,
@@ -146,22 +168,8 @@ async fn receive<K: Kv, H: Http>(
     req: &Request,
     ctx: &Context<'_, K, H>,
 ) -> Result<(), Refusal> {
-    if req.method != "POST" {
-        return Err(Refusal::NotPost);
-    }
     let settings = ctx.settings;
-    let expected_token = settings
-        .sf_endpoint_token
-        .as_ref()
-        .ok_or(Refusal::NoEndpointToken)?;
-    if settings.sf_organization_id.is_none() {
-        return Err(Refusal::NoOrganizationId);
-    }
-    match req.token_param("token") {
-        None => return Err(Refusal::NoToken),
-        Some(token) if !expected_token.matches(&token) => return Err(Refusal::WrongToken),
-        Some(_) => {}
-    }
+    check_head(req, settings)?;
     let message = soap::parse(&req.body).map_err(|e| match e {
         SoapError::TooLarge { limit, .. } => Refusal::TooLarge { limit },
         e => Refusal::NotAMessage(e),

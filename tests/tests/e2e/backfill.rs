@@ -293,12 +293,7 @@ fn fifteen_and_eighteen_character_ids_are_one_record() {
     );
     assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
     assert_eq!(fake.users().len(), 1, "{:?}", fake.users());
-    let keys: Vec<String> = app
-        .kv_dump()
-        .into_iter()
-        .map(|(k, _)| k)
-        .filter(|k| k.starts_with("rec/"))
-        .collect();
+    let keys = app.record_keys();
     assert_eq!(keys, vec![format!("rec/Contact/{long}")]);
     // The admin API finds it by either form; a resend by the short form and
     // an imported reference with it reach the same record.
@@ -329,12 +324,7 @@ fn fifteen_and_eighteen_character_ids_are_one_record() {
         format!("salesforce_contact_id,zendesk_user_id\n{short},{user_id}\n"),
     );
     assert_eq!(resp.status, 200, "{}", resp.text());
-    let keys: Vec<String> = app
-        .kv_dump()
-        .into_iter()
-        .map(|(k, _)| k)
-        .filter(|k| k.starts_with("rec/"))
-        .collect();
+    let keys = app.record_keys();
     assert_eq!(
         keys,
         vec![format!("rec/Contact/{long}")],
