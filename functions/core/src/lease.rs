@@ -147,9 +147,11 @@ pub async fn claim<K: Kv>(
         Some(bytes) => bytes,
         None => {
             kv.increment(&key, 0).await?;
-            kv.get(&key)
-                .await?
-                .ok_or_else(|| KvError(format!("{key} vanished as it was created")))?
+            kv.get(&key).await?.ok_or_else(|| {
+                KvError(format!(
+                    "{key} was deleted as it was created (by hand?); nothing was synced, send again"
+                ))
+            })?
         }
     };
     let (form, seen) = read(&key, &bytes)?;
@@ -193,7 +195,11 @@ pub async fn claim<K: Kv>(
 }
 
 fn read(key: &str, bytes: &[u8]) -> Result<(Form, i64), KvError> {
-    Form::read(bytes).ok_or_else(|| KvError(format!("{key} holds a value that is not a counter")))
+    Form::read(bytes).ok_or_else(|| {
+        KvError(format!(
+            "{key} holds a value that is not a lease counter (written by something other than sfsync); delete the key to free the record"
+        ))
+    })
 }
 
 /// Give a lease back. A failure is harmless: the lease expires on its own.

@@ -159,7 +159,7 @@ pub async fn handle<K: Kv, H: Http>(
         .await;
         lease::release_all(ctx.kv, held).await;
         match outcome {
-            Ok(Some((merged, destination))) => {
+            Ok((merged, destination)) => {
                 if let Some(action) = merged {
                     reply.merged.push(Repaired {
                         record: long.clone(),
@@ -178,7 +178,6 @@ pub async fn handle<K: Kv, H: Http>(
                     None => {}
                 }
             }
-            Ok(None) => {}
             Err(action) => reply.errors.push(Repaired {
                 record: long,
                 action,
@@ -212,7 +211,8 @@ enum Found {
     Conflict(String),
 }
 
-/// Repair one record: merge a short key, then the destination record.
+/// Repair one record: merge a short key, then the destination record. What
+/// was done to each, if anything.
 async fn repair_one<K: Kv, H: Http, C: Http>(
     ctx: &Context<'_, K, H>,
     client: &Option<Client<'_, C>>,
@@ -221,7 +221,7 @@ async fn repair_one<K: Kv, H: Http, C: Http>(
     long: RecordRef,
     short_key: Option<String>,
     dry_run: bool,
-) -> Result<Option<(Option<String>, Option<Found>)>, String> {
+) -> Result<(Option<String>, Option<Found>), String> {
     let mut merged = None;
     if let Some(short_key) = &short_key {
         let existing = store::load_record(ctx.kv, &long)
@@ -264,7 +264,7 @@ async fn repair_one<K: Kv, H: Http, C: Http>(
         }
         _ => None,
     };
-    Ok((merged.is_some() || destination.is_some()).then_some((merged, destination)))
+    Ok((merged, destination))
 }
 
 /// The record to keep under the 18-character key: the newer state, with a
