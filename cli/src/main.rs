@@ -6,6 +6,7 @@
 //! subcommand lives in [`cmd`], the HTTP side in [`client`], printing in
 //! [`output`].
 
+mod batches;
 mod client;
 mod cmd;
 mod output;

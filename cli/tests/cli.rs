@@ -306,6 +306,55 @@ fn backfill_shows_a_summary_and_resumes_from_the_saved_cursor() {
     );
 }
 
+/// A references file larger than one call is sent in batches read from the
+/// file as they go; every rejection names the line of the file itself, even
+/// after a quoted field over two lines and in the last batch.
+#[test]
+fn import_sends_a_large_file_in_batches_with_the_files_own_lines() {
+    let app = TestApp::start();
+    let (base, _listener) = app.listen();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("refs.csv");
+    let mut csv = String::from("salesforce_contact_id,zendesk_user_id\r\n");
+    let mut line = 2;
+    let mut bad_lines = Vec::new();
+    for i in 0..1_205u64 {
+        if i == 3 {
+            // A quoted id over two lines: the rows after it are one line on.
+            csv.push_str(&format!("003{i:012}AAA,\"{}\r\n\"\r\n", i + 1));
+            line += 2;
+        } else if i == 700 || i == 1_204 {
+            csv.push_str(&format!("003{i:012}AAA,not-a-number\r\n"));
+            bad_lines.push(line);
+            line += 1;
+        } else {
+            csv.push_str(&format!("003{i:012}AAA,{}\r\n", i + 1));
+            line += 1;
+        }
+    }
+    std::fs::write(&file, &csv).expect("write");
+    let out = sfsync(&base, &["import", &file.to_string_lossy()]);
+    assert_eq!(out.code, 2, "{} {}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("imported 1203 references"),
+        "{}",
+        out.stdout
+    );
+    for l in &bad_lines {
+        assert!(
+            out.stderr.contains(&format!("line {l}: zendesk_user_id")),
+            "line {l} is named: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(bad_lines, vec![703, 1207]);
+    // A row of the last batch is linked.
+    let view = app
+        .admin_get("/admin/records/Contact/003000000001203AAA")
+        .json();
+    assert_eq!(view["destination"]["id"], "1204", "{view}");
+}
+
 /// HTTPS through a local TLS endpoint whose certificate a private CA
 /// signed: trusted with `--ca-cert` (or `SFSYNC_CA_CERT`), refused without,
 /// with an error that names the URL and the certificate as the cause.

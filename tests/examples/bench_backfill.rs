@@ -4,7 +4,7 @@
 //! on the dry-run destination (sfsync's own cost per row).
 //!
 //! Then the growth with file size on dry-run (`--growth`): rows/s for files
-//! of 2,000, 10,000 and 40,000 rows, sent the way `sfsync backfill` sends
+//! of 5,000, 50,000 and 200,000 rows, sent the way `sfsync backfill` sends
 //! them (each batch the header and its own rows, `first_line`), next to the
 //! same files sent whole with a cursor (each call parses the whole file).
 //! The first rate must not fall as the file grows.
@@ -133,10 +133,10 @@ fn growth() {
     let rate = |n: usize, d: Duration| n as f64 / d.as_secs_f64();
     println!("backfill on dry-run by file size (test host, one run each):");
     println!("  rows     batched (first_line)   whole file + cursor");
-    for n in [2_000, 10_000, 40_000] {
+    for n in [5_000, 50_000, 200_000] {
         let file = contacts_file(n);
         let batched = run_batched(&TestApp::start(), "Contact", &file);
-        let whole = if n <= 10_000 {
+        let whole = if n <= 5_000 {
             let t = run(&TestApp::start(), "Contact", &file);
             format!("{:>8.0} rows/s", rate(n, t))
         } else {

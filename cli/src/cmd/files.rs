@@ -24,19 +24,35 @@ pub fn export(client: &Client, output: &Path, filter: &FilterArgs) -> Result<()>
     Ok(())
 }
 
+/// Rows per import call (the server takes up to 1,000).
+const IMPORT_BATCH: usize = 500;
+
+/// Send a references file in batches read from the file as they go, so a
+/// file of any size costs one batch of memory here and per call there.
 pub fn import(client: &Client, file: &Path) -> Result<ExitCode> {
-    let body = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let result: ImportResult = client.send_typed("POST", "/admin/import", "text/csv", &body)?;
-    println!("imported {} references", result.imported);
-    for r in &result.rejected {
+    let total = crate::batches::count_rows(file)?;
+    let mut batches = crate::batches::Batches::open(file)
+        .with_context(|| format!("{} is not a CSV file", file.display()))?;
+    let bar = indicatif::ProgressBar::new(total as u64);
+    let (mut imported, mut rejected) = (0usize, Vec::new());
+    while let Some(batch) = batches.next_batch(IMPORT_BATCH)? {
+        let path = format!("/admin/import?first_line={}", batch.first_line);
+        let result: ImportResult = client.send_typed("POST", &path, "text/csv", &batch.body)?;
+        imported += result.imported;
+        rejected.extend(result.rejected);
+        bar.inc(batch.rows as u64);
+    }
+    bar.finish_and_clear();
+    println!("imported {imported} references");
+    for r in &rejected {
         eprintln!("  line {}: {}", r.line, r.error);
     }
-    if result.rejected.is_empty() {
+    if rejected.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!(
             "{} rows rejected; fix them and import those rows again",
-            result.rejected.len()
+            rejected.len()
         );
         Ok(ExitCode::from(2))
     }

@@ -57,8 +57,14 @@ pub fn backfill_csv(data: &[u8]) {
 }
 
 pub fn import_csv(data: &[u8]) {
+    let settings = crate::memory::settings_from(&[]);
     let kv = crate::memory::MemoryKv::new();
-    let _ = futures::executor::block_on(import::import(&kv, data));
+    let http = crate::memory::ScriptedHttp::default();
+    let now = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    let ctx = crate::context::Context::new(&settings, &kv, &http, now, &|| Default::default(), 1);
+    // Odd lengths read the input as a batch (first_line), even ones as a file.
+    let first_line = (data.len() % 2 == 1).then_some(2);
+    let _ = futures::executor::block_on(import::import(&ctx, data, first_line));
 }
 
 pub fn query(data: &[u8]) {

@@ -553,6 +553,30 @@ fn table() -> Vec<Case> {
             "unknown column",
         ),
         admin_case(
+            "import batch over 1000 rows",
+            "POST",
+            "/admin/import?first_line=2",
+            "text/csv",
+            &(0..1001).fold(
+                String::from("salesforce_contact_id,zendesk_user_id\n"),
+                |mut body, i| {
+                    body.push_str(&format!("003{i:012}AAA,{}\n", i + 1));
+                    body
+                },
+            ),
+            400,
+            "at most 1000 rows",
+        ),
+        admin_case(
+            "import bad first_line",
+            "POST",
+            "/admin/import?first_line=one",
+            "text/csv",
+            "salesforce_contact_id,zendesk_user_id\n003000000000001AAA,1\n",
+            400,
+            "first_line",
+        ),
+        admin_case(
             "import empty",
             "POST",
             "/admin/import",

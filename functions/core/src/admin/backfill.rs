@@ -23,6 +23,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::csv_upload::{file_line, first_line};
 use super::error::AdminError;
 use crate::context::Context;
 use crate::io::{Http, Kv};
@@ -33,6 +34,8 @@ use crate::run::{Run, RunCounts};
 use crate::sobject::{is_api_name, is_salesforce_id, FieldValue, SObject};
 use crate::store;
 use crate::web::{Request, Response};
+
+pub use super::csv_upload::{csv_reader, Lines};
 
 pub const DEFAULT_ROWS: usize = 200;
 pub const MAX_ROWS: usize = 1000;
@@ -85,72 +88,6 @@ pub fn read_csv(body: &[u8]) -> Result<CsvFile, String> {
         }
     }
     Ok(CsvFile { headers, rows })
-}
-
-/// A CSV reader over an uploaded file (UTF-8, with or without a BOM, rows of
-/// any length), and the file's text for [`Lines`]. Backfill and import
-/// read their files this way.
-pub fn csv_reader(body: &[u8]) -> Result<(&str, csv::Reader<&[u8]>), String> {
-    let text = std::str::from_utf8(body).map_err(|_| {
-        "the file is not UTF-8; export it as CSV in UTF-8 (Data Loader: Settings > Use UTF-8)"
-            .to_string()
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    Ok((text, reader))
-}
-
-/// The 1-based line each CSV record starts on (the header is line 1),
-/// counted from the text itself whatever the line endings (with CRLF the csv
-/// reader may place a record at its leading line break). Records come in
-/// file order, so each count goes on from the last one: reading a file costs
-/// one pass, not one pass per row.
-pub struct Lines<'a> {
-    bytes: &'a [u8],
-    /// Bytes counted so far, and the newlines among them.
-    counted: usize,
-    newlines: u64,
-}
-
-impl<'a> Lines<'a> {
-    pub fn new(text: &'a str) -> Lines<'a> {
-        Lines {
-            bytes: text.as_bytes(),
-            counted: 0,
-            newlines: 0,
-        }
-    }
-
-    /// The line of the record at `pos` (positions in file order).
-    pub fn at(&mut self, pos: Option<&csv::Position>) -> u64 {
-        let mut byte = pos
-            .map(|p| p.byte() as usize)
-            .unwrap_or_default()
-            .min(self.bytes.len());
-        while byte < self.bytes.len() && matches!(self.bytes[byte], b'\r' | b'\n') {
-            byte += 1;
-        }
-        if byte < self.counted {
-            // Out of order (never, from one reader): count from the start.
-            self.counted = 0;
-            self.newlines = 0;
-        }
-        // A line ends at LF, CRLF, or a CR alone (as the csv reader reads
-        // them): count every LF and every CR not followed by one.
-        let span = &self.bytes[self.counted..byte];
-        self.newlines += span
-            .iter()
-            .enumerate()
-            .filter(|(i, b)| {
-                **b == b'\n'
-                    || (**b == b'\r' && self.bytes.get(self.counted + i + 1) != Some(&b'\n'))
-            })
-            .count() as u64;
-        self.counted = byte;
-        self.newlines + 1
-    }
 }
 
 /// Key prefixes of standard objects' ids.
@@ -284,17 +221,7 @@ pub async fn handle<K: Kv, H: Http>(
     // A batch of a file: the header and only this batch's rows, the first
     // of them on file line `first_line` (the CLI sends batches this way, so
     // each call reads only its rows).
-    let first_line = match req.query_param("first_line").filter(|l| !l.is_empty()) {
-        None => None,
-        Some(l) => match l.parse::<u64>() {
-            Ok(n) if n >= 2 => Some(n),
-            _ => {
-                return Err(AdminError::BadRequest(format!(
-                    "first_line \"{l}\" must be the file line of the batch's first row (2 or more: the header is line 1)"
-                )))
-            }
-        },
-    };
+    let first_line = first_line(req)?;
     let mut file = match read_csv(&req.body) {
         Ok(f) => f,
         Err(e) => return Err(AdminError::BadRequest(e)),
@@ -314,7 +241,7 @@ pub async fn handle<K: Kv, H: Http>(
         }
         // Body line 2 is file line `first`.
         for (line, _) in &mut file.rows {
-            *line += first - 2;
+            *line = file_line(*line, Some(first));
         }
     }
     let limit = if first_line.is_some() {

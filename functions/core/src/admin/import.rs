@@ -8,15 +8,28 @@
 //! updates that destination record instead of matching by email or
 //! external id. Bad rows are reported with their line (the header is line
 //! 1) and reason; good rows are kept.
+//!
+//! A file of any size is sent in batches, as backfill's are (the CLI does):
+//! the header and at most [`MAX_ROWS`] rows, with `first_line` naming the
+//! file line of the batch's first row, so that a call costs only its rows
+//! and rejections name the file's own lines. Each link is written under its
+//! record's lease ([`crate::lease`]), so an import never overwrites a sync
+//! in progress (a busy record is rejected: import that row again).
 
 use serde::{Deserialize, Serialize};
 
-use crate::io::{Kv, KvError};
+use super::csv_upload::{csv_reader, file_line, Lines};
+use crate::context::Context;
+use crate::io::{Http, Kv, KvError};
+use crate::lease;
 use crate::record::{DestinationRef, Process, Status, SyncRecord};
 use crate::reference::RecordRef;
 use crate::settings::DestinationKind;
 use crate::sobject::normalize_id;
 use crate::store;
+
+/// Rows per call when the file is sent in batches (`first_line`).
+pub const MAX_ROWS: usize = 1000;
 
 pub const COLUMNS: &[&str] = &[
     "salesforce_contact_id",
@@ -92,9 +105,14 @@ fn links(
     Ok(out)
 }
 
-/// Import a references file.
-pub async fn import<K: Kv>(kv: &K, body: &[u8]) -> Result<ImportResult, ImportError> {
-    let (text, mut reader) = super::backfill::csv_reader(body).map_err(ImportError::BadFile)?;
+/// Import a references file, or one batch of it whose first row is on file
+/// line `first_line`.
+pub async fn import<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    body: &[u8],
+    first_line: Option<u64>,
+) -> Result<ImportResult, ImportError> {
+    let (text, mut reader) = csv_reader(body).map_err(ImportError::BadFile)?;
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| ImportError::BadFile(format!("the header row cannot be read: {e}")))?
@@ -126,12 +144,25 @@ pub async fn import<K: Kv>(kv: &K, body: &[u8]) -> Result<ImportResult, ImportEr
         imported: 0,
         rejected: Vec::new(),
     };
-    let mut lines = super::backfill::Lines::new(text);
+    if first_line.is_some() {
+        // A batch is refused whole, before anything is written.
+        let rows = csv_reader(body)
+            .map_err(ImportError::BadFile)?
+            .1
+            .into_byte_records()
+            .count();
+        if rows > MAX_ROWS {
+            return Err(ImportError::BadFile(format!(
+                "{rows} rows in one batch; send at most {MAX_ROWS} rows per call"
+            )));
+        }
+    }
+    let mut lines = Lines::new(text);
     for row in reader.records() {
         let (line, row) = match row {
-            Ok(r) => (lines.at(r.position()), r),
+            Ok(r) => (file_line(lines.at(r.position()), first_line), r),
             Err(e) => {
-                let line = lines.at(e.position());
+                let line = file_line(lines.at(e.position()), first_line);
                 result.rejected.push(Rejected {
                     line,
                     error: format!("unreadable row: {e}"),
@@ -154,31 +185,63 @@ pub async fn import<K: Kv>(kv: &K, body: &[u8]) -> Result<ImportResult, ImportEr
         match links(&get) {
             Err(error) => result.rejected.push(Rejected { line, error }),
             Ok(links) => {
+                let mut busy = None;
                 for (object, sf_id, dest_id) in links {
-                    let mut record = store::load_record(kv, &RecordRef::new(object, &sf_id))
-                        .await?
-                        .unwrap_or_else(|| {
-                            let mut r = SyncRecord::new(object, &sf_id, Process::Import);
-                            r.status = Status::Pending;
-                            r.skip_reason = None;
-                            r.last_attempt_at = None;
-                            r
-                        });
-                    let organization_ids = record
-                        .destination
-                        .as_ref()
-                        .map(|d| d.organization_ids.clone())
-                        .unwrap_or_default();
-                    record.destination = Some(DestinationRef {
-                        kind: DestinationKind::Zendesk,
-                        id: Some(dest_id),
-                        organization_ids,
-                    });
-                    store::save_record(kv, &record).await?;
+                    let reference = RecordRef::new(object, &sf_id);
+                    if let Err(until) = link(ctx, &reference, dest_id).await? {
+                        busy = Some((reference, until));
+                        break;
+                    }
                 }
-                result.imported += 1;
+                match busy {
+                    None => result.imported += 1,
+                    Some((reference, until)) => result.rejected.push(Rejected {
+                        line,
+                        error: format!(
+                            "{reference} is being synced right now (until {}); import this row again",
+                            until.format("%H:%M:%S UTC")
+                        ),
+                    }),
+                }
             }
         }
     }
     Ok(result)
+}
+
+/// Point one record at its destination record, under the record's lease.
+/// `Err(until)` when another request holds the record.
+async fn link<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    reference: &RecordRef,
+    dest_id: String,
+) -> Result<Result<(), chrono::DateTime<chrono::Utc>>, KvError> {
+    let held = match lease::hold(ctx, &[store::record_key(reference)]).await? {
+        Ok(held) => held,
+        Err(until) => return Ok(Err(until)),
+    };
+    let written = save_link(ctx.kv, reference, dest_id).await;
+    lease::release_all(ctx.kv, held).await;
+    written.map(Ok)
+}
+
+async fn save_link<K: Kv>(kv: &K, reference: &RecordRef, dest_id: String) -> Result<(), KvError> {
+    let mut record = store::load_record(kv, reference).await?.unwrap_or_else(|| {
+        let mut r = SyncRecord::new(&reference.object, &reference.id, Process::Import);
+        r.status = Status::Pending;
+        r.skip_reason = None;
+        r.last_attempt_at = None;
+        r
+    });
+    let organization_ids = record
+        .destination
+        .as_ref()
+        .map(|d| d.organization_ids.clone())
+        .unwrap_or_default();
+    record.destination = Some(DestinationRef {
+        kind: DestinationKind::Zendesk,
+        id: Some(dest_id),
+        organization_ids,
+    });
+    store::save_record(kv, &record).await
 }

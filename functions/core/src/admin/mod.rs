@@ -9,6 +9,7 @@
 //! everything. Errors are `{"error": "what is wrong and how to fix it"}`.
 
 pub mod backfill;
+pub mod csv_upload;
 pub mod error;
 pub mod export;
 pub mod filter;
@@ -112,7 +113,7 @@ async fn route<K: Kv, H: Http>(
         ("GET", ["runs"]) => runs::list(req, kv).await,
         ("GET", ["runs", id]) => runs::one(kv, id).await,
         ("GET", ["export.csv"]) => export(req, kv).await,
-        ("POST", ["import"]) => import(req, kv).await,
+        ("POST", ["import"]) => import(req, ctx).await,
         ("POST", ["pause"]) => {
             store::set_paused(kv, Some(ctx.now)).await?;
             Ok(Response::json(
@@ -200,8 +201,12 @@ async fn export<K: Kv>(req: &Request, kv: &K) -> Result<Response, AdminError> {
     )
 }
 
-async fn import<K: Kv>(req: &Request, kv: &K) -> Result<Response, AdminError> {
-    match import::import(kv, &req.body).await {
+async fn import<K: Kv, H: Http>(
+    req: &Request,
+    ctx: &Context<'_, K, H>,
+) -> Result<Response, AdminError> {
+    let first_line = csv_upload::first_line(req)?;
+    match import::import(ctx, &req.body, first_line).await {
         Ok(result) => Ok(Response::json(200, &result)),
         Err(import::ImportError::BadFile(e)) => Err(AdminError::BadRequest(e)),
         Err(import::ImportError::Kv(e)) => Err(e.into()),
