@@ -334,8 +334,10 @@ async fn link_waiting<K: Kv, H: Http>(
     }
 }
 
-/// Sync one record under its leases (the record's, and its email's for a
-/// user: two records may share one Zendesk user and its `email/` entry).
+/// Sync one record under its leases: the record's, and on Zendesk its
+/// email's for a user (two records may share one Zendesk user and its
+/// `email/` entry; the other destinations keep no such entry, so their
+/// syncs take one lease, one write fewer each way).
 async fn sync_one<K: Kv, H: Http>(
     input: SyncInput,
     state: &SyncState,
@@ -343,7 +345,9 @@ async fn sync_one<K: Kv, H: Http>(
 ) -> SyncOutcome {
     let reference = input.arrival.record();
     let mut guarded = vec![store::record_key(&reference)];
-    guarded.extend(email_key_for(ctx.kv, &input.arrival, &state.mapping).await);
+    if ctx.settings.destination == crate::settings::DestinationKind::Zendesk {
+        guarded.extend(email_key_for(ctx.kv, &input.arrival, &state.mapping).await);
+    }
     let outcome = match lease::hold(ctx, &guarded).await {
         Err(e) => Outcome::NotStored(e),
         Ok(Err(until)) => Outcome::Busy { until },
