@@ -13,8 +13,11 @@ pub struct RunFilter {
     pub until: Option<String>,
 }
 
+/// The newest runs shown.
+const SHOWN: usize = 1000;
+
 pub fn run(client: &Client, f: &RunFilter, json: bool) -> Result<()> {
-    let mut query = String::from("limit=1000");
+    let mut query = format!("limit={SHOWN}");
     for (k, v) in [
         ("process", &f.process),
         ("status", &f.status),
@@ -25,13 +28,28 @@ pub fn run(client: &Client, f: &RunFilter, json: bool) -> Result<()> {
             query.push_str(&format!("&{k}={}", enc(v)));
         }
     }
-    let page: RunsPage = client.get(&format!("/admin/runs?{query}"))?;
+    // A filtered page may come back short with a cursor (the server reads a
+    // bounded number of runs per call): follow it up to the limit.
+    let mut runs = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => format!("/admin/runs?{query}"),
+            Some(c) => format!("/admin/runs?{query}&cursor={}", enc(c)),
+        };
+        let page: RunsPage = client.get(&path)?;
+        runs.extend(page.runs);
+        match page.next_cursor {
+            Some(c) if runs.len() < SHOWN => cursor = Some(c),
+            _ => break,
+        }
+    }
+    runs.truncate(SHOWN);
     if json {
-        println!("{}", serde_json::to_string_pretty(&page.runs)?);
+        println!("{}", serde_json::to_string_pretty(&runs)?);
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = page
-        .runs
+    let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
             vec![

@@ -18,12 +18,11 @@
 
 use crate::context::Context;
 use crate::io::{Http, Kv, KvError};
-use crate::pipeline::{self, Arrival, SyncInput, SyncOptions, SyncOutcome, SyncState};
+use crate::pipeline::{self, Arrival, Outcome, SyncInput, SyncOptions, SyncOutcome, SyncState};
 use crate::record::{Process, Status};
 use crate::reference::RecordRef;
 use crate::run::Run;
 use crate::soap::{self, FaultCode, SoapError, UnusableNotification};
-use crate::store;
 use crate::web::{Request, Response};
 
 /// Why a message is refused as a whole. Each becomes its Fault in
@@ -247,6 +246,8 @@ async fn receive<K: Kv, H: Http>(
 /// Write the run of one message. The outcomes of its records are already
 /// stored, so for them a run that cannot be written costs history, not data;
 /// the caller decides what the error means for the unplaced notifications.
+/// A redelivery whose every notification was a repeat adds no run: nothing
+/// happened.
 async fn record_run<K: Kv, H: Http>(
     process: Process,
     salt: &str,
@@ -254,6 +255,9 @@ async fn record_run<K: Kv, H: Http>(
     unplaced: &[UnusableNotification],
     ctx: &Context<'_, K, H>,
 ) -> Result<(), KvError> {
+    if unplaced.is_empty() && outcomes.iter().all(|o| o.outcome == Outcome::Repeat) {
+        return Ok(());
+    }
     let mut run = Run::new(process, ctx.now, salt);
     for o in outcomes {
         o.count_in(&mut run);
@@ -267,7 +271,7 @@ async fn record_run<K: Kv, H: Http>(
         run.note(&u.label(), counted, &u.problem.to_string());
     }
     run.finished_at = ctx.current_time();
-    store::save_run(ctx.kv, &run).await
+    crate::history::record(ctx.kv, &ctx.settings.history, ctx.now, &mut run).await
 }
 
 #[cfg(test)]

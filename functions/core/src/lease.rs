@@ -34,7 +34,7 @@
 //!    again (a few times, [`SWAP_TRIES`]).
 //!
 //! The backend keeps a counter in its own form (8 bytes little-endian on
-//! SQLite, decimal text on Redis); [`Form`] writes a value back in the form
+//! SQLite, decimal text on Redis); [`crate::counter::Form`] writes a value back in the form
 //! it read. A decimal counter is `0` or at least 17 digits, so it is never
 //! taken for 8 raw bytes.
 //!
@@ -54,6 +54,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::context::Context;
+use crate::counter::Form;
 use crate::io::{Http, Kv, KvError, Swap};
 use crate::store;
 
@@ -89,32 +90,6 @@ pub enum Claim {
     Busy {
         until: DateTime<Utc>,
     },
-}
-
-/// How the backend keeps a counter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Form {
-    /// Spin's SQLite store: 8 bytes, little-endian.
-    LittleEndian,
-    /// Spin's Redis store (`INCRBY`): decimal text.
-    Decimal,
-}
-
-impl Form {
-    fn read(bytes: &[u8]) -> Option<(Form, i64)> {
-        if let Ok(raw) = <[u8; 8]>::try_from(bytes) {
-            return Some((Form::LittleEndian, i64::from_le_bytes(raw)));
-        }
-        let value = std::str::from_utf8(bytes).ok()?.parse().ok()?;
-        Some((Form::Decimal, value))
-    }
-
-    fn write(self, value: i64) -> Vec<u8> {
-        match self {
-            Form::LittleEndian => value.to_le_bytes().to_vec(),
-            Form::Decimal => value.to_string().into_bytes(),
-        }
-    }
 }
 
 fn expiry(value: i64) -> i64 {

@@ -23,6 +23,8 @@
 //! | [`run`] | the history of trigger, resend and backfill invocations |
 //! | [`mapping`] | the mapping file: checks, applying it, fingerprints |
 //! | [`store`] | every key and prefix in the key-value store, and decoding |
+//! | [`counter`] | counters the store increments, in each backend's form |
+//! | [`history`] | where runs are kept: a ring bounded by count and age, newest first |
 //! | [`lease`] | one request at a time per record, across instances and nodes |
 //! | [`waiting`] | Contacts waiting for their Account's organization, linked when it syncs |
 //! | [`destination`] | pushing a mapped record: dry-run, Zendesk, webhook |
@@ -38,8 +40,10 @@ pub mod admin;
 pub mod admission;
 pub mod budget;
 pub mod context;
+pub mod counter;
 pub mod destination;
 pub mod failure;
+pub mod history;
 pub mod inbound;
 pub mod io;
 pub mod lease;

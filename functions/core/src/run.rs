@@ -1,6 +1,6 @@
 //! Run history: one [`Run`] per trigger, resend or backfill invocation,
-//! stored by [`crate::store::save_run`]; its id starts with the start time,
-//! so key order is time order. A run counts outcomes and keeps the failed items (bounded) with
+//! kept by [`crate::history`]; its id starts with the start time and ends
+//! with its number in the history. A run counts outcomes and keeps the failed items (bounded) with
 //! their errors, so they can be passed back to resend.
 
 use chrono::{DateTime, Utc};

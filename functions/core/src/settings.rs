@@ -32,7 +32,34 @@ pub const VARIABLES: &[&str] = &[
     "sf_organization_id",
     "sf_endpoint_token",
     "admin_token",
+    "runs_kept",
+    "runs_max_age_days",
 ];
+
+/// How much run history is kept ([`crate::history`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryLimits {
+    /// The newest runs kept; an older one is overwritten by a new one.
+    pub kept: u64,
+    /// Runs older than this are hidden, and removed as new runs come.
+    pub max_age_days: u32,
+}
+
+impl HistoryLimits {
+    pub const DEFAULT_KEPT: u64 = 10_000;
+    pub const DEFAULT_MAX_AGE_DAYS: u32 = 30;
+    pub const KEPT_RANGE: std::ops::RangeInclusive<u64> = 100..=1_000_000;
+    pub const AGE_RANGE: std::ops::RangeInclusive<u32> = 1..=3650;
+}
+
+impl Default for HistoryLimits {
+    fn default() -> Self {
+        HistoryLimits {
+            kept: Self::DEFAULT_KEPT,
+            max_age_days: Self::DEFAULT_MAX_AGE_DAYS,
+        }
+    }
+}
 
 /// The default of `zendesk_url`: a valid `allowed_outbound_hosts` entry that
 /// allows nothing reachable, and means "not set".
@@ -145,6 +172,7 @@ pub struct Settings {
     /// Spin 3.x and 4.0.x such an `allowed_outbound_hosts` entry denies every
     /// outbound call of the component, whichever destination is active.
     pub blank_url_variables: Vec<&'static str>,
+    pub history: HistoryLimits,
 }
 
 /// What the host answered for one variable.
@@ -213,6 +241,20 @@ impl Settings {
                 })
             }
         };
+        let history = HistoryLimits {
+            kept: number_var(
+                "runs_kept",
+                var("runs_kept"),
+                HistoryLimits::DEFAULT_KEPT,
+                HistoryLimits::KEPT_RANGE,
+            )?,
+            max_age_days: number_var(
+                "runs_max_age_days",
+                var("runs_max_age_days"),
+                HistoryLimits::DEFAULT_MAX_AGE_DAYS,
+                HistoryLimits::AGE_RANGE,
+            )?,
+        };
         let mut blank_url_variables = Vec::new();
         let mut url_var = |name: &'static str, unset: &str| -> Result<_, ConfigError> {
             let raw = get(name).map(|v| v.trim().to_string());
@@ -250,6 +292,7 @@ impl Settings {
             sf_endpoint_token: var("sf_endpoint_token").map(Secret),
             admin_token: var("admin_token").map(Secret),
             blank_url_variables,
+            history,
         })
     }
 
@@ -280,6 +323,32 @@ impl Settings {
             15 => organization_id.len() == 18 && organization_id.starts_with(configured.as_str()),
             _ => false,
         }
+    }
+}
+
+/// A whole-number variable within `range`; unset is `default`.
+fn number_var<T>(
+    variable: &'static str,
+    value: Option<String>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some(text) = value else {
+        return Ok(default);
+    };
+    match text.parse::<T>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(ConfigError {
+            variable,
+            message: format!(
+                "\"{text}\" is not a whole number from {} to {}; leave it unset for {default}",
+                range.start(),
+                range.end()
+            ),
+        }),
     }
 }
 

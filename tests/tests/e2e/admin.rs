@@ -388,18 +388,18 @@ fn runs_are_recorded_filtered_and_their_failures_resent() {
     let runs = app.admin_get("/admin/runs").json();
     let runs = runs["runs"].as_array().expect("runs").clone();
     assert_eq!(runs.len(), 2);
-    assert_eq!(runs[0]["process"], "created");
-    assert_eq!(runs[0]["counts"]["synced"], 1);
-    assert_eq!(runs[0]["counts"]["error"], 1);
+    assert_eq!(runs[0]["process"], "updated", "newest first");
+    assert_eq!(runs[1]["process"], "created");
+    assert_eq!(runs[1]["counts"]["synced"], 1);
+    assert_eq!(runs[1]["counts"]["error"], 1);
     assert_eq!(
-        runs[0]["failed"][0]["record"],
+        runs[1]["failed"][0]["record"],
         format!("Contact/{}", contact_id(2)).as_str()
     );
-    assert!(runs[0]["failed"][0]["error"]
+    assert!(runs[1]["failed"][0]["error"]
         .as_str()
         .unwrap_or_default()
         .contains("required"));
-    assert_eq!(runs[1]["process"], "updated");
 
     let failed = app.admin_get("/admin/runs?status=failed").json();
     assert_eq!(failed["runs"].as_array().map(Vec::len), Some(1));
@@ -443,6 +443,60 @@ fn runs_are_recorded_filtered_and_their_failures_resent() {
     let resend_runs = app.admin_get("/admin/runs?process=resend").json();
     assert_eq!(resend_runs["runs"][0]["id"], resent["run_id"]);
     assert_eq!(resend_runs["runs"][0]["counts"]["error"], 1);
+}
+
+/// The history keeps the newest `runs_kept` runs, lists them newest first
+/// with a cursor, and a redelivery that only repeats adds none.
+#[test]
+fn the_run_history_is_bounded_and_newest_first() {
+    let mut variables = sfsync_tests::app::default_variables();
+    variables.insert("runs_kept".into(), "100".into());
+    let app = TestApp::with_variables(variables);
+    for i in 0..110 {
+        ack(
+            &app,
+            "/sf/updated",
+            &[contact(i, &format!("u{i}@example.com"))],
+        );
+    }
+    // Salesforce delivers the last message again: every notification repeats.
+    ack(&app, "/sf/updated", &[contact(109, "u109@example.com")]);
+    let mut ids = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = app
+            .admin_get(&format!("/admin/runs?limit=30{cursor}"))
+            .json();
+        for r in page["runs"].as_array().expect("runs") {
+            ids.push(r["id"].as_str().expect("id").to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(ids.len(), 100, "the newest runs_kept runs: {ids:?}");
+    let mut sorted = ids.clone();
+    sorted.sort_by_key(|id| {
+        std::cmp::Reverse(
+            id.rsplit_once("-r")
+                .map(|(_, n)| n.parse::<u64>().unwrap_or(0)),
+        )
+    });
+    assert_eq!(ids, sorted, "newest first");
+    assert!(
+        ids[0].ends_with("-r110"),
+        "no run for the repeat: {}",
+        ids[0]
+    );
+    let slots = app
+        .kv_dump()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("runs/slot/"))
+        .count();
+    assert_eq!(slots, 100, "older runs were overwritten, not kept");
+    let cli_order = app.admin_get("/admin/runs?limit=1").json();
+    assert_eq!(cli_order["runs"][0]["id"], ids[0].as_str());
 }
 
 #[test]

@@ -32,7 +32,6 @@ use crate::record::{Process, Status};
 use crate::reference::RecordRef;
 use crate::run::{Run, RunCounts};
 use crate::sobject::{is_api_name, is_salesforce_id, FieldValue, SObject};
-use crate::store;
 use crate::web::{Request, Response};
 
 pub use super::csv_upload::{csv_reader, Lines};
@@ -338,7 +337,7 @@ pub async fn handle<K: Kv, H: Http>(
         run.fail(&format!("line {}", r.line), &r.error);
     }
     run.finished_at = ctx.current_time();
-    let _ = store::save_run(ctx.kv, &run).await;
+    let _ = crate::history::record(ctx.kv, &ctx.settings.history, ctx.now, &mut run).await;
     let next_cursor = (end < file.rows.len()).then(|| {
         URL_SAFE_NO_PAD.encode(
             serde_json::to_vec(&Cursor {

@@ -110,8 +110,8 @@ async fn route<K: Kv, H: Http>(
         }
         ("GET", ["records", object, id]) => record_view(kv, object, id).await,
         ("GET", ["records"]) => records(req, kv).await,
-        ("GET", ["runs"]) => runs::list(req, kv).await,
-        ("GET", ["runs", id]) => runs::one(kv, id).await,
+        ("GET", ["runs"]) => runs::list(req, ctx).await,
+        ("GET", ["runs", id]) => runs::one(ctx, id).await,
         ("GET", ["export.csv"]) => export(req, kv).await,
         ("POST", ["import"]) => import(req, ctx).await,
         ("POST", ["pause"]) => {

@@ -200,7 +200,7 @@ pub async fn handle<K: Kv, H: Http>(
     }
     run.finished_at = ctx.current_time();
     if !q.dry_run {
-        store::save_run(ctx.kv, &run).await?;
+        crate::history::record(ctx.kv, &ctx.settings.history, ctx.now, &mut run).await?;
     }
     reply.run_id = run.id;
     Ok(Response::json(200, &reply))

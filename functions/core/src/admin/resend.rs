@@ -226,7 +226,7 @@ pub async fn handle<K: Kv, H: Http>(
         o.count_in(&mut run);
     }
     run.finished_at = ctx.current_time();
-    let _ = store::save_run(ctx.kv, &run).await;
+    let _ = crate::history::record(ctx.kv, &ctx.settings.history, ctx.now, &mut run).await;
     Ok(Response::json(
         200,
         &ResendReply {

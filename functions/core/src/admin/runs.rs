@@ -2,16 +2,22 @@
 //!
 //! Filters: `process` (created, updated, resend, backfill), `status`
 //! (`failed`: runs with failures, `ok`: the others), `since`/`until` on the
-//! start time, `limit` and `cursor`. Runs come oldest first (their ids start
-//! with the start time).
+//! start time, `limit` and `cursor`. Runs come newest first, from the
+//! history's ring ([`crate::history`]): a page reads a bounded number of
+//! runs, whatever the filter or the store's size, and may come back short
+//! with a `next_cursor` to go on.
 
 use super::error::AdminError;
 use crate::admin::filter::{decode_cursor, encode_cursor, parse_limit, parse_time, MAX_LIMIT};
-use crate::io::Kv;
+use crate::context::Context;
+use crate::history;
+use crate::io::{Http, Kv};
 use crate::record::Process;
 use crate::run::Run;
-use crate::store::{self, RUN_PREFIX};
 use crate::web::{Request, Response};
+
+/// What a runs cursor names: the run number to go on below.
+const CURSOR_PREFIX: &str = "runs/before/";
 
 struct RunFilter {
     process: Option<Process>,
@@ -20,7 +26,7 @@ struct RunFilter {
     until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-fn parse(req: &Request) -> Result<(RunFilter, usize, Option<String>), String> {
+fn parse(req: &Request) -> Result<(RunFilter, usize, Option<u64>), String> {
     let get = |k: &str| req.query_param(k).filter(|v| !v.is_empty());
     let process = match get("process").as_deref() {
         None => None,
@@ -49,7 +55,13 @@ fn parse(req: &Request) -> Result<(RunFilter, usize, Option<String>), String> {
     let until = get("until").map(|s| parse_time("until", &s)).transpose()?;
     let limit = parse_limit(get("limit"), MAX_LIMIT)?;
     let cursor = get("cursor")
-        .map(|c| decode_cursor(&c, RUN_PREFIX))
+        .map(|c| {
+            decode_cursor(&c, CURSOR_PREFIX).and_then(|k| {
+                k[CURSOR_PREFIX.len()..].parse::<u64>().map_err(|_| {
+                    "malformed cursor; pass back the next_cursor of the previous page unchanged, or omit it to start over".to_string()
+                })
+            })
+        })
         .transpose()?;
     Ok((
         RunFilter {
@@ -72,52 +84,40 @@ impl RunFilter {
     }
 }
 
-pub async fn list<K: Kv>(req: &Request, kv: &K) -> Result<Response, AdminError> {
+pub async fn list<K: Kv, H: Http>(
+    req: &Request,
+    ctx: &Context<'_, K, H>,
+) -> Result<Response, AdminError> {
     let (f, limit, cursor) = match parse(req) {
         Ok(p) => p,
         Err(e) => return Err(AdminError::BadRequest(e)),
     };
-    let mut after = cursor;
-    let mut runs = Vec::new();
-    let mut next = None;
-    'scan: loop {
-        let keys = store::scan(kv, RUN_PREFIX, after.as_deref(), 200).await?;
-        let done = keys.len() < 200;
-        for key in keys {
-            if let Some(r) = store::load_run_at(kv, &key).await? {
-                if f.matches(&r) {
-                    runs.push(r);
-                }
-            }
-            after = Some(key);
-            if runs.len() >= limit {
-                if !store::scan(kv, RUN_PREFIX, after.as_deref(), 1)
-                    .await?
-                    .is_empty()
-                {
-                    next = after.as_deref().map(encode_cursor);
-                }
-                break 'scan;
-            }
-        }
-        if done {
-            break;
-        }
-    }
+    let (runs, next) = history::page(
+        ctx.kv,
+        &ctx.settings.history,
+        ctx.now,
+        |r| f.matches(r),
+        limit,
+        cursor,
+    )
+    .await?;
     Ok(Response::json(
         200,
         &super::wire::RunsPage {
             runs,
-            next_cursor: next,
+            next_cursor: next.map(|n| encode_cursor(&format!("{CURSOR_PREFIX}{n}"))),
         },
     ))
 }
 
-pub async fn one<K: Kv>(kv: &K, id: &str) -> Result<Response, AdminError> {
-    match store::load_run(kv, id).await? {
+pub async fn one<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    id: &str,
+) -> Result<Response, AdminError> {
+    match history::load(ctx.kv, &ctx.settings.history, ctx.now, id).await? {
         Some(r) => Ok(Response::json(200, &r)),
         None => Err(AdminError::NotFound(format!(
-            "no run {id}; list runs with GET /admin/runs"
+            "no run {id} (runs are kept for runs_max_age_days, at most runs_kept of them); list runs with GET /admin/runs"
         ))),
     }
 }

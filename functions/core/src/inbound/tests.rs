@@ -548,8 +548,11 @@ fn one_bad_notification_never_blocks_the_others() {
     let runs: Vec<crate::run::Run> = kv
         .snapshot()
         .iter()
-        .filter(|(k, _)| k.starts_with("run/"))
-        .map(|(_, v)| serde_json::from_slice(v).expect("a run"))
+        .filter(|(k, _)| k.starts_with(crate::history::SLOT_PREFIX))
+        .map(|(_, v)| {
+            let slot: serde_json::Value = serde_json::from_slice(v).expect("a slot");
+            serde_json::from_value(slot["run"].clone()).expect("a run")
+        })
         .collect();
     assert_eq!(runs.len(), 1);
     let run = &runs[0];
@@ -655,7 +658,7 @@ fn a_destination_switch_is_not_skipped_as_already_synced() {
 fn an_unplaced_notification_is_never_acknowledged_unstored() {
     let kv = MemoryKv::new();
     let s = settings(&[]);
-    *kv.fail_prefix.borrow_mut() = Some("run/".into());
+    *kv.fail_prefix.borrow_mut() = Some(crate::history::SLOT_PREFIX.into());
     let malformed = r#"<Notification><Id>04l999999999999992</Id><sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Email>x@example.com</sf:Email></sObject></Notification>"#;
     let good = contact(
         "04l1",

@@ -1,0 +1,316 @@
+//! Where runs are kept: a ring of slots, bounded by count and by age, read
+//! newest first — without ever listing the store's keys.
+//!
+//! Every run takes the next number of one counter (`runs/seq`, an atomic
+//! `increment` on both backends, so two nodes never take the same one) and
+//! is written to slot `number mod runs_kept` (`runs/slot/…`). The slot holds
+//! the number with the run, so a reader can tell the run it expects from an
+//! older one the ring has not yet overwritten. So:
+//!
+//! - **Count.** At most `runs_kept` runs exist: the run numbered `n`
+//!   overwrites the one numbered `n - runs_kept`. Writing a run costs one
+//!   increment and one write, whatever the history's size.
+//! - **Age.** Runs that started more than `runs_max_age_days` ago are never
+//!   listed, and each new run removes up to [`TRIMS_PER_RUN`] of the oldest
+//!   expired ones (a `runs/tail` counter says where the oldest live one may
+//!   be), so that a quiet deployment does not keep old errors for ever.
+//! - **Reading.** `GET /admin/runs` starts at the newest number and walks
+//!   down: a page reads at most [`SLOTS_PER_PAGE`] slots, whatever the
+//!   filter, and hands back a cursor (the next number) when it stopped
+//!   early. `GET /admin/runs/{id}` reads one slot: a run's id ends with its
+//!   number (`…-backfill-r42`).
+//!
+//! Lowering `runs_kept` hides the runs above the new ring size; their slots
+//! stay until the store is cleared (at most the old `runs_kept` of them).
+//! Runs written before the ring (keys `run/{id}`, ids with a hexadecimal
+//! suffix) are still found by id but no longer listed.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::counter;
+use crate::io::{Kv, KvError};
+use crate::run::Run;
+use crate::settings::HistoryLimits;
+use crate::store;
+
+/// The counter of run numbers: the newest run's number.
+pub const SEQ_KEY: &str = "runs/seq";
+/// The counter below which every run is known gone (expired or overwritten).
+pub const TAIL_KEY: &str = "runs/tail";
+/// Where the slots live.
+pub const SLOT_PREFIX: &str = "runs/slot/";
+/// The most slots one page of `GET /admin/runs` reads.
+pub const SLOTS_PER_PAGE: u64 = 1_000;
+/// How many expired runs one new run removes at most.
+pub const TRIMS_PER_RUN: u64 = 2;
+
+/// What a slot holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Slot {
+    seq: u64,
+    run: Run,
+}
+
+fn slot_key(seq: u64, limits: &HistoryLimits) -> String {
+    format!("{SLOT_PREFIX}{}", seq % limits.kept.max(1))
+}
+
+fn cutoff(limits: &HistoryLimits, now: DateTime<Utc>) -> DateTime<Utc> {
+    now - Duration::days(i64::from(limits.max_age_days))
+}
+
+/// The number at the end of a ring run's id (`…-r42`).
+fn seq_of(id: &str) -> Option<u64> {
+    id.rsplit_once("-r")?.1.parse().ok()
+}
+
+async fn counter_at<K: Kv>(kv: &K, key: &str) -> Result<u64, KvError> {
+    Ok(match kv.get(key).await? {
+        None => 0,
+        Some(bytes) => counter::value(&bytes)
+            .and_then(|v| u64::try_from(v).ok())
+            .ok_or_else(|| {
+                KvError(format!(
+                    "{key} holds a value that is not a counter (written by something other than sfsync); delete the key"
+                ))
+            })?,
+    })
+}
+
+async fn load_slot<K: Kv>(
+    kv: &K,
+    seq: u64,
+    limits: &HistoryLimits,
+) -> Result<Option<Run>, KvError> {
+    let key = slot_key(seq, limits);
+    Ok(match kv.get(&key).await? {
+        None => None,
+        Some(bytes) => {
+            let slot: Slot = store::decode(&key, &bytes)?;
+            (slot.seq == seq).then_some(slot.run)
+        }
+    })
+}
+
+/// Keep `run`: give it the next number (its id ends with it), write it over
+/// the oldest run of the ring, and remove expired runs. The id is final
+/// once this returns `Ok`.
+pub async fn record<K: Kv>(
+    kv: &K,
+    limits: &HistoryLimits,
+    now: DateTime<Utc>,
+    run: &mut Run,
+) -> Result<(), KvError> {
+    let seq = u64::try_from(kv.increment(SEQ_KEY, 1).await?).unwrap_or_default();
+    let base = run.id.rsplit_once('-').map_or(run.id.as_str(), |(b, _)| b);
+    run.id = format!("{base}-r{seq}");
+    let key = slot_key(seq, limits);
+    let bytes = serde_json::to_vec(&Slot {
+        seq,
+        run: run.clone(),
+    })
+    .map_err(|e| KvError(format!("could not encode {key}: {e}")))?;
+    kv.set(&key, &bytes).await?;
+    // Removing old runs is housekeeping: a failure leaves them for the next.
+    let _ = trim(kv, limits, now, seq).await;
+    Ok(())
+}
+
+/// Remove up to [`TRIMS_PER_RUN`] of the oldest runs if they expired.
+async fn trim<K: Kv>(
+    kv: &K,
+    limits: &HistoryLimits,
+    now: DateTime<Utc>,
+    newest: u64,
+) -> Result<(), KvError> {
+    let tail = counter_at(kv, TAIL_KEY).await?;
+    // Everything at or below `newest - kept` was overwritten already.
+    let mut next = (tail + 1).max(newest.saturating_sub(limits.kept) + 1);
+    for _ in 0..TRIMS_PER_RUN {
+        if next >= newest {
+            break;
+        }
+        match load_slot(kv, next, limits).await? {
+            Some(run) if run.started_at >= cutoff(limits, now) => break,
+            Some(_) => kv.delete(&slot_key(next, limits)).await?,
+            None => {}
+        }
+        next += 1;
+    }
+    if next > tail + 1 {
+        // Concurrent trims may both advance it: the tail then skips a few
+        // runs, which the ring overwrites in time.
+        kv.increment(TAIL_KEY, (next - 1 - tail) as i64).await?;
+    }
+    Ok(())
+}
+
+/// A run by id, if kept (and not expired).
+pub async fn load<K: Kv>(
+    kv: &K,
+    limits: &HistoryLimits,
+    now: DateTime<Utc>,
+    id: &str,
+) -> Result<Option<Run>, KvError> {
+    let found = match seq_of(id) {
+        Some(seq) => load_slot(kv, seq, limits).await?.filter(|run| run.id == id),
+        None => store::load_run(kv, id).await?,
+    };
+    Ok(found.filter(|run| run.started_at >= cutoff(limits, now)))
+}
+
+/// One page of runs, newest first: those `keep` accepts, at most `limit`,
+/// starting below run number `before` (from a cursor) or at the newest.
+/// Answers the page and, when there may be more, the number to go on from.
+pub async fn page<K: Kv>(
+    kv: &K,
+    limits: &HistoryLimits,
+    now: DateTime<Utc>,
+    keep: impl Fn(&Run) -> bool,
+    limit: usize,
+    before: Option<u64>,
+) -> Result<(Vec<Run>, Option<u64>), KvError> {
+    let newest = counter_at(kv, SEQ_KEY).await?;
+    let mut seq = before.map_or(newest, |b| b.saturating_sub(1).min(newest));
+    let oldest = newest.saturating_sub(limits.kept) + 1;
+    let cutoff = cutoff(limits, now);
+    let mut runs = Vec::new();
+    let mut read = 0;
+    while seq >= oldest.max(1) {
+        if runs.len() >= limit || read >= SLOTS_PER_PAGE {
+            return Ok((runs, Some(seq + 1)));
+        }
+        read += 1;
+        if let Some(run) = load_slot(kv, seq, limits).await? {
+            if run.started_at < cutoff {
+                // Numbers follow time: everything below is older still.
+                break;
+            }
+            if keep(&run) {
+                runs.push(run);
+            }
+        }
+        seq -= 1;
+    }
+    Ok((runs, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::memory::{Backend, MemoryKv};
+    use crate::record::Process;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).expect("time")
+    }
+
+    fn keep_runs(kv: &MemoryKv, limits: &HistoryLimits, n: i64, process: Process) -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                let mut run = Run::new(process, at(i), &i.to_string());
+                block_on(record(kv, limits, at(i), &mut run)).expect("recorded");
+                run.id
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_ring_keeps_the_newest_runs_and_lists_them_newest_first() {
+        for backend in [Backend::Sqlite, Backend::Redis] {
+            let kv = MemoryKv::with_backend(backend);
+            let limits = HistoryLimits {
+                kept: 100,
+                max_age_days: 30,
+            };
+            let ids = keep_runs(&kv, &limits, 250, Process::Created);
+            let slots = kv
+                .snapshot()
+                .keys()
+                .filter(|k| k.starts_with(SLOT_PREFIX))
+                .count();
+            assert_eq!(slots, 100, "the ring never grows past runs_kept");
+            let (page1, next) =
+                block_on(page(&kv, &limits, at(300), |_| true, 30, None)).expect("page");
+            let listed: Vec<&str> = page1.iter().map(|r| r.id.as_str()).collect();
+            let newest: Vec<&str> = ids.iter().rev().take(30).map(String::as_str).collect();
+            assert_eq!(listed, newest);
+            let mut all = page1;
+            let mut cursor = next;
+            while let Some(before) = cursor {
+                let (more, next) =
+                    block_on(page(&kv, &limits, at(300), |_| true, 30, Some(before)))
+                        .expect("page");
+                all.extend(more);
+                cursor = next;
+            }
+            assert_eq!(all.len(), 100, "every kept run once");
+            assert_eq!(all.last().map(|r| r.id.as_str()), Some(ids[150].as_str()));
+            // Found by id while kept; the overwritten one is gone.
+            let kept = block_on(load(&kv, &limits, at(300), &ids[200])).expect("load");
+            assert_eq!(kept.map(|r| r.id), Some(ids[200].clone()));
+            assert!(block_on(load(&kv, &limits, at(300), &ids[10]))
+                .expect("load")
+                .is_none());
+        }
+    }
+
+    #[test]
+    fn expired_runs_are_hidden_and_removed_as_new_ones_come() {
+        let kv = MemoryKv::new();
+        let limits = HistoryLimits {
+            kept: 1_000,
+            max_age_days: 1,
+        };
+        let old = keep_runs(&kv, &limits, 5, Process::Resend);
+        let day = 86_400;
+        let mut fresh = Run::new(Process::Backfill, at(2 * day), "fresh");
+        block_on(record(&kv, &limits, at(2 * day), &mut fresh)).expect("recorded");
+        let (listed, next) =
+            block_on(page(&kv, &limits, at(2 * day), |_| true, 50, None)).expect("page");
+        assert_eq!(listed.len(), 1, "only the fresh run is listed");
+        assert_eq!(next, None);
+        assert!(block_on(load(&kv, &limits, at(2 * day), &old[4]))
+            .expect("load")
+            .is_none());
+        // Each new run removed up to two expired ones.
+        for i in 0..2 {
+            let mut run = Run::new(Process::Backfill, at(2 * day + i), "more");
+            block_on(record(&kv, &limits, at(2 * day + i), &mut run)).expect("recorded");
+        }
+        let slots = kv
+            .snapshot()
+            .keys()
+            .filter(|k| k.starts_with(SLOT_PREFIX))
+            .count();
+        assert_eq!(slots, 3, "the five expired runs are gone");
+    }
+
+    #[test]
+    fn a_filtered_page_reads_a_bounded_number_of_slots() {
+        let kv = MemoryKv::new();
+        let limits = HistoryLimits {
+            kept: 5_000,
+            max_age_days: 30,
+        };
+        keep_runs(&kv, &limits, 2_500, Process::Created);
+        let (runs, next) = block_on(page(
+            &kv,
+            &limits,
+            at(3_000),
+            |r| r.process == Process::Backfill,
+            10,
+            None,
+        ))
+        .expect("page");
+        assert!(runs.is_empty());
+        assert_eq!(
+            next,
+            Some(2_500 - SLOTS_PER_PAGE + 1),
+            "stops after SLOTS_PER_PAGE slots with a cursor"
+        );
+    }
+}
