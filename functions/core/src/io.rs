@@ -43,6 +43,26 @@ pub trait Kv {
     /// be a false report (Spin's Redis store answers it every time), so the
     /// caller reads the key to know.
     async fn swap(&self, key: &str, expected: &[u8], new: &[u8]) -> Result<Swap, KvError>;
+    /// The values of those of `keys` that exist, in any order (Spin answers
+    /// in key order). One call to the host where it has `wasi:keyvalue`
+    /// batch; the default reads one key at a time.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Vec<u8>)>, KvError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(value) = self.get(key).await? {
+                out.push((key.clone(), value));
+            }
+        }
+        Ok(out)
+    }
+    /// Write every pair: one call to the host, one transaction on Spin's
+    /// SQLite store (`MSET` on Redis). The default writes one at a time.
+    async fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), KvError> {
+        for (key, value) in entries {
+            self.set(key, value).await?;
+        }
+        Ok(())
+    }
 }
 
 /// The answer of [`Kv::swap`].

@@ -236,6 +236,46 @@ pub async fn release_all<K: Kv>(kv: &K, held: Held) {
     }
 }
 
+/// How long before its expiry a lease is still given back by a plain write.
+pub const RELEASE_MARGIN: Duration = Duration::from_secs(20);
+
+/// Write what the leases guard and give them back in one batch: one call,
+/// one transaction on SQLite. A lease is freed by a plain write here — not
+/// a compare-and-swap — which is safe while it has not expired: nobody else
+/// can hold it then. So this is done only while every lease has more than
+/// [`RELEASE_MARGIN`] left (leases last [`LEASE_TTL`], a request's calls at
+/// most [`crate::budget::REQUEST_DEADLINE`]); later, the writes go alone
+/// and each lease is given back by compare-and-swap. When the write fails,
+/// the leases are given back all the same and the error is answered.
+pub async fn write_and_release<K: Kv>(
+    kv: &K,
+    now: DateTime<Utc>,
+    mut writes: Vec<(String, Vec<u8>)>,
+    held: Held,
+) -> Result<(), KvError> {
+    let margin = RELEASE_MARGIN.as_secs() as i64;
+    let in_time = held.0.iter().all(|lease| {
+        Form::read(&lease.held).is_some_and(|(_, v)| expiry(v) > now.timestamp() + margin)
+    });
+    if in_time {
+        writes.extend(
+            held.0
+                .iter()
+                .map(|lease| (lease.key.clone(), lease.form.write(0))),
+        );
+        match kv.set_many(&writes).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                release_all(kv, held).await;
+                return Err(e);
+            }
+        }
+    }
+    let written = kv.set_many(&writes).await;
+    release_all(kv, held).await;
+    written
+}
+
 #[cfg(test)]
 mod tests {
     use futures::executor::block_on;
@@ -288,6 +328,60 @@ mod tests {
             .expect("text")
             .parse::<i64>()
             .is_ok());
+    }
+
+    fn take(kv: &MemoryKv, now: DateTime<Utc>, token: u32) -> Held {
+        match block_on(claim(kv, KEY, now, token)).expect("claim") {
+            Claim::Held(lease) => Held(vec![lease]),
+            busy => panic!("{busy:?}"),
+        }
+    }
+
+    #[test]
+    fn the_guarded_write_and_the_release_go_in_one_batch_and_free_the_lease() {
+        for backend in [Backend::Sqlite, Backend::Redis] {
+            let kv = MemoryKv::with_backend(backend);
+            let lease = take(&kv, at(0), 1);
+            let writes = vec![(KEY.to_string(), b"record".to_vec())];
+            block_on(write_and_release(&kv, at(1), writes, lease)).expect("written");
+            assert_eq!(kv.snapshot()[KEY], b"record");
+            let free = kv.snapshot()["lease/rec/Contact/003000000000001AAA"].clone();
+            assert_eq!(Form::read(&free).map(|(_, v)| v), Some(0));
+            assert!(held(&block_on(claim(&kv, KEY, at(2), 2)).expect("claim")));
+        }
+    }
+
+    #[test]
+    fn near_its_expiry_a_lease_is_given_back_only_if_still_ours() {
+        let kv = MemoryKv::new();
+        let lease = take(&kv, at(0), 1);
+        // Past the margin: a plain write could free someone else's lease, so
+        // the release is a compare-and-swap; here another request took the
+        // record after ours expired, and keeps it.
+        let late = at(LEASE_TTL.as_secs() as i64 + 1);
+        let other = take(&kv, late, 2);
+        let writes = vec![(KEY.to_string(), b"record".to_vec())];
+        block_on(write_and_release(&kv, late, writes, lease)).expect("written");
+        assert_eq!(
+            block_on(claim(&kv, KEY, late, 3)).expect("claim"),
+            Claim::Busy {
+                until: late + chrono::Duration::seconds(LEASE_TTL.as_secs() as i64)
+            },
+            "the other request's lease is untouched"
+        );
+        drop(other);
+    }
+
+    #[test]
+    fn a_failed_batch_still_gives_the_lease_back() {
+        let kv = MemoryKv::new();
+        let lease = take(&kv, at(0), 1);
+        *kv.fail_prefix.borrow_mut() = Some("rec/".into());
+        let writes = vec![(KEY.to_string(), b"record".to_vec())];
+        assert!(block_on(write_and_release(&kv, at(1), writes, lease)).is_err());
+        *kv.fail_prefix.borrow_mut() = None;
+        assert!(!kv.snapshot().contains_key(KEY), "nothing half-written");
+        assert!(held(&block_on(claim(&kv, KEY, at(2), 2)).expect("claim")));
     }
 
     #[test]

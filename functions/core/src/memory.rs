@@ -99,6 +99,26 @@ impl Kv for MemoryKv {
         Ok(())
     }
 
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Vec<u8>)>, KvError> {
+        let map = self.map.borrow();
+        Ok(keys
+            .iter()
+            .filter_map(|k| map.get(k).map(|v| (k.clone(), v.clone())))
+            .collect())
+    }
+
+    /// All or nothing, as one SQLite transaction.
+    async fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), KvError> {
+        for (key, _) in entries {
+            self.check_write(key)?;
+        }
+        let mut map = self.map.borrow_mut();
+        for (key, value) in entries {
+            map.insert(key.clone(), value.clone());
+        }
+        Ok(())
+    }
+
     async fn list_keys(
         &self,
         prefix: &str,

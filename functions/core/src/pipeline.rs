@@ -52,10 +52,8 @@ pub struct SyncState {
 
 impl SyncState {
     pub async fn load<K: Kv>(kv: &K) -> Result<SyncState, KvError> {
-        Ok(SyncState {
-            mapping: store::active_mapping(kv).await?,
-            paused: store::is_paused(kv).await?,
-        })
+        let (mapping, paused) = store::sync_settings(kv).await?;
+        Ok(SyncState { mapping, paused })
     }
 }
 
@@ -352,11 +350,24 @@ async fn sync_one<K: Kv, H: Http>(
         Err(e) => Outcome::NotStored(e),
         Ok(Err(until)) => Outcome::Busy { until },
         Ok(Ok(held)) => {
-            let outcome = sync_and_store(input, state, ctx)
-                .await
-                .unwrap_or_else(Outcome::NotStored);
-            lease::release_all(ctx.kv, held).await;
-            outcome
+            // The record is written and the leases given back in one batch.
+            let decided = sync_record(input, state, ctx).await.and_then(|(o, r)| {
+                let writes = r.as_ref().map(store::record_entry).transpose()?;
+                Ok((o, writes))
+            });
+            match decided {
+                Err(e) => {
+                    lease::release_all(ctx.kv, held).await;
+                    Outcome::NotStored(e)
+                }
+                Ok((outcome, writes)) => {
+                    let writes = writes.into_iter().collect();
+                    match lease::write_and_release(ctx.kv, ctx.current_time(), writes, held).await {
+                        Ok(()) => outcome,
+                        Err(e) => Outcome::NotStored(e),
+                    }
+                }
+            }
         }
     };
     SyncOutcome {
@@ -365,11 +376,13 @@ async fn sync_one<K: Kv, H: Http>(
     }
 }
 
-async fn sync_and_store<K: Kv, H: Http>(
+/// Decide and push one record; answers the outcome and the record to
+/// write (none when nothing changed on it).
+async fn sync_record<K: Kv, H: Http>(
     input: SyncInput,
     state: &SyncState,
     ctx: &Context<'_, K, H>,
-) -> Result<Outcome, KvError> {
+) -> Result<(Outcome, Option<SyncRecord>), KvError> {
     let SyncInput {
         process,
         arrival,
@@ -384,16 +397,16 @@ async fn sync_and_store<K: Kv, H: Http>(
         Arrival::Unusable { id, problem, .. } => {
             let record = existing
                 .unwrap_or_else(|| SyncRecord::new(&reference.object, &reference.id, process));
-            return record_unusable(record, id, problem, process, ctx).await;
+            return Ok(record_unusable(record, id, problem, process, ctx));
         }
         Arrival::Stored { .. } => {
             let Some(record) = existing else {
-                return Ok(Outcome::Unknown);
+                return Ok((Outcome::Unknown, None));
             };
             if record.source_fields.is_empty() {
-                return Ok(Outcome::NothingToSync(
+                return Ok((Outcome::NothingToSync(
                     "nothing received from Salesforce for this record yet; update it in Salesforce or backfill it".into(),
-                ));
+                ), None));
             }
             let so = SObject {
                 object_type: record.object.clone(),
@@ -426,8 +439,7 @@ async fn sync_and_store<K: Kv, H: Http>(
     if let Some(id) = &delivery {
         if record.notification_ids.contains(id) {
             ignore(&mut record, IgnoreReason::Duplicate, id);
-            store::save_record(ctx.kv, &record).await?;
-            return Ok(Outcome::Repeat);
+            return Ok((Outcome::Repeat, Some(record)));
         }
     }
     // A file row carries no delivery order of its own: without a stamp it
@@ -453,8 +465,7 @@ async fn sync_and_store<K: Kv, H: Http>(
         if let Some(id) = &delivery {
             record.remember_notification(id);
         }
-        store::save_record(ctx.kv, &record).await?;
-        return Ok(Outcome::Stale { why });
+        return Ok((Outcome::Stale { why }, Some(record)));
     }
 
     record.last_trigger = process;
@@ -472,25 +483,24 @@ async fn sync_and_store<K: Kv, H: Http>(
             record.remember_notification(id);
         }
     }
-    store::save_record(ctx.kv, &record).await?;
-    Ok(Outcome::stored(&record))
+    Ok((Outcome::stored(&record), Some(record)))
 }
 
 /// Record an unusable notification on its record: skipped for a record
 /// deleted before delivery, an `invalid` error otherwise. Nothing is pushed
 /// and the record's source fields are kept as they were.
-async fn record_unusable<K: Kv, H: Http>(
+fn record_unusable<K: Kv, H: Http>(
     mut record: SyncRecord,
     id: Option<String>,
     problem: NotificationProblem,
     process: Process,
     ctx: &Context<'_, K, H>,
-) -> Result<Outcome, KvError> {
+) -> (Outcome, Option<SyncRecord>) {
     if id
         .as_ref()
         .is_some_and(|id| record.notification_ids.contains(id))
     {
-        return Ok(Outcome::Repeat);
+        return (Outcome::Repeat, None);
     }
     record.last_trigger = process;
     if problem.is_deletion() {
@@ -504,8 +514,7 @@ async fn record_unusable<K: Kv, H: Http>(
     if let Some(id) = &id {
         record.remember_notification(id);
     }
-    store::save_record(ctx.kv, &record).await?;
-    Ok(Outcome::stored(&record))
+    (Outcome::stored(&record), Some(record))
 }
 
 /// Bring `record` up to date with `so`, the record as Salesforce sent it:

@@ -186,6 +186,13 @@ pub async fn save_record<K: Kv>(kv: &K, record: &SyncRecord) -> Result<(), KvErr
     save_json(kv, &record_key(&record.reference()), record).await
 }
 
+/// A record as the key and value [`save_record`] writes, for a batch.
+pub fn record_entry(record: &SyncRecord) -> Result<(String, Vec<u8>), KvError> {
+    let key = record_key(&record.reference());
+    let value = encode(&key, record)?;
+    Ok((key, value))
+}
+
 /// The mapping an admin put, if any.
 pub async fn stored_mapping<K: Kv>(kv: &K) -> Result<Option<StoredMapping>, KvError> {
     load_json(kv, MAPPING_KEY).await
@@ -193,11 +200,36 @@ pub async fn stored_mapping<K: Kv>(kv: &K) -> Result<Option<StoredMapping>, KvEr
 
 /// The active mapping: the admin's, if one was put, else the bundled one.
 pub async fn active_mapping<K: Kv>(kv: &K) -> Result<Mapping, KvError> {
-    match stored_mapping(kv).await? {
+    mapping_from(kv.get(MAPPING_KEY).await?.as_deref())
+}
+
+fn mapping_from(stored: Option<&[u8]>) -> Result<Mapping, KvError> {
+    match stored {
         None => Ok(Mapping::bundled()),
-        Some(stored) => Mapping::from_toml(&stored.toml)
-            .map_err(|e| KvError(format!("{MAPPING_KEY} does not load: {e}"))),
+        Some(bytes) => {
+            let stored: StoredMapping = decode(MAPPING_KEY, bytes)?;
+            Mapping::from_toml(&stored.toml)
+                .map_err(|e| KvError(format!("{MAPPING_KEY} does not load: {e}")))
+        }
     }
+}
+
+/// What every sync reads first — the active mapping and whether sync is
+/// paused — in one call.
+pub async fn sync_settings<K: Kv>(kv: &K) -> Result<(Mapping, bool), KvError> {
+    let found = kv
+        .get_many(&[MAPPING_KEY.to_string(), PAUSED_KEY.to_string()])
+        .await?;
+    let value = |key: &str| {
+        found
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_slice())
+    };
+    Ok((
+        mapping_from(value(MAPPING_KEY))?,
+        value(PAUSED_KEY).is_some(),
+    ))
 }
 
 /// Make `new` the active mapping, keeping the one it replaces in the history.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use spin_sdk::http::{ErrorCode, IncomingRequest, Method, Request, Response, SendError};
 use spin_sdk::key_value::Store;
-use spin_sdk::wit::wasi::keyvalue::{atomics, store as wasi_store};
+use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as wasi_store};
 use sync_core::admin::error::AdminError;
 use sync_core::admission::{self, BodyCap};
 use sync_core::context::Context;
@@ -119,6 +119,27 @@ impl Kv for SpinKv {
     async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         self.keys.borrow_mut().take();
         self.with_bucket(|b| atomics::increment(b, key, delta).map_err(wasi_err))
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Vec<u8>)>, KvError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.with_bucket(|b| {
+            let found = batch::get_many(b, keys).map_err(wasi_err)?;
+            Ok(found
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, v)))
+                .collect())
+        })
+    }
+
+    async fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), KvError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.keys.borrow_mut().take();
+        self.with_bucket(|b| batch::set_many(b, entries).map_err(wasi_err))
     }
 
     async fn swap(&self, key: &str, expected: &[u8], new: &[u8]) -> Result<Swap, KvError> {
