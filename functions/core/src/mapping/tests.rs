@@ -416,3 +416,103 @@ fn absent_fields_are_not_sent_and_null_is() {
     );
     assert_eq!(o.apply(&with_name).expect("maps").fields["city"], "unknown");
 }
+
+/// The bundled mapping as Rust code (`bundled.rs`): what
+/// [`bundled_is_the_config_file_as_code`] compares with the generated file.
+fn rust_source(m: &Mapping) -> String {
+    fn s(v: &str) -> String {
+        format!("{v:?}.to_string()")
+    }
+    fn map(m: &BTreeMap<String, String>) -> String {
+        if m.is_empty() {
+            return "BTreeMap::new()".into();
+        }
+        let pairs: Vec<String> = m
+            .iter()
+            .map(|(k, v)| format!("({}, {})", s(k), s(v)))
+            .collect();
+        format!("BTreeMap::from([{}])", pairs.join(", "))
+    }
+    fn opt(v: &Option<String>) -> String {
+        v.as_ref()
+            .map_or("None".into(), |v| format!("Some({})", s(v)))
+    }
+    fn source(src: &Source) -> String {
+        match src {
+            Source::Field(f) => format!("Source::Field({})", s(f)),
+            Source::Template(pieces) => {
+                let p: Vec<String> = pieces
+                    .iter()
+                    .map(|p| match p {
+                        Piece::Text(t) => format!("Piece::Text({})", s(t)),
+                        Piece::Field(f) => format!("Piece::Field({})", s(f)),
+                    })
+                    .collect();
+                format!("Source::Template(vec![{}])", p.join(", "))
+            }
+        }
+    }
+    let mut out = String::from(
+        "//! The bundled mapping (`config/mapping.toml`) as code, so that no request\n//! parses it. Generated: do not edit. After changing the file, run\n//! `SFSYNC_BLESS=1 cargo test -p sync-core bundled_is_the_config_file_as_code`.\n\nuse std::collections::{BTreeMap, BTreeSet};\n\nuse super::*;\nuse crate::record::Process;\n\npub fn mapping() -> Mapping {\n    let mut objects = BTreeMap::new();\n",
+    );
+    for (name, o) in &m.objects {
+        let triggers: Vec<String> = o
+            .triggers
+            .iter()
+            .map(|t| format!("Process::{t:?}"))
+            .collect();
+        let mut fields = String::new();
+        for (dest, r) in &o.fields {
+            let transforms: Vec<String> = r
+                .transforms
+                .iter()
+                .map(|t| format!("Transform::{t:?}"))
+                .collect();
+            fields.push_str(&format!(
+                "    fields.insert({}, FieldRule {{ source: {}, transforms: vec![{}], map: {}, fallback: {}, default: {}, required: {}, value_type: ValueType::{:?} }});\n",
+                s(dest),
+                source(&r.source),
+                transforms.join(", "),
+                map(&r.map),
+                opt(&r.fallback),
+                opt(&r.default),
+                r.required,
+                r.value_type
+            ));
+        }
+        out.push_str(&format!(
+            "    let mut fields = BTreeMap::new();\n{fields}    objects.insert({}, ObjectMapping {{ object: {}, entity: {}, key: {}, triggers: BTreeSet::from([{}]), links: {}, fields }});\n",
+            s(name),
+            s(&o.object),
+            s(&o.entity),
+            s(&o.key),
+            triggers.join(", "),
+            map(&o.links)
+        ));
+    }
+    out.push_str("    Mapping { objects }\n}\n");
+    out
+}
+
+/// `bundled.rs` is `config/mapping.toml` as code: parsed, checked, and
+/// written out. `SFSYNC_BLESS=1` rewrites it.
+#[test]
+fn bundled_is_the_config_file_as_code() {
+    let parsed = Mapping::from_toml(DEFAULT_MAPPING_TOML).expect("bundled mapping is valid");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/mapping/bundled.rs");
+    let source = rust_source(&parsed);
+    if std::env::var_os("SFSYNC_BLESS").is_some() {
+        std::fs::write(path, &source).expect("writing bundled.rs");
+        return;
+    }
+    assert_eq!(
+        Mapping::bundled(),
+        parsed,
+        "bundled.rs builds what the file says"
+    );
+    let current = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        current == source,
+        "src/mapping/bundled.rs is older than config/mapping.toml: run SFSYNC_BLESS=1 cargo test -p sync-core bundled_is_the_config_file_as_code"
+    );
+}
