@@ -105,13 +105,23 @@ fn links(
     Ok(out)
 }
 
-/// Import a references file, or one batch of it whose first row is on file
-/// line `first_line`.
-pub async fn import<K: Kv, H: Http>(
-    ctx: &Context<'_, K, H>,
-    body: &[u8],
-    first_line: Option<u64>,
-) -> Result<ImportResult, ImportError> {
+/// One readable row of a references file: its file line and the links it
+/// asks for as (object, Salesforce id, destination id).
+pub type RowLinks = (u64, Vec<(&'static str, String, String)>);
+
+/// A references file read and checked, before anything is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct References {
+    pub rows: Vec<RowLinks>,
+    pub rejected: Vec<Rejected>,
+    /// Records read (rows of any kind, blank ones included).
+    pub records: usize,
+}
+
+/// Read a references file (or one batch of it whose first row is on file
+/// line `first_line`): the header checked, each row's links or why it is
+/// rejected. No I/O: the fuzz target `import_csv` runs this.
+pub fn read_references(body: &[u8], first_line: Option<u64>) -> Result<References, ImportError> {
     let (text, mut reader) = csv_reader(body).map_err(ImportError::BadFile)?;
     let headers: Vec<String> = reader
         .headers()
@@ -140,30 +150,19 @@ pub async fn import<K: Kv, H: Http>(
             COLUMNS.join(", ")
         )));
     }
-    let mut result = ImportResult {
-        imported: 0,
+    let mut refs = References {
+        rows: Vec::new(),
         rejected: Vec::new(),
+        records: 0,
     };
-    if first_line.is_some() {
-        // A batch is refused whole, before anything is written.
-        let rows = csv_reader(body)
-            .map_err(ImportError::BadFile)?
-            .1
-            .into_byte_records()
-            .count();
-        if rows > MAX_ROWS {
-            return Err(ImportError::BadFile(format!(
-                "{rows} rows in one batch; send at most {MAX_ROWS} rows per call"
-            )));
-        }
-    }
     let mut lines = Lines::new(text);
     for row in reader.records() {
+        refs.records += 1;
         let (line, row) = match row {
             Ok(r) => (file_line(lines.at(r.position()), first_line), r),
             Err(e) => {
                 let line = file_line(lines.at(e.position()), first_line);
-                result.rejected.push(Rejected {
+                refs.rejected.push(Rejected {
                     line,
                     error: format!("unreadable row: {e}"),
                 });
@@ -183,29 +182,53 @@ pub async fn import<K: Kv, H: Http>(
                 .map(str::to_string)
         };
         match links(&get) {
-            Err(error) => result.rejected.push(Rejected { line, error }),
-            Ok(links) => {
-                let mut busy = None;
-                for (object, sf_id, dest_id) in links {
-                    let reference = RecordRef::new(object, &sf_id);
-                    if let Err(until) = link(ctx, &reference, dest_id).await? {
-                        busy = Some((reference, until));
-                        break;
-                    }
-                }
-                match busy {
-                    None => result.imported += 1,
-                    Some((reference, until)) => result.rejected.push(Rejected {
-                        line,
-                        error: format!(
-                            "{reference} is being synced right now (until {}); import this row again",
-                            until.format("%H:%M:%S UTC")
-                        ),
-                    }),
-                }
-            }
+            Err(error) => refs.rejected.push(Rejected { line, error }),
+            Ok(links) => refs.rows.push((line, links)),
         }
     }
+    Ok(refs)
+}
+
+/// Import a references file, or one batch of it whose first row is on file
+/// line `first_line`. A batch of more than [`MAX_ROWS`] rows is refused
+/// whole, before anything is written.
+pub async fn import<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    body: &[u8],
+    first_line: Option<u64>,
+) -> Result<ImportResult, ImportError> {
+    let refs = read_references(body, first_line)?;
+    if first_line.is_some() && refs.records > MAX_ROWS {
+        return Err(ImportError::BadFile(format!(
+            "{} rows in one batch; send at most {MAX_ROWS} rows per call",
+            refs.records
+        )));
+    }
+    let mut result = ImportResult {
+        imported: 0,
+        rejected: refs.rejected,
+    };
+    for (line, links) in refs.rows {
+        let mut busy = None;
+        for (object, sf_id, dest_id) in links {
+            let reference = RecordRef::new(object, &sf_id);
+            if let Err(until) = link(ctx, &reference, dest_id).await? {
+                busy = Some((reference, until));
+                break;
+            }
+        }
+        match busy {
+            None => result.imported += 1,
+            Some((reference, until)) => result.rejected.push(Rejected {
+                line,
+                error: format!(
+                    "{reference} is being synced right now (until {}); import this row again",
+                    until.format("%H:%M:%S UTC")
+                ),
+            }),
+        }
+    }
+    result.rejected.sort_by_key(|r| r.line);
     Ok(result)
 }
 
