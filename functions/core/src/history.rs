@@ -3,25 +3,25 @@
 //!
 //! Every run takes the next number of one counter (`runs/seq`, an atomic
 //! `increment` on both backends, so two nodes never take the same one) and
-//! is written to slot `number mod runs_kept` (`runs/slot/…`). The slot holds
+//! is written to slot `number mod run_retention_count` (`runs/slot/…`). The slot holds
 //! the number with the run, so a reader can tell the run it expects from an
 //! older one the ring has not yet overwritten. So:
 //!
-//! - **Count.** At most `runs_kept` runs exist: the run numbered `n`
-//!   overwrites the one numbered `n - runs_kept`. Writing a run costs one
+//! - **Count.** At most `run_retention_count` runs exist: the run numbered `n`
+//!   overwrites the one numbered `n - run_retention_count`. Writing a run costs one
 //!   increment and one write, whatever the history's size.
-//! - **Age.** Runs that started more than `runs_max_age_days` ago are never
+//! - **Age.** Runs that started more than `run_retention_days` ago are never
 //!   listed, and each new run removes up to [`TRIMS_PER_RUN`] of the oldest
 //!   expired ones (a `runs/tail` counter says where the oldest live one may
 //!   be), so that a quiet deployment does not keep old errors for ever.
 //! - **Reading.** `GET /admin/runs` starts at the newest number and walks
-//!   down: a page reads at most [`SLOTS_PER_PAGE`] slots, whatever the
+//!   down (`order=asc`: from the oldest kept, up): a page reads at most [`SLOTS_PER_PAGE`] slots, whatever the
 //!   filter, and hands back a cursor (the next number) when it stopped
 //!   early. `GET /admin/runs/{id}` reads one slot: a run's id ends with its
 //!   number (`…-backfill-r42`).
 //!
-//! Lowering `runs_kept` hides the runs above the new ring size; their slots
-//! stay until the store is cleared (at most the old `runs_kept` of them).
+//! Lowering `run_retention_count` hides the runs above the new ring size; their slots
+//! stay until the store is cleared (at most the old `run_retention_count` of them).
 //! Runs written before the ring (keys `run/{id}`, ids with a hexadecimal
 //! suffix) are still found by id but no longer listed.
 
@@ -160,40 +160,65 @@ pub async fn load<K: Kv>(
     Ok(found.filter(|run| run.started_at >= cutoff(limits, now)))
 }
 
-/// One page of runs, newest first: those `keep` accepts, at most `limit`,
-/// starting below run number `before` (from a cursor) or at the newest.
-/// Answers the page and, when there may be more, the number to go on from.
+/// The order of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    NewestFirst,
+    OldestFirst,
+}
+
+/// One page of runs in `order`: those `keep` accepts, at most `limit`,
+/// going on from run number `from` (a cursor's; not included) or from the
+/// newest (the oldest kept). Answers the page and, when there may be more,
+/// the number to go on from.
 pub async fn page<K: Kv>(
     kv: &K,
     limits: &HistoryLimits,
     now: DateTime<Utc>,
     keep: impl Fn(&Run) -> bool,
     limit: usize,
-    before: Option<u64>,
+    order: Order,
+    from: Option<u64>,
 ) -> Result<(Vec<Run>, Option<u64>), KvError> {
     let newest = counter_at(kv, SEQ_KEY).await?;
-    let mut seq = before.map_or(newest, |b| b.saturating_sub(1).min(newest));
-    let oldest = newest.saturating_sub(limits.kept) + 1;
+    let oldest = (newest.saturating_sub(limits.kept) + 1).max(1);
     let cutoff = cutoff(limits, now);
+    let mut seq = match (order, from) {
+        (Order::NewestFirst, None) => newest,
+        (Order::NewestFirst, Some(f)) => f.saturating_sub(1).min(newest),
+        (Order::OldestFirst, None) => oldest.max(counter_at(kv, TAIL_KEY).await? + 1),
+        (Order::OldestFirst, Some(f)) => (f + 1).max(oldest),
+    };
     let mut runs = Vec::new();
     let mut read = 0;
-    while seq >= oldest.max(1) {
+    while (oldest..=newest).contains(&seq) {
         if runs.len() >= limit || read >= SLOTS_PER_PAGE {
-            return Ok((runs, Some(seq + 1)));
+            return Ok((runs, Some(next_from(seq, order))));
         }
         read += 1;
         if let Some(run) = load_slot(kv, seq, limits).await? {
-            if run.started_at < cutoff {
+            match (run.started_at < cutoff, order) {
                 // Numbers follow time: everything below is older still.
-                break;
-            }
-            if keep(&run) {
-                runs.push(run);
+                (true, Order::NewestFirst) => break,
+                (true, Order::OldestFirst) => {}
+                (false, _) if keep(&run) => runs.push(run),
+                (false, _) => {}
             }
         }
-        seq -= 1;
+        seq = match order {
+            Order::NewestFirst => seq - 1,
+            Order::OldestFirst => seq + 1,
+        };
     }
     Ok((runs, None))
+}
+
+/// The cursor number for a page that stops before reading `seq`.
+fn next_from(seq: u64, order: Order) -> u64 {
+    match order {
+        Order::NewestFirst => seq + 1,
+        Order::OldestFirst => seq - 1,
+    }
 }
 
 #[cfg(test)]
@@ -232,22 +257,49 @@ mod tests {
                 .keys()
                 .filter(|k| k.starts_with(SLOT_PREFIX))
                 .count();
-            assert_eq!(slots, 100, "the ring never grows past runs_kept");
-            let (page1, next) =
-                block_on(page(&kv, &limits, at(300), |_| true, 30, None)).expect("page");
+            assert_eq!(slots, 100, "the ring never grows past run_retention_count");
+            let (page1, next) = block_on(page(
+                &kv,
+                &limits,
+                at(300),
+                |_| true,
+                30,
+                Order::NewestFirst,
+                None,
+            ))
+            .expect("page");
             let listed: Vec<&str> = page1.iter().map(|r| r.id.as_str()).collect();
             let newest: Vec<&str> = ids.iter().rev().take(30).map(String::as_str).collect();
             assert_eq!(listed, newest);
             let mut all = page1;
             let mut cursor = next;
             while let Some(before) = cursor {
-                let (more, next) =
-                    block_on(page(&kv, &limits, at(300), |_| true, 30, Some(before)))
-                        .expect("page");
+                let (more, next) = block_on(page(
+                    &kv,
+                    &limits,
+                    at(300),
+                    |_| true,
+                    30,
+                    Order::NewestFirst,
+                    Some(before),
+                ))
+                .expect("page");
                 all.extend(more);
                 cursor = next;
             }
             assert_eq!(all.len(), 100, "every kept run once");
+            let (oldest, _) = block_on(page(
+                &kv,
+                &limits,
+                at(300),
+                |_| true,
+                3,
+                Order::OldestFirst,
+                None,
+            ))
+            .expect("page");
+            let oldest: Vec<&str> = oldest.iter().map(|r| r.id.as_str()).collect();
+            assert_eq!(oldest, [&ids[150], &ids[151], &ids[152]]);
             assert_eq!(all.last().map(|r| r.id.as_str()), Some(ids[150].as_str()));
             // Found by id while kept; the overwritten one is gone.
             let kept = block_on(load(&kv, &limits, at(300), &ids[200])).expect("load");
@@ -269,8 +321,16 @@ mod tests {
         let day = 86_400;
         let mut fresh = Run::new(Process::Backfill, at(2 * day), "fresh");
         block_on(record(&kv, &limits, at(2 * day), &mut fresh)).expect("recorded");
-        let (listed, next) =
-            block_on(page(&kv, &limits, at(2 * day), |_| true, 50, None)).expect("page");
+        let (listed, next) = block_on(page(
+            &kv,
+            &limits,
+            at(2 * day),
+            |_| true,
+            50,
+            Order::NewestFirst,
+            None,
+        ))
+        .expect("page");
         assert_eq!(listed.len(), 1, "only the fresh run is listed");
         assert_eq!(next, None);
         assert!(block_on(load(&kv, &limits, at(2 * day), &old[4]))
@@ -303,6 +363,7 @@ mod tests {
             at(3_000),
             |r| r.process == Process::Backfill,
             10,
+            Order::NewestFirst,
             None,
         ))
         .expect("page");

@@ -32,8 +32,8 @@ pub const VARIABLES: &[&str] = &[
     "sf_organization_id",
     "sf_endpoint_token",
     "admin_token",
-    "runs_kept",
-    "runs_max_age_days",
+    "run_retention_count",
+    "run_retention_days",
 ];
 
 /// How much run history is kept ([`crate::history`]).
@@ -46,7 +46,7 @@ pub struct HistoryLimits {
 }
 
 impl HistoryLimits {
-    pub const DEFAULT_KEPT: u64 = 10_000;
+    pub const DEFAULT_KEPT: u64 = 100_000;
     pub const DEFAULT_MAX_AGE_DAYS: u32 = 30;
     pub const KEPT_RANGE: std::ops::RangeInclusive<u64> = 100..=1_000_000;
     pub const AGE_RANGE: std::ops::RangeInclusive<u32> = 1..=3650;
@@ -243,14 +243,14 @@ impl Settings {
         };
         let history = HistoryLimits {
             kept: number_var(
-                "runs_kept",
-                var("runs_kept"),
+                "run_retention_count",
+                var("run_retention_count"),
                 HistoryLimits::DEFAULT_KEPT,
                 HistoryLimits::KEPT_RANGE,
             )?,
             max_age_days: number_var(
-                "runs_max_age_days",
-                var("runs_max_age_days"),
+                "run_retention_days",
+                var("run_retention_days"),
                 HistoryLimits::DEFAULT_MAX_AGE_DAYS,
                 HistoryLimits::AGE_RANGE,
             )?,

@@ -194,6 +194,7 @@ fn bad_inputs_are_4xx_json_that_names_the_fix() {
             "unknown process",
         ),
         ("GET", "/admin/runs?status=meh", "", vec![], 400, "failed"),
+        ("GET", "/admin/runs?order=sideways", "", vec![], 400, "asc"),
         ("GET", "/admin/runs/nope", "", vec![], 404, "no run"),
         (
             "GET",
@@ -445,12 +446,12 @@ fn runs_are_recorded_filtered_and_their_failures_resent() {
     assert_eq!(resend_runs["runs"][0]["counts"]["error"], 1);
 }
 
-/// The history keeps the newest `runs_kept` runs, lists them newest first
+/// The history keeps the newest `run_retention_count` runs, lists them newest first
 /// with a cursor, and a redelivery that only repeats adds none.
 #[test]
 fn the_run_history_is_bounded_and_newest_first() {
     let mut variables = sfsync_tests::app::default_variables();
-    variables.insert("runs_kept".into(), "100".into());
+    variables.insert("run_retention_count".into(), "100".into());
     let app = TestApp::with_variables(variables);
     for i in 0..110 {
         ack(
@@ -475,7 +476,11 @@ fn the_run_history_is_bounded_and_newest_first() {
             None => break,
         }
     }
-    assert_eq!(ids.len(), 100, "the newest runs_kept runs: {ids:?}");
+    assert_eq!(
+        ids.len(),
+        100,
+        "the newest run_retention_count runs: {ids:?}"
+    );
     let mut sorted = ids.clone();
     sorted.sort_by_key(|id| {
         std::cmp::Reverse(
@@ -495,8 +500,18 @@ fn the_run_history_is_bounded_and_newest_first() {
         .filter(|(k, _)| k.starts_with("runs/slot/"))
         .count();
     assert_eq!(slots, 100, "older runs were overwritten, not kept");
-    let cli_order = app.admin_get("/admin/runs?limit=1").json();
-    assert_eq!(cli_order["runs"][0]["id"], ids[0].as_str());
+    let oldest = app.admin_get("/admin/runs?limit=2&order=asc").json();
+    assert_eq!(
+        oldest["runs"][0]["id"],
+        ids[99].as_str(),
+        "order=asc: the oldest kept"
+    );
+    assert_eq!(oldest["runs"][1]["id"], ids[98].as_str());
+    let next = oldest["next_cursor"].as_str().expect("more");
+    let again = app.admin_get(&format!("/admin/runs?limit=1&order=asc&cursor={next}"));
+    assert_eq!(again.json()["runs"][0]["id"], ids[97].as_str());
+    let crossed = app.admin_get(&format!("/admin/runs?cursor={next}"));
+    assert_eq!(crossed.status, 400, "{}", crossed.text());
 }
 
 #[test]

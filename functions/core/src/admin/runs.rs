@@ -1,8 +1,9 @@
 //! `GET /admin/runs` and `GET /admin/runs/{id}`: the run history.
 //!
-//! Filters: `process` (created, updated, resend, backfill), `status`
+//! Filters: `process` (created, updated, resend, backfill, …), `status`
 //! (`failed`: runs with failures, `ok`: the others), `since`/`until` on the
-//! start time, `limit` and `cursor`. Runs come newest first, from the
+//! start time, `limit` and `cursor`; `order=asc` for oldest first. Runs come
+//! newest first by default, from the
 //! history's ring ([`crate::history`]): a page reads a bounded number of
 //! runs, whatever the filter or the store's size, and may come back short
 //! with a `next_cursor` to go on.
@@ -10,14 +11,14 @@
 use super::error::AdminError;
 use crate::admin::filter::{decode_cursor, encode_cursor, parse_limit, parse_time, MAX_LIMIT};
 use crate::context::Context;
-use crate::history;
+use crate::history::{self, Order};
 use crate::io::{Http, Kv};
 use crate::record::Process;
 use crate::run::Run;
 use crate::web::{Request, Response};
 
-/// What a runs cursor names: the run number to go on below.
-const CURSOR_PREFIX: &str = "runs/before/";
+/// What a runs cursor names: the run number to go on from, and the order.
+const CURSOR_PREFIX: &str = "runs/from/";
 
 struct RunFilter {
     process: Option<Process>,
@@ -26,7 +27,9 @@ struct RunFilter {
     until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-fn parse(req: &Request) -> Result<(RunFilter, usize, Option<u64>), String> {
+type Query = (RunFilter, usize, Order, Option<u64>);
+
+fn parse(req: &Request) -> Result<Query, String> {
     let get = |k: &str| req.query_param(k).filter(|v| !v.is_empty());
     let process = match get("process").as_deref() {
         None => None,
@@ -54,12 +57,25 @@ fn parse(req: &Request) -> Result<(RunFilter, usize, Option<u64>), String> {
     let since = get("since").map(|s| parse_time("since", &s)).transpose()?;
     let until = get("until").map(|s| parse_time("until", &s)).transpose()?;
     let limit = parse_limit(get("limit"), MAX_LIMIT)?;
+    let order = match get("order").as_deref() {
+        None | Some("desc") => Order::NewestFirst,
+        Some("asc") => Order::OldestFirst,
+        Some(other) => {
+            return Err(format!(
+                "unknown order \"{other}\"; use desc (newest first, the default) or asc"
+            ))
+        }
+    };
     let cursor = get("cursor")
         .map(|c| {
             decode_cursor(&c, CURSOR_PREFIX).and_then(|k| {
-                k[CURSOR_PREFIX.len()..].parse::<u64>().map_err(|_| {
-                    "malformed cursor; pass back the next_cursor of the previous page unchanged, or omit it to start over".to_string()
-                })
+                let (dir, n) = k[CURSOR_PREFIX.len()..].split_once('/').unwrap_or(("", ""));
+                match (dir, n.parse::<u64>()) {
+                    ("desc", Ok(n)) if order == Order::NewestFirst => Ok(n),
+                    ("asc", Ok(n)) if order == Order::OldestFirst => Ok(n),
+                    ("desc" | "asc", Ok(_)) => Err("this cursor is for the other order; pass the same order as for the first page".to_string()),
+                    _ => Err("malformed cursor; pass back the next_cursor of the previous page unchanged, or omit it to start over".to_string()),
+                }
             })
         })
         .transpose()?;
@@ -71,6 +87,7 @@ fn parse(req: &Request) -> Result<(RunFilter, usize, Option<u64>), String> {
             until,
         },
         limit,
+        order,
         cursor,
     ))
 }
@@ -88,7 +105,7 @@ pub async fn list<K: Kv, H: Http>(
     req: &Request,
     ctx: &Context<'_, K, H>,
 ) -> Result<Response, AdminError> {
-    let (f, limit, cursor) = match parse(req) {
+    let (f, limit, order, cursor) = match parse(req) {
         Ok(p) => p,
         Err(e) => return Err(AdminError::BadRequest(e)),
     };
@@ -98,14 +115,19 @@ pub async fn list<K: Kv, H: Http>(
         ctx.now,
         |r| f.matches(r),
         limit,
+        order,
         cursor,
     )
     .await?;
+    let dir = match order {
+        Order::NewestFirst => "desc",
+        Order::OldestFirst => "asc",
+    };
     Ok(Response::json(
         200,
         &super::wire::RunsPage {
             runs,
-            next_cursor: next.map(|n| encode_cursor(&format!("{CURSOR_PREFIX}{n}"))),
+            next_cursor: next.map(|n| encode_cursor(&format!("{CURSOR_PREFIX}{dir}/{n}"))),
         },
     ))
 }
@@ -117,7 +139,7 @@ pub async fn one<K: Kv, H: Http>(
     match history::load(ctx.kv, &ctx.settings.history, ctx.now, id).await? {
         Some(r) => Ok(Response::json(200, &r)),
         None => Err(AdminError::NotFound(format!(
-            "no run {id} (runs are kept for runs_max_age_days, at most runs_kept of them); list runs with GET /admin/runs"
+            "no run {id} (runs are kept for run_retention_days, at most run_retention_count of them); list runs with GET /admin/runs"
         ))),
     }
 }
