@@ -189,7 +189,7 @@ fn object(name: &str, path: &str, t: &Table, p: &mut Problems) -> Option<ObjectM
                             "unknown trigger {}{}; use \"created\" and/or \"updated\"",
                             other
                                 .map(|o| format!("\"{o}\""))
-                                .unwrap_or_else(|| item.to_string()),
+                                .unwrap_or_else(|| shown(item)),
                             hint(other.unwrap_or_default(), &["created", "updated"])
                         ),
                     ),
@@ -377,7 +377,7 @@ fn rule(path: &str, t: &Table, p: &mut Problems) -> Option<FieldRule> {
                             "unknown transform \"{}\"{}; known transforms: {}",
                             item.as_str()
                                 .map(str::to_string)
-                                .unwrap_or_else(|| item.to_string()),
+                                .unwrap_or_else(|| shown(item)),
                             hint(name, &names),
                             names.join(", ")
                         ),
@@ -586,4 +586,18 @@ pub fn check_object_for_destination(
         }
     }
     p.0
+}
+
+/// A TOML value in a problem's message (the `display` half of the toml crate
+/// is not built into the components).
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{s:?}"),
+        Value::Integer(n) => n.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Boolean(b) => b.to_string(),
+        Value::Datetime(d) => d.to_string(),
+        Value::Array(_) => "(an array)".to_string(),
+        Value::Table(_) => "(a table)".to_string(),
+    }
 }
