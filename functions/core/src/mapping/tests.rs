@@ -453,8 +453,11 @@ fn rust_source(m: &Mapping) -> String {
         }
     }
     let mut out = String::from(
-        "//! The bundled mapping (`config/mapping.toml`) as code, so that no request\n//! parses it. Generated: do not edit. After changing the file, run\n//! `SFSYNC_BLESS=1 cargo test -p sync-core bundled_is_the_config_file_as_code`.\n\nuse std::collections::{BTreeMap, BTreeSet};\n\nuse super::*;\nuse crate::record::Process;\n\npub fn mapping() -> Mapping {\n    let mut objects = BTreeMap::new();\n",
+        "//! The bundled mapping (`config/mapping.toml`) as code, so that no request\n//! parses it. Generated: do not edit. After changing the file, run\n//! `SFSYNC_BLESS=1 cargo test -p sync-core bundled_is_the_config_file_as_code`\n//! (until then the components parse the file, as [`SOURCE`] differs).\n\nuse std::collections::{BTreeMap, BTreeSet};\n\nuse super::*;\nuse crate::record::Process;\n\n",
     );
+    out.push_str(&format!(
+        "/// The file this code was generated from.\npub const SOURCE: &str = {DEFAULT_MAPPING_TOML:?};\n\npub fn mapping() -> Mapping {{\n    let mut objects = BTreeMap::new();\n"
+    ));
     for (name, o) in &m.objects {
         let triggers: Vec<String> = o
             .triggers
