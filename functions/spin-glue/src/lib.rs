@@ -13,10 +13,15 @@ use std::task::Poll;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use spin_sdk::http::{ErrorCode, IncomingRequest, Method, Request, Response, SendError};
+use futures::SinkExt as _;
+use spin_sdk::http::{
+    ErrorCode, Fields, IncomingRequest, Method, OutgoingResponse, Request, Response,
+    ResponseOutparam, SendError,
+};
 use spin_sdk::key_value::Store;
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as wasi_store};
 use sync_core::admin::error::AdminError;
+use sync_core::admin::Reply;
 use sync_core::admission::{self, BodyCap};
 use sync_core::context::Context;
 use sync_core::inbound::Refusal;
@@ -434,16 +439,62 @@ pub async fn outbound_message(trigger: Process, req: IncomingRequest) -> Respons
 
 /// `admin`: every `/admin/...` route but resend. The bearer and length are
 /// checked before the body is read.
-pub async fn admin(req: IncomingRequest) -> Response {
+pub async fn admin(req: IncomingRequest, out: ResponseOutparam) {
     let env = match Env::open(Caller::AdminTooling) {
         Ok(env) => env,
-        Err(resp) => return resp,
+        Err(resp) => return send_whole(out, resp).await,
     };
     let req = match admitted(req, |h| admission::admit_admin(h, &env.settings)).await {
         Ok(req) => req,
-        Err(resp) => return from_core(resp),
+        Err(resp) => return send_whole(out, from_core(resp)).await,
     };
-    from_core(sync_core::admin::handle(&req, &env.context()).await)
+    match sync_core::admin::handle_streaming(&req, &env.context()).await {
+        Reply::Whole(resp) => send_whole(out, from_core(resp)).await,
+        Reply::Export(head, mut export) => {
+            // Each page of the export is written as it is read; a store
+            // failure part-way cuts the body short (the client sees an
+            // incomplete transfer), since the status is already sent.
+            let response = OutgoingResponse::new(head_fields(&head));
+            let _ = response.set_status_code(head.status);
+            let mut body = response.take_body();
+            out.set(response);
+            loop {
+                match export.next_chunk(&env.kv).await {
+                    Ok(Some(chunk)) => {
+                        if body.send(chunk).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        eprintln!("sfsync admin: export cut short: {e}");
+                        return;
+                    }
+                }
+            }
+            let _ = body.close().await;
+        }
+    }
+}
+
+fn head_fields(resp: &web::Response) -> Fields {
+    let entries: Vec<(String, Vec<u8>)> = resp
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+        .collect();
+    Fields::from_list(&entries).unwrap_or_else(|_| Fields::new())
+}
+
+/// Write a whole response to the outparam.
+async fn send_whole(out: ResponseOutparam, resp: Response) {
+    let body = resp.body().to_vec();
+    match OutgoingResponse::try_from(resp) {
+        Ok(response) => {
+            let _ = out.set_with_body(response, body).await;
+        }
+        Err(e) => eprintln!("sfsync admin: could not answer: {e}"),
+    }
 }
 
 /// `resend`: push stored records again with the current mapping.

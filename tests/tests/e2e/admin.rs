@@ -514,6 +514,40 @@ fn the_run_history_is_bounded_and_newest_first() {
     assert_eq!(crossed.status, 400, "{}", crossed.text());
 }
 
+/// An export larger than one page streams page after page: the header
+/// once, every record once, a filter applied across pages, and a bad filter
+/// still answered as JSON before anything is sent.
+#[test]
+fn a_large_export_streams_every_record_once() {
+    let app = TestApp::start();
+    for m in 0..11 {
+        let records: Vec<Record> = (0..100)
+            .map(|i| {
+                let n = m * 100 + i;
+                contact(n, &format!("e{n}@example.com"))
+            })
+            .collect();
+        ack(&app, "/sf/created", &records);
+    }
+    ack(&app, "/sf/created", &[nameless(5_000)]);
+    let resp = app.admin_get("/admin/export.csv");
+    assert_eq!(resp.status, 200);
+    let mut reader = csv::Reader::from_reader(resp.body.as_slice());
+    let ids: Vec<String> = reader
+        .records()
+        .map(|r| r.expect("row")[1].to_string())
+        .collect();
+    assert_eq!(ids.len(), 1_101, "every record, the header once");
+    let unique: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), 1_101, "no record twice");
+    let errors = app.admin_get("/admin/export.csv?status=error");
+    let rows = errors.body.iter().filter(|b| **b == b'\n').count();
+    assert_eq!(rows, 2, "the header and the one failed record");
+    let bad = app.admin_get("/admin/export.csv?status=sideways");
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("\"error\""), "{}", bad.text());
+}
+
 #[test]
 fn export_is_rfc4180_csv_of_the_record_view() {
     let app = TestApp::start();

@@ -1,6 +1,13 @@
 //! `GET /admin/export.csv`: every record matching the filters as CSV
 //! (RFC 4180 quoting), header row first, in the column order of the
 //! contract.
+//!
+//! The export streams: [`Export`] hands out the CSV one page of records at
+//! a time ([`filter::MAX_LIMIT`]), and the admin function writes each piece
+//! to the response as it comes, so an export of any size holds one page in
+//! memory. Errors found before the first byte (a bad filter) are answered
+//! as JSON; a store failure in the middle can only cut the response short,
+//! which a client sees as an incomplete transfer.
 
 use crate::admin::filter::{self, Filter};
 use crate::io::{Kv, KvError};
@@ -54,26 +61,64 @@ fn row(r: &SyncRecord) -> Vec<String> {
     ]
 }
 
-/// The whole export.
-pub async fn csv<K: Kv>(kv: &K, filter: &Filter) -> Result<Vec<u8>, KvError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+/// An export in progress: the filter and where the next piece starts.
+#[derive(Debug, Clone)]
+pub struct Export {
+    filter: Filter,
+    cursor: Option<String>,
+    header_sent: bool,
+    done: bool,
+}
+
+fn write_rows<'a>(
+    rows: impl Iterator<Item = Vec<String>>,
+    header: Option<&'a [&'a str]>,
+) -> Result<Vec<u8>, KvError> {
     let err = |e: csv::Error| KvError(format!("writing CSV: {e}"));
-    w.write_record(COLUMNS).map_err(err)?;
-    let mut cursor: Option<String> = None;
-    loop {
-        let (records, next) =
-            filter::page(kv, filter, filter::MAX_LIMIT, cursor.as_deref()).await?;
-        for r in &records {
-            w.write_record(row(r)).map_err(err)?;
-        }
-        match next {
-            Some(c) => cursor = filter::decode_cursor(&c, crate::store::RECORD_PREFIX).ok(),
-            None => break,
-        }
-        if cursor.is_none() {
-            break;
-        }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    if let Some(h) = header {
+        w.write_record(h).map_err(err)?;
+    }
+    for r in rows {
+        w.write_record(r).map_err(err)?;
     }
     w.into_inner()
         .map_err(|e| KvError(format!("writing CSV: {e}")))
+}
+
+impl Export {
+    pub fn new(filter: Filter) -> Export {
+        Export {
+            filter,
+            cursor: None,
+            header_sent: false,
+            done: false,
+        }
+    }
+
+    /// The next piece of the CSV — the header with the first page, then a
+    /// page at a time — or `None` when everything was handed out.
+    pub async fn next_chunk<K: Kv>(&mut self, kv: &K) -> Result<Option<Vec<u8>>, KvError> {
+        if self.done {
+            return Ok(None);
+        }
+        let (records, next) =
+            filter::page(kv, &self.filter, filter::MAX_LIMIT, self.cursor.as_deref()).await?;
+        self.cursor =
+            next.and_then(|c| filter::decode_cursor(&c, crate::store::RECORD_PREFIX).ok());
+        self.done = self.cursor.is_none();
+        let header = (!self.header_sent).then_some(COLUMNS);
+        self.header_sent = true;
+        write_rows(records.iter().map(row), header).map(Some)
+    }
+}
+
+/// The whole export at once (tests, and callers that want one body).
+pub async fn csv<K: Kv>(kv: &K, filter: &Filter) -> Result<Vec<u8>, KvError> {
+    let mut export = Export::new(filter.clone());
+    let mut out = Vec::new();
+    while let Some(chunk) = export.next_chunk(kv).await? {
+        out.extend(chunk);
+    }
+    Ok(out)
 }

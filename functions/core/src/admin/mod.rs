@@ -77,7 +77,27 @@ pub fn is_dashboard(req: &Request) -> bool {
         )
 }
 
-/// Handle any `/admin/...` request (the `admin` function).
+/// What the admin function answers: a whole response, or the head of a
+/// streamed CSV export and the export to write after it.
+pub enum Reply {
+    Whole(Response),
+    Export(Response, export::Export),
+}
+
+/// Handle any `/admin/...` request, with the export streamed (the `admin`
+/// function writes [`Reply::Export`]'s pieces as they come).
+pub async fn handle_streaming<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> Reply {
+    let path = req.path.trim_end_matches('/');
+    if req.method == "GET" && path == "/admin/export.csv" {
+        return match authorize(ctx.settings, req).and_then(|()| export_head(req)) {
+            Ok((head, export)) => Reply::Export(head, export),
+            Err(e) => Reply::Whole(e.into_response()),
+        };
+    }
+    Reply::Whole(handle(req, ctx).await)
+}
+
+/// Handle any `/admin/...` request (the export as one body).
 pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> Response {
     if is_dashboard(req) {
         return Response::new(200, "text/html; charset=utf-8", DASHBOARD)
@@ -180,7 +200,8 @@ async fn records<K: Kv>(req: &Request, kv: &K) -> Result<Response, AdminError> {
     ))
 }
 
-async fn export<K: Kv>(req: &Request, kv: &K) -> Result<Response, AdminError> {
+/// The export's checks, headers and state, before any record is read.
+fn export_head(req: &Request) -> Result<(Response, export::Export), AdminError> {
     for key in ["limit", "cursor"] {
         if req.query_param(key).is_some_and(|v| !v.is_empty()) {
             return Err(AdminError::BadRequest(format!(
@@ -188,17 +209,20 @@ async fn export<K: Kv>(req: &Request, kv: &K) -> Result<Response, AdminError> {
             )));
         }
     }
-    let f = match filter::Filter::from_query(req) {
-        Ok(f) => f,
-        Err(e) => return Err(AdminError::BadRequest(e)),
-    };
-    let body = export::csv(kv, &f).await?;
-    Ok(
-        Response::new(200, "text/csv; charset=utf-8", body).with_header(
-            "content-disposition",
-            "attachment; filename=\"sfsync-records.csv\"",
-        ),
-    )
+    let f = filter::Filter::from_query(req).map_err(AdminError::BadRequest)?;
+    let head = Response::new(200, "text/csv; charset=utf-8", Vec::new()).with_header(
+        "content-disposition",
+        "attachment; filename=\"sfsync-records.csv\"",
+    );
+    Ok((head, export::Export::new(f)))
+}
+
+async fn export<K: Kv>(req: &Request, kv: &K) -> Result<Response, AdminError> {
+    let (mut head, mut export) = export_head(req)?;
+    while let Some(chunk) = export.next_chunk(kv).await? {
+        head.body.extend(chunk);
+    }
+    Ok(head)
 }
 
 async fn import<K: Kv, H: Http>(
