@@ -233,6 +233,13 @@ mod tests {
         DateTime::from_timestamp(1_700_000_000 + secs, 0).expect("time")
     }
 
+    fn slots(kv: &MemoryKv) -> usize {
+        kv.snapshot()
+            .keys()
+            .filter(|k| k.starts_with(SLOT_PREFIX))
+            .count()
+    }
+
     fn keep_runs(kv: &MemoryKv, limits: &HistoryLimits, n: i64, process: Process) -> Vec<String> {
         (0..n)
             .map(|i| {
@@ -252,12 +259,11 @@ mod tests {
                 max_age_days: 30,
             };
             let ids = keep_runs(&kv, &limits, 250, Process::Created);
-            let slots = kv
-                .snapshot()
-                .keys()
-                .filter(|k| k.starts_with(SLOT_PREFIX))
-                .count();
-            assert_eq!(slots, 100, "the ring never grows past run_retention_count");
+            assert_eq!(
+                slots(&kv),
+                100,
+                "the ring never grows past run_retention_count"
+            );
             let (page1, next) = block_on(page(
                 &kv,
                 &limits,
@@ -341,12 +347,7 @@ mod tests {
             let mut run = Run::new(Process::Backfill, at(2 * day + i), "more");
             block_on(record(&kv, &limits, at(2 * day + i), &mut run)).expect("recorded");
         }
-        let slots = kv
-            .snapshot()
-            .keys()
-            .filter(|k| k.starts_with(SLOT_PREFIX))
-            .count();
-        assert_eq!(slots, 3, "the five expired runs are gone");
+        assert_eq!(slots(&kv), 3, "the five expired runs are gone");
     }
 
     #[test]
