@@ -25,6 +25,8 @@
 //! Runs written before the ring (keys `run/{id}`, ids with a hexadecimal
 //! suffix) are still found by id but no longer listed.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +44,8 @@ pub const TAIL_KEY: &str = "runs/tail";
 pub const SLOT_PREFIX: &str = "runs/slot/";
 /// The most slots one page of `GET /admin/runs` reads.
 pub const SLOTS_PER_PAGE: u64 = 1_000;
+/// How many slots one batched read of a page takes.
+pub const READ_AHEAD: u64 = 100;
 /// How many expired runs one new run removes at most.
 pub const TRIMS_PER_RUN: u64 = 2;
 
@@ -189,14 +193,37 @@ pub async fn page<K: Kv>(
         (Order::OldestFirst, None) => oldest.max(counter_at(kv, TAIL_KEY).await? + 1),
         (Order::OldestFirst, Some(f)) => (f + 1).max(oldest),
     };
+    let step = |seq: u64| match order {
+        Order::NewestFirst => seq.checked_sub(1),
+        Order::OldestFirst => Some(seq + 1),
+    };
     let mut runs = Vec::new();
     let mut read = 0;
+    // Slots are read ahead in batches (one get_many each).
+    let mut window: BTreeMap<u64, Run> = BTreeMap::new();
+    let mut fetched_to: Option<u64> = None;
     while (oldest..=newest).contains(&seq) {
         if runs.len() >= limit || read >= SLOTS_PER_PAGE {
             return Ok((runs, Some(next_from(seq, order))));
         }
         read += 1;
-        if let Some(run) = load_slot(kv, seq, limits).await? {
+        let fetched = fetched_to.is_some_and(|end| match order {
+            Order::NewestFirst => seq >= end,
+            Order::OldestFirst => seq <= end,
+        });
+        if !fetched {
+            let ahead = READ_AHEAD.min(SLOTS_PER_PAGE - read + 1);
+            let mut seqs = vec![seq];
+            while (seqs.len() as u64) < ahead {
+                match seqs.last().copied().and_then(step) {
+                    Some(n) if (oldest..=newest).contains(&n) => seqs.push(n),
+                    _ => break,
+                }
+            }
+            fetched_to = seqs.last().copied();
+            window = load_slots(kv, &seqs, limits).await?;
+        }
+        if let Some(run) = window.remove(&seq) {
             match (run.started_at < cutoff, order) {
                 // Numbers follow time: everything below is older still.
                 (true, Order::NewestFirst) => break,
@@ -205,12 +232,29 @@ pub async fn page<K: Kv>(
                 (false, _) => {}
             }
         }
-        seq = match order {
-            Order::NewestFirst => seq - 1,
-            Order::OldestFirst => seq + 1,
-        };
+        match step(seq) {
+            Some(n) => seq = n,
+            None => break,
+        }
     }
     Ok((runs, None))
+}
+
+/// The runs in the slots of `seqs`, by number (one batched read).
+async fn load_slots<K: Kv>(
+    kv: &K,
+    seqs: &[u64],
+    limits: &HistoryLimits,
+) -> Result<BTreeMap<u64, Run>, KvError> {
+    let keys: Vec<String> = seqs.iter().map(|n| slot_key(*n, limits)).collect();
+    let mut out = BTreeMap::new();
+    for (key, bytes) in kv.get_many(&keys).await? {
+        let slot: Slot = store::decode(&key, &bytes)?;
+        if seqs.contains(&slot.seq) {
+            out.insert(slot.seq, slot.run);
+        }
+    }
+    Ok(out)
 }
 
 /// The cursor number for a page that stops before reading `seq`.
