@@ -308,32 +308,26 @@ mod tests {
                 100,
                 "the ring never grows past run_retention_count"
             );
-            let (page1, next) = block_on(page(
-                &kv,
-                &limits,
-                at(300),
-                |_| true,
-                30,
-                Order::NewestFirst,
-                None,
-            ))
-            .expect("page");
-            let listed: Vec<&str> = page1.iter().map(|r| r.id.as_str()).collect();
-            let newest: Vec<&str> = ids.iter().rev().take(30).map(String::as_str).collect();
-            assert_eq!(listed, newest);
-            let mut all = page1;
-            let mut cursor = next;
-            while let Some(before) = cursor {
-                let (more, next) = block_on(page(
+            let newest_page = |from| {
+                block_on(page(
                     &kv,
                     &limits,
                     at(300),
                     |_| true,
                     30,
                     Order::NewestFirst,
-                    Some(before),
+                    from,
                 ))
-                .expect("page");
+                .expect("page")
+            };
+            let (page1, next) = newest_page(None);
+            let listed: Vec<&str> = page1.iter().map(|r| r.id.as_str()).collect();
+            let newest: Vec<&str> = ids.iter().rev().take(30).map(String::as_str).collect();
+            assert_eq!(listed, newest);
+            let mut all = page1;
+            let mut cursor = next;
+            while let Some(before) = cursor {
+                let (more, next) = newest_page(Some(before));
                 all.extend(more);
                 cursor = next;
             }
