@@ -219,6 +219,17 @@ Exits 2 when some records need a person (two Zendesk records, one under each for
         #[arg(long, default_value_t = 100)]
         batch: usize,
     },
+    /// Rebuild the record index that stats, record lists and exports read.
+    #[command(
+        after_help = "Run once after upgrading from a version without the index (the README's Upgrading
+notes), or when the counts of `sfsync status` look wrong. Best while few messages arrive.
+Example:\n  sfsync reindex"
+    )]
+    Reindex {
+        /// Find records by listing every key, not through the previous index.
+        #[arg(long)]
+        from_keys: bool,
+    },
     /// Send an Outbound Message built from a TOML/JSON record description.
     #[command(
         after_help = "Example (contact.toml):\n  object = \"Contact\"\n  nulls = [\"Phone\"]\n  [fields]\n  Id = \"003000000000001AAA\"\n  Email = \"ana@example.com\"\n  FirstName = \"Ana\"\n  LastName = \"Lima\"\n\n  sfsync send-sample contact.toml --endpoint-token dev-endpoint-token --org-id 00D000000000062EAA"
@@ -310,6 +321,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
         )),
         Command::RepairIds { dry_run, batch } => cmd::repair::run(&client, dry_run, batch),
+        Command::Reindex { from_keys } => done(cmd::reindex::run(&client, from_keys)),
         Command::SendSample {
             file,
             updated,

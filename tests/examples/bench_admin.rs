@@ -1,121 +1,199 @@
-//! Benchmark: the admin API over 50,000 records, through the built
-//! components on the test host: stats, a filtered list page, a full paging
-//! pass, and the CSV export. The baseline, measured in the same run, is
-//! reading the same 50,000 values straight from the SQLite store (no
-//! component), so the ratio shows what the admin API adds.
+//! Benchmark: what the admin API costs as the store grows. The same figures
+//! at 10,000 and at 1,000,000 records (and as many runs), through the built
+//! components on the test host: a filtered page of 100, stats, a page of
+//! runs, and the first MiB of the CSV export — each in time and in
+//! key-value calls. Read through the record index, none of them may grow
+//! with the store; the ratio column says whether they do.
 //!
-//! Run: `./scripts/bench`.
+//! The store is seeded with the core's own index code (natively, in memory,
+//! then written to the app's SQLite file in one transaction), as if every
+//! record had been synced: 10 % errors, 10 % skipped, 10 % pending.
+//!
+//! Run: `./scripts/bench` (`--small` for 10,000 and 100,000).
 
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use sfsync_tests::app::TestApp;
+use chrono::{DateTime, Utc};
+use futures::executor::block_on;
+use sfsync_tests::app::{default_variables, TestApp, ADMIN_TOKEN};
+use sync_core::history;
+use sync_core::index;
+use sync_core::memory::MemoryKv;
+use sync_core::record::{DestinationRef, Process, Status, SyncRecord};
+use sync_core::run::Run;
+use sync_core::settings::DestinationKind;
+use sync_core::settings::HistoryLimits;
+use sync_core::store::Generation;
 
-const RECORDS: usize = 50_000;
-
-fn record(n: usize) -> (String, Vec<u8>) {
-    let id = format!("003{n:012}AAA");
-    let status = match n % 10 {
-        0 => "error",
-        1 => "skipped",
-        2 => "pending",
-        _ => "synced",
-    };
-    let value = json!({
-        "object": "Contact",
-        "salesforce_id": id,
-        "links": {"AccountId": "001000000000001AAA"},
-        "destination": {"kind": "zendesk", "id": (9000 + n).to_string(), "organization_ids": ["77"]},
-        "status": status,
-        "skip_reason": if status == "skipped" { Some("no mapped field changed") } else { None },
-        "ever_synced": status != "pending",
-        "first_synced_at": "2026-11-20T10:15:01Z",
-        "last_synced_at": "2026-11-20T10:15:01Z",
-        "last_attempt_at": "2026-11-20T10:15:01Z",
-        "last_error": if status == "error" { Some(json!({"kind": "permanent", "http_status": 422, "message": "Email: x is already being used by another user", "at": "2026-11-20T10:15:01Z"})) } else { None },
-        "attempts": 1,
-        "last_trigger": "created",
-        "syncing_record": null,
-        "fields_synced": null,
-        "fingerprint": "0123456789abcdef0123456789abcdef",
-        "source_fields": {"Id": id, "Email": format!("user{n}@example.com"), "FirstName": "Ana", "LastName": format!("Lima {n}"), "Phone": null},
-        "source_modified_at": "2026-11-20T10:15:00.000Z",
-        "notification_ids": [format!("04l{n:015}")],
-        "last_payload": null,
-        "destination_calls": 1,
-        "last_ignored": null
-    });
-    (format!("rec/Contact/{id}"), value.to_string().into_bytes())
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_795_000_000 + secs, 0).unwrap_or_default()
 }
 
-fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+/// The store after `n` records and `n` runs.
+fn seeded(n: usize) -> Vec<(String, Vec<u8>)> {
+    let kv = MemoryKv::new();
+    for i in 0..n {
+        let object = if i % 5 == 0 { "Account" } else { "Contact" };
+        let id = format!("{}{i:012}AAA", if i % 5 == 0 { "001" } else { "003" });
+        let mut r = SyncRecord::new(object, &id, Process::Created);
+        r.status = match i % 10 {
+            0 => Status::Error,
+            1 => Status::Skipped,
+            2 => Status::Pending,
+            _ => Status::Synced,
+        };
+        r.ever_synced = r.status != Status::Pending;
+        r.last_attempt_at = Some(at(i as i64));
+        r.attempts = 1;
+        r.destination_calls = 1;
+        r.destination = Some(DestinationRef {
+            kind: DestinationKind::Zendesk,
+            id: Some((9000 + i).to_string()),
+            organization_ids: Vec::new(),
+        });
+        block_on(index::save(&kv, Generation::default(), None, &mut r)).expect("seeded");
+    }
+    let limits = HistoryLimits {
+        kept: n as u64,
+        max_age_days: 3650,
+    };
+    for i in 0..n {
+        let mut run = Run::new(Process::Created, at(i as i64), &i.to_string());
+        run.add(&format!("Contact/003{i:012}AAA"), Status::Synced, None);
+        block_on(history::record(&kv, &limits, at(i as i64), &mut run)).expect("run");
+    }
+    kv.map.into_inner().into_iter().collect()
+}
+
+struct Figure {
+    ms: f64,
+    kv_calls: usize,
+}
+
+fn measure(app: &TestApp, f: impl FnOnce()) -> Figure {
+    let faults = app
+        .kv_faults()
+        .expect("the test host counts key-value calls");
+    let calls = faults.calls();
     let start = Instant::now();
-    let out = f();
-    (out, start.elapsed())
+    f();
+    Figure {
+        ms: start.elapsed().as_secs_f64() * 1000.0,
+        kv_calls: faults.calls() - calls,
+    }
+}
+
+/// Read the export until its first MiB has arrived, then hang up.
+fn first_mib(base: &str) {
+    let addr = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(120)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET /admin/export.csv HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {ADMIN_TOKEN}\r\nconnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    while got < (1 << 20) + 4096 {
+        match s.read(&mut buf) {
+            Ok(0) => panic!("the export ended before its first MiB ({got} bytes)"),
+            Ok(k) => got += k,
+            Err(e) => panic!("reading the export: {e}"),
+        }
+    }
+}
+
+fn figures(n: usize) -> BTreeMap<&'static str, Figure> {
+    let entries = seeded(n);
+    let mut variables = default_variables();
+    variables.insert("run_retention_count".into(), n.max(100).to_string());
+    variables.insert("run_retention_days".into(), "3650".into());
+    let app = TestApp::with_options(variables, None, sfsync_tests::app::Store::Sqlite);
+    let started = Instant::now();
+    app.kv_seed(&entries);
+    eprintln!(
+        "seeded {n} records and {n} runs ({} keys) in {:.1} s",
+        entries.len(),
+        started.elapsed().as_secs_f64()
+    );
+    drop(entries);
+    let (base, _listener) = app.listen();
+    let mut out = BTreeMap::new();
+    // Warm: the first request compiles nothing more, but fills caches.
+    app.admin_get("/admin/stats");
+    out.insert(
+        "filtered page of 100 (status=error&object=Contact)",
+        measure(&app, || {
+            let page = app
+                .admin_get("/admin/records?status=error&object=Contact&limit=100")
+                .json();
+            assert_eq!(page["records"].as_array().map(Vec::len), Some(100));
+        }),
+    );
+    out.insert(
+        "filtered page of 100 (status=error)",
+        measure(&app, || {
+            let page = app
+                .admin_get("/admin/records?status=error&limit=100")
+                .json();
+            assert_eq!(page["records"].as_array().map(Vec::len), Some(100));
+        }),
+    );
+    out.insert(
+        "stats",
+        measure(&app, || {
+            let stats = app.admin_get("/admin/stats").json();
+            assert_eq!(stats["total"], n);
+            assert_eq!(stats["error"], n / 10);
+        }),
+    );
+    out.insert(
+        "runs, newest 100",
+        measure(&app, || {
+            let runs = app.admin_get("/admin/runs?limit=100").json();
+            assert_eq!(runs["runs"].as_array().map(Vec::len), Some(100));
+        }),
+    );
+    out.insert(
+        "first MiB of the export",
+        measure(&app, || first_mib(&base)),
+    );
+    out
 }
 
 fn main() {
-    let app = TestApp::start();
-    let entries: Vec<(String, Vec<u8>)> = (0..RECORDS).map(record).collect();
-    let ((), seed) = timed(|| app.kv_seed(&entries));
-    println!("seeded {RECORDS} records in {} ms", seed.as_millis());
-
-    let (dump, baseline) = timed(|| app.kv_dump());
-    assert_eq!(dump.len(), RECORDS);
-
-    let (stats, t_stats) = timed(|| app.admin_get("/admin/stats").json());
-    assert_eq!(stats["total"], RECORDS);
-    let (page, t_page) = timed(|| {
-        app.admin_get("/admin/records?status=error&limit=100")
-            .json()
-    });
-    assert_eq!(page["records"].as_array().map(Vec::len), Some(100));
-    let (count, t_all) = timed(|| {
-        let mut count = 0;
-        let mut cursor: Option<String> = None;
-        loop {
-            let path = match &cursor {
-                Some(c) => format!("/admin/records?limit=1000&cursor={c}"),
-                None => "/admin/records?limit=1000".to_string(),
-            };
-            let page = app.admin_get(&path).json();
-            count += page["records"].as_array().map(Vec::len).unwrap_or_default();
-            match page["next_cursor"].as_str() {
-                Some(c) => cursor = Some(c.to_string()),
-                None => break count,
-            }
-        }
-    });
-    assert_eq!(count, RECORDS);
-    let (export, t_export) = timed(|| app.admin_get("/admin/export.csv"));
-    assert_eq!(export.status, 200);
-    let lines = export.body.iter().filter(|b| **b == b'\n').count();
-    assert_eq!(lines, RECORDS + 1);
-
-    let ratio = |d: Duration| d.as_secs_f64() / baseline.as_secs_f64();
-    println!("admin API over {RECORDS} records (test host, one run):");
+    let small = std::env::args().any(|a| a == "--small");
+    let (a, b) = if small {
+        (10_000, 100_000)
+    } else {
+        (10_000, 1_000_000)
+    };
+    let fa = figures(a);
+    let fb = figures(b);
+    println!("admin API as the store grows (test host, SQLite, one run each):");
     println!(
-        "  baseline: read every value from SQLite   {:>7} ms",
-        baseline.as_millis()
+        "  {:<52} {:>16} {:>16} {:>7} {:>7}",
+        "",
+        format!("{a} records"),
+        format!("{b} records"),
+        "time",
+        "calls"
     );
-    println!(
-        "  GET /admin/stats                          {:>7} ms  ({:.1}x baseline)",
-        t_stats.as_millis(),
-        ratio(t_stats)
-    );
-    println!(
-        "  GET /admin/records?status=error&limit=100 {:>7} ms",
-        t_page.as_millis()
-    );
-    println!(
-        "  full paging pass, limit=1000              {:>7} ms  ({:.1}x baseline)",
-        t_all.as_millis(),
-        ratio(t_all)
-    );
-    println!(
-        "  GET /admin/export.csv ({} KiB)          {:>7} ms  ({:.1}x baseline)",
-        export.body.len() / 1024,
-        t_export.as_millis(),
-        ratio(t_export)
-    );
+    for (name, x) in &fa {
+        let y = &fb[name];
+        println!(
+            "  {name:<52} {:>7.1} ms {:>4} kv {:>7.1} ms {:>4} kv {:>6.2}x {:>6.2}x",
+            x.ms,
+            x.kv_calls,
+            y.ms,
+            y.kv_calls,
+            y.ms / x.ms,
+            y.kv_calls as f64 / x.kv_calls.max(1) as f64
+        );
+    }
 }

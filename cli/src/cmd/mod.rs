@@ -6,6 +6,7 @@ pub mod backfill;
 pub mod files;
 pub mod mapping;
 pub mod records;
+pub mod reindex;
 pub mod repair;
 pub mod resend;
 pub mod runs;

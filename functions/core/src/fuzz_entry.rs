@@ -92,7 +92,7 @@ pub fn query(data: &[u8]) {
     let _ = filter::parse_limit(req.query_param("limit"), filter::MAX_LIMIT);
     let _ = req.token_param("token");
     if let Some(c) = req.query_param("cursor") {
-        let _ = filter::decode_cursor(&c, crate::store::RECORD_PREFIX);
+        let _ = filter::decode_page_cursor(&c);
     }
     // A reference that parses prints back to itself.
     if let Ok(r) = RecordRef::parse(path) {

@@ -24,6 +24,7 @@
 //! | [`mapping`] | the mapping file: checks, applying it, fingerprints |
 //! | [`store`] | every key and prefix in the key-value store, and decoding |
 //! | [`counter`] | counters the store increments, in each backend's form |
+//! | [`index`] | the record index: per-object logs of slots and counters that pages and stats read instead of listing keys |
 //! | [`history`] | where runs are kept: a ring bounded by count and age, newest first |
 //! | [`lease`] | one request at a time per record, across instances and nodes |
 //! | [`waiting`] | Contacts waiting for their Account's organization, linked when it syncs |
@@ -45,6 +46,7 @@ pub mod destination;
 pub mod failure;
 pub mod history;
 pub mod inbound;
+pub mod index;
 pub mod io;
 pub mod lease;
 pub mod mapping;

@@ -28,6 +28,7 @@ use futures::stream::{self, StreamExt};
 use crate::context::Context;
 use crate::destination::{self, Pushed};
 use crate::failure::{ErrorKind, Failure};
+use crate::index;
 use crate::io::{Http, Kv, KvError};
 use crate::lease;
 use crate::mapping::load::check_object_for_destination;
@@ -48,12 +49,18 @@ pub const CONCURRENCY: usize = 8;
 pub struct SyncState {
     pub mapping: Mapping,
     pub paused: bool,
+    /// The record index's current generation ([`crate::index`]).
+    pub generation: store::Generation,
 }
 
 impl SyncState {
     pub async fn load<K: Kv>(kv: &K) -> Result<SyncState, KvError> {
-        let (mapping, paused) = store::sync_settings(kv).await?;
-        Ok(SyncState { mapping, paused })
+        let (mapping, paused, generation) = store::sync_settings(kv).await?;
+        Ok(SyncState {
+            mapping,
+            paused,
+            generation,
+        })
     }
 }
 
@@ -350,20 +357,21 @@ async fn sync_one<K: Kv, H: Http>(
         Err(e) => Outcome::NotStored(e),
         Ok(Err(until)) => Outcome::Busy { until },
         Ok(Ok(held)) => {
-            // The record is written and the leases given back in one batch.
-            let decided = sync_record(input, state, ctx).await.and_then(|(o, r)| {
-                let writes = r.as_ref().map(store::record_entry).transpose()?;
-                Ok((o, writes))
-            });
-            match decided {
+            // The record and its index entries are written and the leases
+            // given back in one batch; the index's counters follow.
+            match decide(input, state, ctx).await {
                 Err(e) => {
                     lease::release_all(ctx.kv, held).await;
                     Outcome::NotStored(e)
                 }
-                Ok((outcome, writes)) => {
-                    let writes = writes.into_iter().collect();
-                    match lease::write_and_release(ctx.kv, ctx.current_time(), writes, held).await {
-                        Ok(()) => outcome,
+                Ok((outcome, placed)) => {
+                    match lease::write_and_release(ctx.kv, ctx.current_time(), placed.writes, held)
+                        .await
+                    {
+                        Ok(()) => {
+                            let _ = index::settle(ctx.kv, &placed.after).await;
+                            outcome
+                        }
                         Err(e) => Outcome::NotStored(e),
                     }
                 }
@@ -376,10 +384,29 @@ async fn sync_one<K: Kv, H: Http>(
     }
 }
 
-/// Decide and push one record; answers the outcome and the record to
-/// write (none when nothing changed on it).
+/// Decide and push one record (under its lease); answers the outcome and
+/// what to write: the record, when it changed, with its index entries.
+async fn decide<K: Kv, H: Http>(
+    input: SyncInput,
+    state: &SyncState,
+    ctx: &Context<'_, K, H>,
+) -> Result<(Outcome, index::Placed), KvError> {
+    let existing = store::load_record(ctx.kv, &input.arrival.record()).await?;
+    let before = existing.as_ref().map(index::Before::of);
+    let (outcome, record) = sync_record(input, existing, state, ctx).await?;
+    let Some(mut record) = record else {
+        return Ok((outcome, index::Placed::default()));
+    };
+    let mut placed = index::place(ctx.kv, state.generation, before.as_ref(), &mut record).await?;
+    placed.writes.insert(0, store::record_entry(&record)?);
+    Ok((outcome, placed))
+}
+
+/// Decide and push one record, as `existing` was stored; answers the
+/// outcome and the record to write (none when nothing changed on it).
 async fn sync_record<K: Kv, H: Http>(
     input: SyncInput,
+    existing: Option<SyncRecord>,
     state: &SyncState,
     ctx: &Context<'_, K, H>,
 ) -> Result<(Outcome, Option<SyncRecord>), KvError> {
@@ -389,7 +416,6 @@ async fn sync_record<K: Kv, H: Http>(
         options,
     } = input;
     let reference = arrival.record();
-    let existing = store::load_record(ctx.kv, &reference).await?;
     let now = ctx.now;
 
     let from_file = matches!(arrival, Arrival::Row { .. });

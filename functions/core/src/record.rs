@@ -157,6 +157,22 @@ pub struct SyncRecord {
     /// The linked record whose destination record this one still lacks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_for: Option<Waiting>,
+    /// Where the record is entered in the record index ([`crate::index`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<IndexSlots>,
+}
+
+/// The slots a record holds in one generation of the record index
+/// ([`crate::index`], which hands them out).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexSlots {
+    pub generation: u64,
+    pub all: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced: Option<u64>,
+    /// In the log of its status (`error`, `skipped`, `pending`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u64>,
 }
 
 /// A record synced without a link it needs (a Contact whose Account has no
@@ -253,6 +269,7 @@ impl SyncRecord {
             destination_calls: 0,
             last_ignored: None,
             waiting_for: None,
+            index: None,
         }
     }
 

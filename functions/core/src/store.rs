@@ -9,9 +9,14 @@
 //! | `mapping/current` | the active mapping ([`StoredMapping`]: TOML, who, when), when an admin replaced the bundled one |
 //! | `mapping/history/{when}` | the versions it replaced, newest kept, at most [`MAPPING_HISTORY_KEPT`] |
 //! | `state/paused` | present while sync is paused (the time it was paused) |
+//! | `ix/generation` | the record index's current [`Generation`] |
+//! | `ix/{generation}/…` | the record index ([`crate::index`]): per object, numbered slots and counters |
 //!
-//! Each record is one key, so writing it is atomic. Listing walks key
-//! prefixes with a cursor ([`scan`]): the store has no secondary indexes.
+//! Each record is one key, so writing it is atomic. Admin pages, stats and
+//! exports find records through the index sfsync keeps beside them
+//! ([`crate::index`]); only maintenance (rebuilding that index, repairing
+//! ids) lists keys ([`scan`]), because Spin's key-value API can only list
+//! every key of the store at once.
 //!
 //! One rule for a value that does not decode: it is an error that names the
 //! key ([`decode`]), never skipped and never silently replaced, because
@@ -34,6 +39,43 @@ pub const PAUSED_KEY: &str = "state/paused";
 pub const MAPPING_HISTORY_PREFIX: &str = "mapping/history/";
 pub const LEASE_PREFIX: &str = "lease/";
 pub const WAITING_PREFIX: &str = "waiting/";
+pub const GENERATION_KEY: &str = "ix/generation";
+
+/// Which copy of the record index is current. A rebuild starts the next
+/// one; records are counted and listed in the current one only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Generation {
+    pub number: u64,
+    /// When it became current (absent for the first, which always was).
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// The key of one index entry: `leaf` is a slot number, `n` (slots handed
+/// out) or `out` (members that left).
+pub fn index_key(generation: u64, object: &str, log: &str, leaf: &str) -> String {
+    format!("ix/{generation}/{object}/{log}/{leaf}")
+}
+
+/// The counter of destination calls made for an object's records.
+pub fn calls_key(generation: u64, object: &str) -> String {
+    format!("ix/{generation}/{object}/calls")
+}
+
+/// The registry of objects that have records: `n`, or a slot number. (A
+/// leading underscore: no Salesforce object's API name starts with one.)
+pub fn objects_key(generation: u64, leaf: &str) -> String {
+    format!("ix/{generation}/_objects/{leaf}")
+}
+
+/// The current generation of the index.
+pub async fn generation<K: Kv>(kv: &K) -> Result<Generation, KvError> {
+    Ok(load_json(kv, GENERATION_KEY).await?.unwrap_or_default())
+}
+
+/// Make `generation` the current one.
+pub async fn set_generation<K: Kv>(kv: &K, generation: &Generation) -> Result<(), KvError> {
+    save_json(kv, GENERATION_KEY, generation).await
+}
 
 /// The key of a record.
 pub fn record_key(record: &RecordRef) -> String {
@@ -214,11 +256,15 @@ fn mapping_from(stored: Option<&[u8]>) -> Result<Mapping, KvError> {
     }
 }
 
-/// What every sync reads first — the active mapping and whether sync is
-/// paused — in one call.
-pub async fn sync_settings<K: Kv>(kv: &K) -> Result<(Mapping, bool), KvError> {
+/// What every sync reads first — the active mapping, whether sync is
+/// paused, and the index generation — in one call.
+pub async fn sync_settings<K: Kv>(kv: &K) -> Result<(Mapping, bool, Generation), KvError> {
     let found = kv
-        .get_many(&[MAPPING_KEY.to_string(), PAUSED_KEY.to_string()])
+        .get_many(&[
+            MAPPING_KEY.to_string(),
+            PAUSED_KEY.to_string(),
+            GENERATION_KEY.to_string(),
+        ])
         .await?;
     let value = |key: &str| {
         found
@@ -226,9 +272,14 @@ pub async fn sync_settings<K: Kv>(kv: &K) -> Result<(Mapping, bool), KvError> {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_slice())
     };
+    let generation = match value(GENERATION_KEY) {
+        Some(bytes) => decode(GENERATION_KEY, bytes)?,
+        None => Generation::default(),
+    };
     Ok((
         mapping_from(value(MAPPING_KEY))?,
         value(PAUSED_KEY).is_some(),
+        generation,
     ))
 }
 

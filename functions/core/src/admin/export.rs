@@ -65,7 +65,7 @@ fn row(r: &SyncRecord) -> Vec<String> {
 #[derive(Debug, Clone)]
 pub struct Export {
     filter: Filter,
-    cursor: Option<String>,
+    cursor: Option<filter::Position>,
     header_sent: bool,
     done: bool,
 }
@@ -103,9 +103,8 @@ impl Export {
             return Ok(None);
         }
         let (records, next) =
-            filter::page(kv, &self.filter, filter::MAX_LIMIT, self.cursor.as_deref()).await?;
-        self.cursor =
-            next.and_then(|c| filter::decode_cursor(&c, crate::store::RECORD_PREFIX).ok());
+            filter::page(kv, &self.filter, filter::MAX_LIMIT, self.cursor.as_ref()).await?;
+        self.cursor = next.and_then(|c| filter::decode_page_cursor(&c).ok());
         self.done = self.cursor.is_none();
         let header = (!self.header_sent).then_some(COLUMNS);
         self.header_sent = true;

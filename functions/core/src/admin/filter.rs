@@ -1,27 +1,29 @@
 //! Filters, limits and cursors shared by the record list, export and resend.
 //!
-//! A cursor is the last key examined, base64url-encoded: opaque to callers,
-//! stable while records are written (keys are visited in byte order, each at
-//! most once), and checked when it comes back. A page examines at most
-//! [`SCAN_BUDGET`] keys, so a narrow filter over many records may return
-//! fewer than `limit` records with a `next_cursor`: keep following it until
-//! it is null.
+//! Pages walk the record index ([`crate::index`]): the log of the status
+//! filter, object by object. A cursor is the last slot examined,
+//! base64url-encoded: opaque to callers, stable while records are written
+//! (a log only grows, and each record is live in one slot of it), and
+//! checked when it comes back. A page examines at most [`SCAN_BUDGET`]
+//! slots, so a narrow filter (a search text, a date range) may return fewer
+//! than `limit` records with a `next_cursor`: keep following it until it is
+//! null.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
+pub use crate::index::Position;
+use crate::index::{self, Log, Reach};
 use crate::io::{Kv, KvError};
 use crate::record::{Status, SyncRecord};
-use crate::store::{self, RECORD_PREFIX};
 use crate::web::Request;
 
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
 /// Keys examined per page at most.
-pub const SCAN_BUDGET: usize = 5000;
-const KEYS_PER_CALL: usize = 500;
+pub const SCAN_BUDGET: u64 = 5000;
 
 /// `status` filter values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,11 +147,14 @@ impl Filter {
             && self.q.as_ref().is_none_or(|q| text_matches(r, q))
     }
 
-    /// The key prefix to scan.
-    fn prefix(&self) -> String {
-        match &self.object {
-            Some(o) => format!("{RECORD_PREFIX}{o}/"),
-            None => RECORD_PREFIX.to_string(),
+    /// The index log that holds every record the status filter accepts.
+    fn log(&self) -> Log {
+        match self.status {
+            None => Log::All,
+            Some(StatusFilter::Synced) => Log::Synced,
+            Some(StatusFilter::Error) => Log::Error,
+            Some(StatusFilter::Skipped) => Log::Skipped,
+            Some(StatusFilter::Pending) => Log::Pending,
         }
     }
 }
@@ -195,42 +200,52 @@ pub fn decode_cursor(cursor: &str, prefix: &str) -> Result<String, String> {
         .ok_or_else(|| "malformed cursor; pass back the next_cursor of the previous page unchanged, or omit it to start over".to_string())
 }
 
-/// One page of matching records, and the cursor of the next page.
+/// The prefix of a record page's cursor.
+pub const PAGE_CURSOR_PREFIX: &str = "ix:";
+
+/// Read a record page's cursor back.
+pub fn decode_page_cursor(cursor: &str) -> Result<Position, String> {
+    decode_cursor(cursor, PAGE_CURSOR_PREFIX).and_then(|c| {
+        c.strip_prefix(PAGE_CURSOR_PREFIX)
+            .and_then(Position::parse)
+            .ok_or_else(|| "malformed cursor; pass back the next_cursor of the previous page unchanged, or omit it to start over".to_string())
+    })
+}
+
+fn encode_page_cursor(at: &Position) -> String {
+    encode_cursor(&format!("{PAGE_CURSOR_PREFIX}{}", at.encode()))
+}
+
+/// One page of matching records, and the cursor of the next page. Walks
+/// the index log the status filter names (every record without one), of
+/// the filter's object or of each object in turn.
 pub async fn page<K: Kv>(
     kv: &K,
     filter: &Filter,
     limit: usize,
-    cursor: Option<&str>,
+    cursor: Option<&Position>,
 ) -> Result<(Vec<SyncRecord>, Option<String>), KvError> {
-    let prefix = filter.prefix();
-    let mut after: Option<String> = cursor.map(str::to_string);
-    let mut out = Vec::new();
-    let mut examined = 0usize;
-    loop {
-        let keys = store::scan(kv, &prefix, after.as_deref(), KEYS_PER_CALL).await?;
-        let done = keys.len() < KEYS_PER_CALL;
-        for key in keys {
-            examined += 1;
-            if let Some(r) = store::load_record_at(kv, &key).await? {
-                if filter.matches(&r) {
-                    out.push(r);
-                }
-            }
-            after = Some(key);
-            if out.len() >= limit || examined >= SCAN_BUDGET {
-                let more = !store::scan(kv, &prefix, after.as_deref(), 1)
-                    .await?
-                    .is_empty();
-                return Ok((
-                    out,
-                    more.then(|| after.as_deref().map(encode_cursor)).flatten(),
-                ));
-            }
-        }
-        if done {
-            return Ok((out, None));
-        }
-    }
+    let log = filter.log();
+    // A cursor of another filter starts this one over.
+    let from =
+        cursor.filter(|c| c.log == log && filter.object.as_ref().is_none_or(|o| *o == c.object));
+    let reach = Reach {
+        limit,
+        budget: SCAN_BUDGET,
+    };
+    let generation = crate::store::generation(kv).await?.number;
+    let keep = |r: &SyncRecord| filter.matches(r);
+    let walked = index::walk(
+        kv,
+        generation,
+        log,
+        filter.object.as_deref(),
+        from,
+        reach,
+        &keep,
+    )
+    .await?;
+    Ok((walked.records, walked.next.as_ref().map(encode_page_cursor)))
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::csv_upload::{csv_reader, file_line, Lines};
 use crate::context::Context;
+use crate::index;
 use crate::io::{Http, Kv, KvError};
 use crate::lease;
 use crate::record::{DestinationRef, Process, Status, SyncRecord};
@@ -208,11 +209,12 @@ pub async fn import<K: Kv, H: Http>(
         imported: 0,
         rejected: refs.rejected,
     };
+    let generation = store::generation(ctx.kv).await?;
     for (line, links) in refs.rows {
         let mut busy = None;
         for (object, sf_id, dest_id) in links {
             let reference = RecordRef::new(object, &sf_id);
-            if let Err(until) = link(ctx, &reference, dest_id).await? {
+            if let Err(until) = link(ctx, generation, &reference, dest_id).await? {
                 busy = Some((reference, until));
                 break;
             }
@@ -236,6 +238,7 @@ pub async fn import<K: Kv, H: Http>(
 /// `Err(until)` when another request holds the record.
 async fn link<K: Kv, H: Http>(
     ctx: &Context<'_, K, H>,
+    generation: store::Generation,
     reference: &RecordRef,
     dest_id: String,
 ) -> Result<Result<(), chrono::DateTime<chrono::Utc>>, KvError> {
@@ -243,13 +246,20 @@ async fn link<K: Kv, H: Http>(
         Ok(held) => held,
         Err(until) => return Ok(Err(until)),
     };
-    let written = save_link(ctx.kv, reference, dest_id).await;
+    let written = save_link(ctx.kv, generation, reference, dest_id).await;
     lease::release_all(ctx.kv, held).await;
     written.map(Ok)
 }
 
-async fn save_link<K: Kv>(kv: &K, reference: &RecordRef, dest_id: String) -> Result<(), KvError> {
-    let mut record = store::load_record(kv, reference).await?.unwrap_or_else(|| {
+async fn save_link<K: Kv>(
+    kv: &K,
+    generation: store::Generation,
+    reference: &RecordRef,
+    dest_id: String,
+) -> Result<(), KvError> {
+    let stored = store::load_record(kv, reference).await?;
+    let before = stored.as_ref().map(index::Before::of);
+    let mut record = stored.unwrap_or_else(|| {
         let mut r = SyncRecord::new(&reference.object, &reference.id, Process::Import);
         r.status = Status::Pending;
         r.skip_reason = None;
@@ -266,5 +276,5 @@ async fn save_link<K: Kv>(kv: &K, reference: &RecordRef, dest_id: String) -> Res
         id: Some(dest_id),
         organization_ids,
     });
-    store::save_record(kv, &record).await
+    index::save(kv, generation, before.as_ref(), &mut record).await
 }

@@ -15,6 +15,7 @@ pub mod export;
 pub mod filter;
 pub mod import;
 pub mod mapping;
+pub mod reindex;
 pub mod repair;
 pub mod resend;
 pub mod runs;
@@ -166,6 +167,8 @@ async fn route<K: Kv, H: Http>(
         ("POST", ["backfill"]) => backfill::handle(req, ctx).await,
         (_, ["backfill"]) => Err(method_not_allowed(method, path, "POST")),
         ("POST", ["repair", "ids"]) => repair::handle(req, ctx).await,
+        ("POST", ["reindex"]) => reindex::handle(req, ctx).await,
+        (_, ["reindex"]) => Err(method_not_allowed(method, path, "POST")),
         (_, ["repair", "ids"]) => Err(method_not_allowed(method, path, "POST")),
         _ => Err(AdminError::NotFound(format!(
             "no admin route {method} {path}; see the README for the admin API"
@@ -182,7 +185,7 @@ async fn records<K: Kv>(req: &Request, kv: &K) -> Result<Response, AdminError> {
         let cursor = req
             .query_param("cursor")
             .filter(|c| !c.is_empty())
-            .map(|c| filter::decode_cursor(&c, store::RECORD_PREFIX))
+            .map(|c| filter::decode_page_cursor(&c))
             .transpose()?;
         Ok((f, limit, cursor))
     });
@@ -190,7 +193,7 @@ async fn records<K: Kv>(req: &Request, kv: &K) -> Result<Response, AdminError> {
         Ok(p) => p,
         Err(e) => return Err(AdminError::BadRequest(e)),
     };
-    let (records, next) = filter::page(kv, &f, limit, cursor.as_deref()).await?;
+    let (records, next) = filter::page(kv, &f, limit, cursor.as_ref()).await?;
     Ok(Response::json(
         200,
         &wire::RecordsPage {

@@ -26,6 +26,7 @@ use super::filter;
 use crate::context::Context;
 use crate::destination::zendesk::api::Client;
 use crate::destination::zendesk::repair::{repair, IdRepair};
+use crate::index;
 use crate::io::{Http, Kv};
 use crate::lease;
 use crate::mapping::ZendeskEntity;
@@ -232,11 +233,19 @@ async fn repair_one<K: Kv, H: Http, C: Http>(
             None => format!("moved {short_key} to {}", store::record_key(&long)),
         };
         if !dry_run {
-            let kept = merge(record, existing, &long.id);
-            store::save_record(ctx.kv, &kept)
+            // The kept record takes the 18-character record's index slots;
+            // the 15-character one leaves the counts.
+            let before = existing.as_ref().map(index::Before::of);
+            let slots = existing.as_ref().and_then(|r| r.index.clone());
+            let forgotten = index::forget(&record);
+            let mut kept = merge(record, existing, &long.id);
+            kept.index = slots;
+            let generation = store::generation(ctx.kv).await.map_err(|e| e.to_string())?;
+            index::save(ctx.kv, generation, before.as_ref(), &mut kept)
                 .await
                 .map_err(|e| e.to_string())?;
             ctx.kv.delete(short_key).await.map_err(|e| e.to_string())?;
+            let _ = index::settle(ctx.kv, &forgotten).await;
         }
         merged = Some(action);
     }

@@ -22,7 +22,6 @@ use crate::pipeline::{self, Arrival, Outcome, SyncInput, SyncOptions, SyncOutcom
 use crate::record::{Process, Status};
 use crate::reference::RecordRef;
 use crate::run::Run;
-use crate::store;
 use crate::web::{Request, Response};
 
 /// The most records one resend call takes.
@@ -111,7 +110,7 @@ enum Targets {
     Filter {
         filter: Filter,
         limit: usize,
-        cursor: Option<String>,
+        cursor: Option<filter::Position>,
     },
 }
 
@@ -163,7 +162,7 @@ fn parse(body: &[u8]) -> Result<Targets, String> {
             };
             let cursor = match obj.get("cursor") {
                 None | Some(Value::Null) => None,
-                Some(Value::String(c)) => Some(filter::decode_cursor(c, store::RECORD_PREFIX)?),
+                Some(Value::String(c)) => Some(filter::decode_page_cursor(c)?),
                 Some(_) => {
                     return Err("cursor must be the string next_cursor of the previous call".into())
                 }
@@ -207,7 +206,7 @@ pub async fn handle<K: Kv, H: Http>(
             limit,
             cursor,
         } => {
-            let (records, next) = filter::page(ctx.kv, &filter, limit, cursor.as_deref()).await?;
+            let (records, next) = filter::page(ctx.kv, &filter, limit, cursor.as_ref()).await?;
             (records.iter().map(|r| r.reference()).collect(), next)
         }
     };

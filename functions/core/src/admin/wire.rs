@@ -11,12 +11,14 @@
 //! | `POST /admin/backfill` | [`BackfillReply`] |
 //! | `GET /admin/runs` | [`RunsPage`] of [`Run`]; `GET /admin/runs/{id}` a [`Run`] |
 //! | `POST /admin/import` | [`ImportResult`] |
+//! | `POST /admin/reindex` | [`ReindexReply`] |
 //! | any error | [`ErrorReply`] |
 
 use serde::{Deserialize, Serialize};
 
 pub use super::backfill::{BackfillReply, FailedRow, RejectedRow};
 pub use super::import::{ImportResult, Rejected};
+pub use super::reindex::ReindexReply;
 pub use super::repair::{RepairReply, Repaired};
 pub use super::resend::{ResendOutcome, ResendReply, ResendResult};
 pub use super::stats::{Counts, Stats};

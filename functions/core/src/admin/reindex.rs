@@ -1,0 +1,215 @@
+//! `POST /admin/reindex`: rebuild the record index ([`crate::index`]) into a
+//! fresh generation, a batch of records per call (`sfsync reindex` follows
+//! the cursor).
+//!
+//! The first call (no `cursor`) makes generation `g + 1` current: from then
+//! on every sync enters its record there, and stats and pages read it. Each
+//! call then enters up to [`BATCH`] more records, each under its lease, as
+//! if new: so the counts of the new generation are exact, whatever drift the
+//! old one had. Records come from the previous generation's `all` logs — or,
+//! when rebuilding generation 0 or with `from=keys`, from a listing of every
+//! `rec/` key, the one way to find records stored by a version of sfsync
+//! that kept no index (a listing is refused by Spin past 128 MiB of keys).
+//!
+//! Run it when few messages arrive: a request that read the generation just
+//! before the switch may still enter its record in the old one, and such a
+//! record moves over on its next write or the next rebuild. The old
+//! generation's keys stay in the store.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::AdminError;
+use super::filter;
+use crate::context::Context;
+use crate::index::{self, Log, Position, Reach};
+use crate::io::{Http, Kv, KvError};
+use crate::lease;
+use crate::store::{self, Generation};
+use crate::web::{Request, Response};
+
+/// Records entered per call at most.
+pub const BATCH: usize = 500;
+
+/// The answer of `POST /admin/reindex`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReindexReply {
+    /// The generation being built (current since the first call).
+    pub generation: u64,
+    /// Records entered by this call.
+    pub indexed: usize,
+    /// Records already in the new generation (written since it started).
+    pub already: usize,
+    /// Pass back to continue; `null` when every record is in.
+    pub next_cursor: Option<String>,
+}
+
+/// Where a rebuild is: the generation it builds, where its records come
+/// from, and the last one entered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    /// `rec/` keys after this one.
+    Keys(Option<String>),
+    /// The previous generation's `all` logs after this slot.
+    Index(Option<Position>),
+}
+
+const CURSOR_PREFIX: &str = "reindex:";
+
+fn encode(generation: u64, source: &Source) -> String {
+    let rest = match source {
+        Source::Keys(after) => format!("keys/{}", after.as_deref().unwrap_or("")),
+        Source::Index(at) => format!(
+            "index/{}",
+            at.as_ref().map(Position::encode).unwrap_or_default()
+        ),
+    };
+    filter::encode_cursor(&format!("{CURSOR_PREFIX}{generation}/{rest}"))
+}
+
+fn decode(cursor: &str) -> Result<(u64, Source), String> {
+    let bad = || {
+        "malformed cursor; pass back the next_cursor of the previous reindex call unchanged, or omit it to start a new rebuild".to_string()
+    };
+    let text = filter::decode_cursor(cursor, CURSOR_PREFIX)?;
+    let rest = text.strip_prefix(CURSOR_PREFIX).ok_or_else(bad)?;
+    let (generation, rest) = rest.split_once('/').ok_or_else(bad)?;
+    let generation = generation.parse().map_err(|_| bad())?;
+    let source = match rest.split_once('/') {
+        Some(("keys", "")) => Source::Keys(None),
+        Some(("keys", after)) if after.starts_with(store::RECORD_PREFIX) => {
+            Source::Keys(Some(after.to_string()))
+        }
+        Some(("index", "")) => Source::Index(None),
+        Some(("index", at)) => Source::Index(Some(Position::parse(at).ok_or_else(bad)?)),
+        _ => return Err(bad()),
+    };
+    Ok((generation, source))
+}
+
+/// Handle `POST /admin/reindex[?cursor=…][&from=keys]`.
+pub async fn handle<K: Kv, H: Http>(
+    req: &Request,
+    ctx: &Context<'_, K, H>,
+) -> Result<Response, AdminError> {
+    let get = |k: &str| req.query_param(k).filter(|v| !v.is_empty());
+    let from_keys = match get("from").as_deref() {
+        None => false,
+        Some("keys") => true,
+        Some(other) => {
+            return Err(AdminError::BadRequest(format!(
+                "from \"{other}\" is not a source; use from=keys to list every record key, or leave it out"
+            )))
+        }
+    };
+    let current = store::generation(ctx.kv).await?;
+    let (generation, source) = match get("cursor") {
+        Some(c) => {
+            let (generation, source) = decode(&c).map_err(AdminError::BadRequest)?;
+            if generation != current.number {
+                return Err(AdminError::Conflict(format!(
+                    "this rebuild (generation {generation}) was overtaken by another (generation {}); start again without a cursor",
+                    current.number
+                )));
+            }
+            (generation, source)
+        }
+        None => {
+            let next = Generation {
+                number: current.number + 1,
+                since: Some(ctx.now),
+            };
+            store::set_generation(ctx.kv, &next).await?;
+            let source = if from_keys || current.number == 0 {
+                Source::Keys(None)
+            } else {
+                Source::Index(None)
+            };
+            (next.number, source)
+        }
+    };
+    let reply = rebuild(ctx, generation, source).await?;
+    Ok(Response::json(200, &reply))
+}
+
+async fn rebuild<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    generation: u64,
+    source: Source,
+) -> Result<ReindexReply, KvError> {
+    // Each record's key, and where to resume once it is entered.
+    let (items, next): (Vec<(String, Source)>, Option<Source>) = match &source {
+        Source::Keys(after) => {
+            let keys = store::scan(ctx.kv, store::RECORD_PREFIX, after.as_deref(), BATCH).await?;
+            let next = (keys.len() == BATCH).then(|| Source::Keys(keys.last().cloned()));
+            let items = keys
+                .into_iter()
+                .map(|k| (k.clone(), Source::Keys(Some(k))))
+                .collect();
+            (items, next)
+        }
+        Source::Index(at) => {
+            let reach = Reach {
+                limit: BATCH,
+                budget: filter::SCAN_BUDGET,
+            };
+            let old = generation.saturating_sub(1);
+            let walked =
+                index::walk(ctx.kv, old, Log::All, None, at.as_ref(), reach, &|_| true).await?;
+            let items = walked
+                .records
+                .iter()
+                .map(|r| {
+                    let at = Position {
+                        log: Log::All,
+                        object: r.object.clone(),
+                        slot: r.index.as_ref().map_or(0, |s| s.all),
+                    };
+                    (store::record_key(&r.reference()), Source::Index(Some(at)))
+                })
+                .collect();
+            (items, walked.next.map(|p| Source::Index(Some(p))))
+        }
+    };
+    let mut reply = ReindexReply {
+        generation,
+        indexed: 0,
+        already: 0,
+        next_cursor: next.as_ref().map(|s| encode(generation, s)),
+    };
+    let target = Generation {
+        number: generation,
+        since: None,
+    };
+    for (i, (key, _)) in items.iter().enumerate() {
+        let Ok(held) = lease::hold(ctx, std::slice::from_ref(key)).await? else {
+            // Being synced: the next call starts again from this record.
+            let resume = if i == 0 { &source } else { &items[i - 1].1 };
+            reply.next_cursor = Some(encode(generation, resume));
+            return Ok(reply);
+        };
+        let entered = enter(ctx.kv, target, key).await;
+        lease::release_all(ctx.kv, held).await;
+        match entered? {
+            true => reply.indexed += 1,
+            false => reply.already += 1,
+        }
+    }
+    Ok(reply)
+}
+
+/// Enter the record at `key` in `target` unless it is there already.
+async fn enter<K: Kv>(kv: &K, target: Generation, key: &str) -> Result<bool, KvError> {
+    let Some(mut record) = store::load_record_at(kv, key).await? else {
+        return Ok(false);
+    };
+    if record
+        .index
+        .as_ref()
+        .is_some_and(|s| s.generation >= target.number)
+    {
+        return Ok(false);
+    }
+    record.index = None;
+    index::save(kv, target, None, &mut record).await?;
+    Ok(true)
+}

@@ -1,0 +1,641 @@
+//! The record index: keys sfsync keeps beside the records so that admin
+//! pages, stats and exports find records without listing the store. Spin's
+//! key-value API can only list every key at once (`KEYS *` on Redis), which
+//! grows with the store and is refused past 128 MiB of keys.
+//!
+//! Records are entered in *logs*, one per object and [`Log`]:
+//!
+//! | key | what |
+//! |---|---|
+//! | `ix/{g}/{Object}/{log}/n` | counter: slots handed out in the log |
+//! | `ix/{g}/{Object}/{log}/out` | counter: members that left the log |
+//! | `ix/{g}/{Object}/{log}/{k}` | the Salesforce id that took slot `k` |
+//! | `ix/{g}/{Object}/calls` | counter: destination calls for the object's records |
+//! | `ix/{g}/_objects/n`, `…/{k}` | the objects that have records |
+//!
+//! A record takes a slot in `all` when first stored, in `synced` when first
+//! synced, and in the log of its status (`error`, `skipped`, `pending`)
+//! each time it enters that status; it keeps the numbers it holds
+//! ([`Slots`], stored on the record). An entry is *live* while its record
+//! still holds that slot: a record that leaves `error` leaves its old entry
+//! behind, and readers skip it. So a log's members are `n - out`, which is
+//! what stats read (a handful of keys per object, whatever the store's
+//! size), and a page walks a log's slots in batches.
+//!
+//! Correct under concurrent writers because a record is indexed only under
+//! its lease ([`crate::lease`]): one writer decides each transition, and
+//! slots and counts come from the store's atomic increment. A store failure
+//! between the increment and the record's write can leave a count one too
+//! high; a rebuild ([`crate::admin::reindex`]) starts a fresh generation
+//! `g` and enters every record again.
+
+use std::collections::BTreeMap;
+
+use crate::counter;
+use crate::io::{Kv, KvError};
+use crate::record::{IndexSlots as Slots, Status, SyncRecord};
+use crate::reference::RecordRef;
+use crate::store::{self, Generation};
+
+/// Slots read per call when walking a log.
+pub const READ_AHEAD: u64 = 100;
+/// Objects the registry is read up to.
+const MAX_OBJECTS: u64 = 1_000;
+
+/// One of a record's logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Log {
+    /// Every record.
+    All,
+    /// Records ever synced (a record never leaves it).
+    Synced,
+    /// Records whose last attempt failed.
+    Error,
+    Skipped,
+    Pending,
+}
+
+impl Log {
+    pub const EVERY: [Log; 5] = [
+        Log::All,
+        Log::Synced,
+        Log::Error,
+        Log::Skipped,
+        Log::Pending,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Log::All => "all",
+            Log::Synced => "synced",
+            Log::Error => "error",
+            Log::Skipped => "skipped",
+            Log::Pending => "pending",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Log> {
+        Log::EVERY.into_iter().find(|l| l.as_str() == s)
+    }
+
+    /// The status log a record of `status` is in (synced records are in
+    /// none: `synced` counts records ever synced).
+    fn of_status(status: Status) -> Option<Log> {
+        match status {
+            Status::Synced => None,
+            Status::Error => Some(Log::Error),
+            Status::Skipped => Some(Log::Skipped),
+            Status::Pending => Some(Log::Pending),
+        }
+    }
+
+    /// Whether `record` belongs in this log now.
+    fn holds(self, record: &SyncRecord) -> bool {
+        match self {
+            Log::All => true,
+            Log::Synced => record.ever_synced,
+            _ => Log::of_status(record.status) == Some(self),
+        }
+    }
+}
+
+fn slot(slots: &Slots, log: Log) -> Option<u64> {
+    match log {
+        Log::All => Some(slots.all),
+        Log::Synced => slots.synced,
+        _ => slots.status,
+    }
+}
+
+/// What the index needs to know of a record before a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Before {
+    slots: Option<Slots>,
+    status: Status,
+    ever_synced: bool,
+    calls: u32,
+}
+
+impl Before {
+    pub fn of(record: &SyncRecord) -> Before {
+        Before {
+            slots: record.index.clone(),
+            status: record.status,
+            ever_synced: record.ever_synced,
+            calls: record.destination_calls,
+        }
+    }
+}
+
+/// What placing a record asks of the store: entries to write with the
+/// record (in the same batch), and counters to add to once it is written.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Placed {
+    pub writes: Vec<(String, Vec<u8>)>,
+    pub after: Vec<(String, i64)>,
+}
+
+async fn take_slot<K: Kv>(
+    kv: &K,
+    generation: u64,
+    record: &SyncRecord,
+    log: Log,
+    placed: &mut Placed,
+) -> Result<u64, KvError> {
+    let n = kv
+        .increment(
+            &store::index_key(generation, &record.object, log.as_str(), "n"),
+            1,
+        )
+        .await?;
+    let slot = u64::try_from(n).unwrap_or_default();
+    placed.writes.push((
+        store::index_key(generation, &record.object, log.as_str(), &slot.to_string()),
+        record.salesforce_id.clone().into_bytes(),
+    ));
+    Ok(slot)
+}
+
+/// Enter `record` (about to be written) in the index, given what it was
+/// `before` the change (`None` for a new record): takes the slots its
+/// changes need and says what to write with it. Costs no call when nothing
+/// the index knows changed. Call it under the record's lease.
+pub async fn place<K: Kv>(
+    kv: &K,
+    current: Generation,
+    before: Option<&Before>,
+    record: &mut SyncRecord,
+) -> Result<Placed, KvError> {
+    let mut placed = Placed::default();
+    // A record never moves back to an older generation (a request that read
+    // the generation before a rebuild switched it).
+    let held = before.and_then(|b| b.slots.clone());
+    let generation = current
+        .number
+        .max(held.as_ref().map_or(0, |s| s.generation));
+    let kept = held.filter(|s| s.generation == generation);
+    let before = before.filter(|_| kept.is_some());
+
+    let mut slots = match kept {
+        Some(slots) => slots,
+        None => {
+            let all = take_slot(kv, generation, record, Log::All, &mut placed).await?;
+            if all == 1 {
+                register(kv, generation, &record.object, &mut placed).await?;
+            }
+            Slots {
+                generation,
+                all,
+                synced: None,
+                status: None,
+            }
+        }
+    };
+    if record.ever_synced && slots.synced.is_none() {
+        slots.synced = Some(take_slot(kv, generation, record, Log::Synced, &mut placed).await?);
+    } else if !record.ever_synced && slots.synced.take().is_some() {
+        placed.after.push((
+            store::index_key(generation, &record.object, Log::Synced.as_str(), "out"),
+            1,
+        ));
+    }
+    let old_log = before.and_then(|b| Log::of_status(b.status).filter(|_| slots.status.is_some()));
+    let new_log = Log::of_status(record.status);
+    if old_log != new_log {
+        if let Some(old) = old_log {
+            placed.after.push((
+                store::index_key(generation, &record.object, old.as_str(), "out"),
+                1,
+            ));
+        }
+        slots.status = match new_log {
+            Some(log) => Some(take_slot(kv, generation, record, log, &mut placed).await?),
+            None => None,
+        };
+    }
+    let calls = record
+        .destination_calls
+        .saturating_sub(before.map_or(0, |b| b.calls));
+    if calls > 0 {
+        placed.after.push((
+            store::calls_key(generation, &record.object),
+            i64::from(calls),
+        ));
+    }
+    record.index = Some(slots);
+    Ok(placed)
+}
+
+/// Take the object's place in the registry (its first record did).
+async fn register<K: Kv>(
+    kv: &K,
+    generation: u64,
+    object: &str,
+    placed: &mut Placed,
+) -> Result<(), KvError> {
+    let n = kv
+        .increment(&store::objects_key(generation, "n"), 1)
+        .await?;
+    placed.writes.push((
+        store::objects_key(generation, &n.to_string()),
+        object.as_bytes().to_vec(),
+    ));
+    Ok(())
+}
+
+/// Add what [`place`] left for after the write. A failure leaves a count
+/// off by what failed (rebuild the index to correct it); the record itself
+/// is stored, so it is not the caller's error.
+pub async fn settle<K: Kv>(kv: &K, after: &[(String, i64)]) -> Result<(), KvError> {
+    for (key, delta) in after {
+        kv.increment(key, *delta).await?;
+    }
+    Ok(())
+}
+
+/// Take `record` out of every log it is counted in (it is being removed).
+pub fn forget(record: &SyncRecord) -> Vec<(String, i64)> {
+    let Some(slots) = &record.index else {
+        return Vec::new();
+    };
+    Log::EVERY
+        .into_iter()
+        .filter(|log| slot(slots, *log).is_some() && log.holds(record))
+        .map(|log| {
+            (
+                store::index_key(slots.generation, &record.object, log.as_str(), "out"),
+                1,
+            )
+        })
+        .collect()
+}
+
+/// Write `record` with its index entries (outside the sync pipeline: import,
+/// repair, rebuild). Call it under the record's lease.
+pub async fn save<K: Kv>(
+    kv: &K,
+    current: Generation,
+    before: Option<&Before>,
+    record: &mut SyncRecord,
+) -> Result<(), KvError> {
+    let placed = place(kv, current, before, record).await?;
+    let mut writes = vec![store::record_entry(record)?];
+    writes.extend(placed.writes);
+    kv.set_many(&writes).await?;
+    let _ = settle(kv, &placed.after).await;
+    Ok(())
+}
+
+fn counter_at(found: &BTreeMap<String, Vec<u8>>, key: &str) -> u64 {
+    found
+        .get(key)
+        .and_then(|v| counter::value(v))
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or_default()
+}
+
+async fn read_map<K: Kv>(kv: &K, keys: &[String]) -> Result<BTreeMap<String, Vec<u8>>, KvError> {
+    let mut found = BTreeMap::new();
+    for chunk in keys.chunks(READ_AHEAD as usize) {
+        found.extend(kv.get_many(chunk).await?);
+    }
+    Ok(found)
+}
+
+/// The objects that have records in `generation`, sorted by name.
+pub async fn objects<K: Kv>(kv: &K, generation: u64) -> Result<Vec<String>, KvError> {
+    let n_key = store::objects_key(generation, "n");
+    let n = counter_at(&read_map(kv, std::slice::from_ref(&n_key)).await?, &n_key);
+    let keys: Vec<String> = (1..=n.min(MAX_OBJECTS))
+        .map(|k| store::objects_key(generation, &k.to_string()))
+        .collect();
+    let mut names: Vec<String> = read_map(kv, &keys)
+        .await?
+        .into_values()
+        .filter_map(|v| String::from_utf8(v).ok())
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Members of each log, and destination calls, of one object.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Tally {
+    pub members: BTreeMap<Log, u64>,
+    pub calls: u64,
+}
+
+/// The tally of every object, read from its counters: three batched reads
+/// for any number of records.
+pub async fn tallies<K: Kv>(kv: &K, generation: u64) -> Result<BTreeMap<String, Tally>, KvError> {
+    let objects = objects(kv, generation).await?;
+    let mut keys = Vec::new();
+    for object in &objects {
+        for log in Log::EVERY {
+            keys.push(store::index_key(generation, object, log.as_str(), "n"));
+            keys.push(store::index_key(generation, object, log.as_str(), "out"));
+        }
+        keys.push(store::calls_key(generation, object));
+    }
+    let found = read_map(kv, &keys).await?;
+    Ok(objects
+        .into_iter()
+        .map(|object| {
+            let members = Log::EVERY
+                .into_iter()
+                .map(|log| {
+                    let at = |leaf| {
+                        counter_at(
+                            &found,
+                            &store::index_key(generation, &object, log.as_str(), leaf),
+                        )
+                    };
+                    (log, at("n").saturating_sub(at("out")))
+                })
+                .collect();
+            let calls = counter_at(&found, &store::calls_key(generation, &object));
+            (object, Tally { members, calls })
+        })
+        .collect())
+}
+
+/// Where a walk stopped: the last slot examined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub log: Log,
+    pub object: String,
+    pub slot: u64,
+}
+
+impl Position {
+    /// `{log}/{Object}/{slot}`, as [`Position::parse`] reads it.
+    pub fn encode(&self) -> String {
+        format!("{}/{}/{}", self.log.as_str(), self.object, self.slot)
+    }
+
+    pub fn parse(s: &str) -> Option<Position> {
+        let mut parts = s.splitn(3, '/');
+        let log = Log::parse(parts.next()?)?;
+        let object = parts.next()?;
+        let slot = parts.next()?.parse().ok()?;
+        crate::sobject::is_api_name(object).then(|| Position {
+            log,
+            object: object.to_string(),
+            slot,
+        })
+    }
+}
+
+/// What a walk found, and where the next one starts (`None`: the log ends).
+#[derive(Debug, Default)]
+pub struct Walked {
+    pub records: Vec<SyncRecord>,
+    pub next: Option<Position>,
+}
+
+/// Limits of one walk.
+#[derive(Debug, Clone, Copy)]
+pub struct Reach {
+    /// Stop once this many records are kept.
+    pub limit: usize,
+    /// Stop once this many slots are examined.
+    pub budget: u64,
+}
+
+/// Walk `log` of one object (or of every object, in name order) of
+/// `generation` from `from`, keeping the live records `keep` accepts.
+pub async fn walk<K: Kv>(
+    kv: &K,
+    generation: u64,
+    log: Log,
+    object: Option<&str>,
+    from: Option<&Position>,
+    reach: Reach,
+    keep: &dyn Fn(&SyncRecord) -> bool,
+) -> Result<Walked, KvError> {
+    let mut objects = match object {
+        Some(o) => vec![o.to_string()],
+        None => objects(kv, generation).await?,
+    };
+    if let Some(from) = from {
+        objects.retain(|o| *o >= from.object);
+    }
+    let end_keys: Vec<String> = objects
+        .iter()
+        .map(|o| store::index_key(generation, o, log.as_str(), "n"))
+        .collect();
+    let ends = read_map(kv, &end_keys).await?;
+    let mut walked = Walked::default();
+    let mut examined = 0u64;
+    for (i, object) in objects.iter().enumerate() {
+        let end = counter_at(&ends, &end_keys[i]);
+        let mut at = from.filter(|f| f.object == *object).map_or(0, |f| f.slot);
+        let last_object = i + 1 == objects.len();
+        while at < end {
+            let upto = (at + READ_AHEAD).min(end).min(at + reach.budget - examined);
+            let slot_keys: Vec<String> = (at + 1..=upto)
+                .map(|k| store::index_key(generation, object, log.as_str(), &k.to_string()))
+                .collect();
+            let ids = read_map(kv, &slot_keys).await?;
+            let record_keys: Vec<String> = ids
+                .values()
+                .filter_map(|id| std::str::from_utf8(id).ok())
+                .map(|id| store::record_key(&RecordRef::new(object.as_str(), id)))
+                .collect();
+            let records = read_map(kv, &record_keys).await?;
+            for (k, slot_key) in (at + 1..=upto).zip(&slot_keys) {
+                let record = ids
+                    .get(slot_key)
+                    .and_then(|id| std::str::from_utf8(id).ok())
+                    .map(|id| store::record_key(&RecordRef::new(object.as_str(), id)))
+                    .and_then(|key| records.get(&key).map(|v| (key, v)));
+                if let Some((key, bytes)) = record {
+                    let record: SyncRecord = store::decode(&key, bytes)?;
+                    let live = record
+                        .index
+                        .as_ref()
+                        .is_some_and(|s| s.generation == generation && slot(s, log) == Some(k))
+                        && log.holds(&record);
+                    if live && keep(&record) {
+                        walked.records.push(record);
+                        if walked.records.len() >= reach.limit {
+                            let done = k == end && last_object;
+                            walked.next = (!done).then(|| Position {
+                                log,
+                                object: object.clone(),
+                                slot: k,
+                            });
+                            return Ok(walked);
+                        }
+                    }
+                }
+            }
+            examined += upto - at;
+            at = upto;
+            if examined >= reach.budget && !(at == end && last_object) {
+                walked.next = Some(Position {
+                    log,
+                    object: object.clone(),
+                    slot: at,
+                });
+                return Ok(walked);
+            }
+        }
+    }
+    Ok(walked)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::memory::MemoryKv;
+    use crate::record::Process;
+
+    /// Store `record` as the pipeline does: read what it was, place, write.
+    fn write(kv: &MemoryKv, generation: u64, record: &mut SyncRecord) {
+        let before = block_on(store::load_record(kv, &record.reference()))
+            .expect("load")
+            .map(|r| {
+                record.index = r.index.clone();
+                Before::of(&r)
+            });
+        let current = Generation {
+            number: generation,
+            since: None,
+        };
+        block_on(save(kv, current, before.as_ref(), record)).expect("saved");
+    }
+
+    fn members(
+        kv: &MemoryKv,
+        generation: u64,
+        log: Log,
+        object: Option<&str>,
+        page: usize,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut from = None;
+        loop {
+            let reach = Reach {
+                limit: page,
+                budget: 7,
+            };
+            let walked = block_on(walk(
+                kv,
+                generation,
+                log,
+                object,
+                from.as_ref(),
+                reach,
+                &|_| true,
+            ))
+            .expect("walk");
+            out.extend(walked.records.iter().map(|r| r.reference().to_string()));
+            match walked.next {
+                Some(next) => from = Some(next),
+                None => return out,
+            }
+        }
+    }
+
+    /// Random transitions over a few records of two objects: after each
+    /// one, every log's walk and count match the records themselves.
+    #[test]
+    fn logs_and_counts_follow_every_transition() {
+        let kv = MemoryKv::new();
+        let mut seed = 0x2545_f491_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let statuses = [
+            Status::Synced,
+            Status::Error,
+            Status::Skipped,
+            Status::Pending,
+        ];
+        let mut records: BTreeMap<String, SyncRecord> = BTreeMap::new();
+        for step in 0..400 {
+            let object = if next(3) == 0 { "Account" } else { "Contact" };
+            let id = format!("{}{:015}", &object[..3], next(25));
+            let mut record = records
+                .get(&format!("{object}/{id}"))
+                .cloned()
+                .unwrap_or_else(|| SyncRecord::new(object, &id, Process::Created));
+            record.status = statuses[next(4) as usize];
+            record.ever_synced |= record.status == Status::Synced;
+            record.destination_calls += next(2) as u32;
+            write(&kv, 0, &mut record);
+            records.insert(record.reference().to_string(), record);
+
+            let tallies = block_on(tallies(&kv, 0)).expect("tallies");
+            for log in Log::EVERY {
+                let expected: BTreeSet<String> = records
+                    .values()
+                    .filter(|r| log.holds(r))
+                    .map(|r| r.reference().to_string())
+                    .collect();
+                let walked = members(&kv, 0, log, None, 1 + step % 5);
+                assert_eq!(
+                    walked.len(),
+                    expected.len(),
+                    "step {step}, {log:?}: each member once"
+                );
+                assert_eq!(
+                    walked.into_iter().collect::<BTreeSet<_>>(),
+                    expected,
+                    "step {step}, {log:?}"
+                );
+                let counted: u64 = tallies.values().map(|t| t.members[&log]).sum();
+                assert_eq!(counted, expected.len() as u64, "step {step}, {log:?} count");
+            }
+            let calls: u64 = records
+                .values()
+                .map(|r| u64::from(r.destination_calls))
+                .sum();
+            assert_eq!(tallies.values().map(|t| t.calls).sum::<u64>(), calls);
+            let contacts = members(&kv, 0, Log::All, Some("Contact"), 3);
+            assert!(contacts.iter().all(|r| r.starts_with("Contact/")));
+        }
+    }
+
+    /// An update that changes nothing the index knows costs no call.
+    #[test]
+    fn an_unchanged_status_costs_nothing() {
+        let kv = MemoryKv::new();
+        let mut record = SyncRecord::new("Contact", "003000000000001AAA", Process::Created);
+        record.status = Status::Synced;
+        record.ever_synced = true;
+        write(&kv, 0, &mut record);
+        let before = Before::of(&record);
+        let placed = block_on(place(
+            &kv,
+            Generation::default(),
+            Some(&before),
+            &mut record,
+        ))
+        .expect("placed");
+        assert_eq!(placed, Placed::default());
+    }
+
+    /// A record in a newer generation stays there when a request that read
+    /// the older one writes it.
+    #[test]
+    fn a_record_never_moves_back_a_generation() {
+        let kv = MemoryKv::new();
+        let mut record = SyncRecord::new("Contact", "003000000000001AAA", Process::Created);
+        write(&kv, 2, &mut record);
+        record.status = Status::Error;
+        write(&kv, 1, &mut record);
+        assert_eq!(record.index.as_ref().map(|s| s.generation), Some(2));
+        assert_eq!(members(&kv, 2, Log::Error, None, 10).len(), 1);
+        assert!(members(&kv, 1, Log::All, None, 10).is_empty());
+    }
+}
