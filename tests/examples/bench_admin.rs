@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use futures::executor::block_on;
 use sfsync_tests::app::{default_variables, TestApp, ADMIN_TOKEN};
+use sync_core::failure::{ErrorKind, Failure};
 use sync_core::history;
 use sync_core::index;
 use sync_core::memory::MemoryKv;
@@ -36,8 +37,8 @@ fn at(secs: i64) -> DateTime<Utc> {
 fn seeded(n: usize) -> Vec<(String, Vec<u8>)> {
     let kv = MemoryKv::new();
     for i in 0..n {
-        let object = if i % 5 == 0 { "Account" } else { "Contact" };
-        let id = format!("{}{i:012}AAA", if i % 5 == 0 { "001" } else { "003" });
+        let object = if i % 7 == 0 { "Account" } else { "Contact" };
+        let id = format!("{}{i:012}AAA", if i % 7 == 0 { "001" } else { "003" });
         let mut r = SyncRecord::new(object, &id, Process::Created);
         r.status = match i % 10 {
             0 => Status::Error,
@@ -47,8 +48,14 @@ fn seeded(n: usize) -> Vec<(String, Vec<u8>)> {
         };
         r.ever_synced = r.status != Status::Pending;
         r.last_attempt_at = Some(at(i as i64));
+        r.last_synced_at = r.ever_synced.then(|| at(i as i64));
+        r.first_synced_at = r.last_synced_at;
         r.attempts = 1;
         r.destination_calls = 1;
+        if r.status == Status::Error {
+            let says = format!("Email: user{i}@example.com is already being used by another user (Zendesk 422 RecordInvalid); merge the two users or change the email in Salesforce");
+            r.mark_error(at(i as i64), Failure::new(ErrorKind::Permanent, says));
+        }
         r.destination = Some(DestinationRef {
             kind: DestinationKind::Zendesk,
             id: Some((9000 + i).to_string()),

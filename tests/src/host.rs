@@ -725,7 +725,8 @@ impl Host {
     }
 
     /// Run one request whose body arrives as `body` streams it: the guest
-    /// reads it as it comes, as on Spin (which sets no body limit).
+    /// reads it as it comes, as on Spin (which sets no body limit). The
+    /// response body is read whole.
     pub async fn handle_streaming<B>(
         &self,
         req: TestRequest,
@@ -737,19 +738,60 @@ impl Host {
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
+        let (parts, body, task) = match self.answer(req, body, client, authority).await? {
+            Answer::Ready(resp) => return Ok(resp),
+            Answer::Streaming { parts, body, task } => (parts, body, task),
+        };
+        let body = body
+            .collect()
+            .await
+            .map_err(|e| anyhow!("reading the component's body: {e:?}"))?
+            .to_bytes();
+        if let Ok(Err(e)) = task.await {
+            eprintln!("test host: component failed after responding: {e:?}");
+        }
+        Ok(TestResponse {
+            status: parts.status.as_u16(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: body.to_vec(),
+        })
+    }
+
+    /// Run one request: an answer of the host's own, or the component's
+    /// response head with its body still streaming from the guest.
+    async fn answer<B>(
+        &self,
+        req: TestRequest,
+        body: B,
+        client: SocketAddr,
+        authority: &str,
+    ) -> Result<Answer>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
         let path = req.path_and_query.split('?').next().unwrap_or_default();
         if path.starts_with("/.well-known/spin/") {
-            return Ok(match path {
+            return Ok(Answer::Ready(match path {
                 "/.well-known/spin/health" => TestResponse {
                     status: 200,
                     headers: vec![],
                     body: b"OK".to_vec(),
                 },
                 _ => empty(404),
-            });
+            }));
         }
         let Some(matched) = self.router.route(path) else {
-            return Ok(empty(404));
+            return Ok(Answer::Ready(empty(404)));
         };
         let runtime = self
             .components
@@ -814,7 +856,7 @@ impl Host {
             Ok(Ok(resp)) => resp,
             Ok(Err(code)) => {
                 eprintln!("test host: component set an error response: {code:?}");
-                return Ok(empty(500));
+                return Ok(Answer::Ready(empty(500)));
             }
             Err(_) => {
                 // The guest trapped or returned without a response: Spin answers 500.
@@ -823,32 +865,11 @@ impl Host {
                     Ok(Ok(())) => eprintln!("test host: guest failed to produce a response"),
                     Err(e) => eprintln!("test host: task failed: {e}"),
                 }
-                return Ok(empty(500));
+                return Ok(Answer::Ready(empty(500)));
             }
         };
         let (parts, body) = response.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(|e| anyhow!("reading the component's body: {e:?}"))?
-            .to_bytes();
-        if let Ok(Err(e)) = task.await {
-            eprintln!("test host: component failed after responding: {e:?}");
-        }
-        Ok(TestResponse {
-            status: parts.status.as_u16(),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect(),
-            body: body.to_vec(),
-        })
+        Ok(Answer::Streaming { parts, body, task })
     }
 
     /// Serve on 127.0.0.1 (a free port) until the returned handle is dropped.
@@ -893,7 +914,7 @@ impl Host {
         req: hyper::Request<hyper::body::Incoming>,
         peer: SocketAddr,
         local: SocketAddr,
-    ) -> Result<hyper::Response<Full<Bytes>>> {
+    ) -> Result<hyper::Response<ServedBody>> {
         let (parts, body) = req.into_parts();
         let authority = parts
             .headers
@@ -915,22 +936,72 @@ impl Host {
                 .collect(),
             body: Vec::new(),
         };
-        let resp = match self
-            .handle_streaming(test_req, body, peer, &authority)
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("test host: {e:?}");
-                empty(500)
-            }
-        };
-        let mut builder = hyper::Response::builder().status(resp.status);
-        for (k, v) in resp.headers {
+        // The body is passed on as the guest writes it, as Spin does: a
+        // client sees the first bytes of a long export at once.
+        let (status, headers, body): (u16, Vec<(String, String)>, ServedBody) =
+            match self.answer(test_req, body, peer, &authority).await {
+                Ok(Answer::Ready(resp)) => (
+                    resp.status,
+                    resp.headers,
+                    Full::new(Bytes::from(resp.body))
+                        .map_err(|never| match never {})
+                        .boxed_unsync(),
+                ),
+                Ok(Answer::Streaming { parts, body, task }) => {
+                    tokio::spawn(async move {
+                        if let Ok(Err(e)) = task.await {
+                            eprintln!("test host: component failed after responding: {e:?}");
+                        }
+                    });
+                    let headers = parts
+                        .headers
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.to_string(),
+                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                            )
+                        })
+                        .collect();
+                    let body = body
+                        .map_err(|e| -> BoxError { format!("{e:?}").into() })
+                        .boxed_unsync();
+                    (parts.status.as_u16(), headers, body)
+                }
+                Err(e) => {
+                    eprintln!("test host: {e:?}");
+                    (
+                        500,
+                        empty(500).headers,
+                        Full::new(Bytes::new())
+                            .map_err(|never| match never {})
+                            .boxed_unsync(),
+                    )
+                }
+            };
+        let mut builder = hyper::Response::builder().status(status);
+        for (k, v) in headers {
             builder = builder.header(k, v);
         }
-        Ok(builder.body(Full::new(Bytes::from(resp.body)))?)
+        Ok(builder.body(body)?)
     }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What the listener sends: a whole body, or the guest's as it streams.
+type ServedBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+
+/// A request's answer before its body is read.
+enum Answer {
+    /// The host's own (health, no route, the guest failed to answer).
+    Ready(TestResponse),
+    /// The component's head, its body still coming.
+    Streaming {
+        parts: hyper::http::response::Parts,
+        body: wasmtime_wasi_http::p2::body::HyperOutgoingBody,
+        task: tokio::task::JoinHandle<wasmtime::Result<()>>,
+    },
 }
 
 /// A loopback listener; stops when dropped.

@@ -260,22 +260,71 @@ fn email_key_of(so: &SObject, mapping: &Mapping) -> Option<String> {
     (!email.is_empty()).then(|| store::email_key(&email))
 }
 
-/// The `email/` key an arrival's sync may write: from what arrived, or for
-/// a stored record (resend, link) from the source fields last received. A
-/// record that cannot be read here is read (and reported) by the sync.
-async fn email_key_for<K: Kv>(kv: &K, arrival: &Arrival, mapping: &Mapping) -> Option<String> {
-    match arrival {
-        Arrival::Stored { record } => {
-            let stored = store::load_record(kv, record).await.ok()??;
-            let so = SObject {
+/// The `email/` keys an arrival's sync may write: the one it syncs — from
+/// what arrived, or for a stored record (resend, link) from the source
+/// fields last received — and the one the record used before, when the
+/// arrival changes its email (that entry is removed once the user has the
+/// new email). A record that cannot be read here is read (and reported) by
+/// the sync.
+async fn email_keys_for<K: Kv>(kv: &K, arrival: &Arrival, mapping: &Mapping) -> EmailKeys {
+    let stored = store::load_record(kv, &arrival.record())
+        .await
+        .ok()
+        .flatten();
+    let old = stored.map(|stored| {
+        email_key_of(
+            &SObject {
                 object_type: stored.object,
                 id: stored.salesforce_id,
                 fields: stored.source_fields,
-            };
-            email_key_of(&so, mapping)
+            },
+            mapping,
+        )
+    });
+    match arrival {
+        Arrival::Stored { .. } => EmailKeys {
+            synced: old.flatten(),
+            replaced: None,
+        },
+        other => {
+            let synced = mapped_email_key(other, mapping);
+            let replaced = old
+                .flatten()
+                .filter(|o| synced.as_ref().is_some_and(|n| n != o));
+            EmailKeys { synced, replaced }
         }
-        other => mapped_email_key(other, mapping),
     }
+}
+
+/// The `email/` keys of one sync ([`email_keys_for`]).
+#[derive(Debug, Default, Clone)]
+struct EmailKeys {
+    synced: Option<String>,
+    replaced: Option<String>,
+}
+
+/// After a sync that gave the user a new email: remove the entry of the
+/// email it replaced, if it still names this record's user.
+async fn forget_replaced_email<K: Kv>(
+    kv: &K,
+    replaced: Option<&str>,
+    record: &SyncRecord,
+) -> Result<(), KvError> {
+    let Some(key) = replaced else {
+        return Ok(());
+    };
+    let user = record.destination.as_ref().and_then(|d| d.id.as_deref());
+    if record.status != Status::Synced || user.is_none() {
+        return Ok(());
+    }
+    let Some(bytes) = kv.get(key).await? else {
+        return Ok(());
+    };
+    let entry: store::EmailEntry = store::decode(key, &bytes)?;
+    if Some(entry.user_id.as_str()) == user {
+        kv.delete(key).await?;
+    }
+    Ok(())
 }
 
 /// Sync one record and store the outcome; when the record is one that
@@ -350,8 +399,19 @@ async fn sync_one<K: Kv, H: Http>(
 ) -> SyncOutcome {
     let reference = input.arrival.record();
     let mut guarded = vec![store::record_key(&reference)];
+    let mut emails = EmailKeys::default();
     if ctx.settings.destination == crate::settings::DestinationKind::Zendesk {
-        guarded.extend(email_key_for(ctx.kv, &input.arrival, &state.mapping).await);
+        emails = email_keys_for(ctx.kv, &input.arrival, &state.mapping).await;
+        // Email leases in key order, so that two records trading emails
+        // wait for each other instead of each holding what the other needs.
+        let mut keys: Vec<String> = emails
+            .synced
+            .iter()
+            .chain(&emails.replaced)
+            .cloned()
+            .collect();
+        keys.sort();
+        guarded.extend(keys);
     }
     let outcome = match lease::hold(ctx, &guarded).await {
         Err(e) => Outcome::NotStored(e),
@@ -359,7 +419,7 @@ async fn sync_one<K: Kv, H: Http>(
         Ok(Ok(held)) => {
             // The record and its index entries are written and the leases
             // given back in one batch; the index's counters follow.
-            match decide(input, state, ctx).await {
+            match decide(input, state, ctx, emails.replaced.as_deref()).await {
                 Err(e) => {
                     lease::release_all(ctx.kv, held).await;
                     Outcome::NotStored(e)
@@ -390,6 +450,7 @@ async fn decide<K: Kv, H: Http>(
     input: SyncInput,
     state: &SyncState,
     ctx: &Context<'_, K, H>,
+    replaced_email: Option<&str>,
 ) -> Result<(Outcome, index::Placed), KvError> {
     let existing = store::load_record(ctx.kv, &input.arrival.record()).await?;
     let before = existing.as_ref().map(index::Before::of);
@@ -397,6 +458,7 @@ async fn decide<K: Kv, H: Http>(
     let Some(mut record) = record else {
         return Ok((outcome, index::Placed::default()));
     };
+    forget_replaced_email(ctx.kv, replaced_email, &record).await?;
     let mut placed = index::place(ctx.kv, state.generation, before.as_ref(), &mut record).await?;
     placed.writes.insert(0, store::record_entry(&record)?);
     Ok((outcome, placed))

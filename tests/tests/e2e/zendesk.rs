@@ -589,3 +589,42 @@ fn a_contact_before_its_account_is_retried_then_linked_when_the_account_syncs() 
 fn waiting_arrivals() -> u32 {
     sync_core::waiting::WAIT_ARRIVALS
 }
+
+/// A Contact whose email changes: the user gets the new email, and the
+/// `email/` entry of the old one is removed (another person may use that
+/// email later), while the new one names the same user.
+#[test]
+fn an_email_change_leaves_no_entry_for_the_old_email() {
+    let fake = FakeZendesk::start(false);
+    let app = app_for(&fake, false);
+    let first = lone_contact(1, "old@example.com");
+    let resp = app.send_message("/sf/created", &message(ORG_ID, &[first]));
+    assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+    let mut changed = lone_contact(1, "new@example.com");
+    changed.notification_id = "04l0000000000EM001".into();
+    for (k, v) in changed.fields.iter_mut() {
+        if *k == "LastModifiedDate" {
+            *v = Some("2026-11-21T10:15:00.000Z".into());
+        }
+    }
+    let resp = app.send_message("/sf/updated", &message(ORG_ID, &[changed]));
+    assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+    let record = view(&app, "Contact", &contact_id(1));
+    assert_eq!(record["status"], "synced", "{record}");
+    let user = record["destination"]["id"]
+        .as_str()
+        .expect("user id")
+        .to_string();
+    let entries: Vec<(String, Value)> = app
+        .kv_dump()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("email/"))
+        .map(|(k, v)| (k, serde_json::from_slice(&v).expect("entry")))
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].0, "email/new@example.com");
+    assert_eq!(entries[0].1["user_id"], user.as_str());
+    let users = fake.users();
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert_eq!(users[0]["email"], "new@example.com");
+}
