@@ -173,6 +173,19 @@ fn every_subcommand_against_the_app_and_the_fake_zendesk() {
     let out = sfsync(&base, &["runs", "--status", "failed", "--json"]);
     let runs: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     assert!(runs.as_array().is_some_and(|r| !r.is_empty()));
+
+    // Two sent Contacts and the imported one: a rebuild enters all three.
+    let out = sfsync(&base, &["reindex"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("index generation 1 built: 3 records entered"),
+        "{}",
+        out.stdout
+    );
+    let stats = sfsync(&base, &["status", "--json"]);
+    let stats: serde_json::Value = serde_json::from_str(&stats.stdout).expect("json");
+    assert_eq!(stats["total"], 3, "{stats}");
 }
 
 fn out_mapping(base: &str) -> String {
