@@ -963,10 +963,7 @@ impl Host {
                             )
                         })
                         .collect();
-                    let body = body
-                        .map_err(|e| -> BoxError { format!("{e:?}").into() })
-                        .boxed_unsync();
-                    (parts.status.as_u16(), headers, body)
+                    (parts.status.as_u16(), headers, passed_on(body).await)
                 }
                 Err(e) => {
                     eprintln!("test host: {e:?}");
@@ -988,6 +985,42 @@ impl Host {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How much of a guest's body is gathered before the head goes out.
+const FIRST_WRITE: usize = 64 * 1024;
+
+/// A guest's body as the listener sends it: whole when it ends within its
+/// first [`FIRST_WRITE`] bytes (a fault or an error goes out in one write
+/// with the head, so a client that is still sending a refused body reads it
+/// before the connection closes), else that much and then the rest as the
+/// guest writes it.
+async fn passed_on(mut body: wasmtime_wasi_http::p2::body::HyperOutgoingBody) -> ServedBody {
+    let mut first = Vec::new();
+    while first.len() < FIRST_WRITE {
+        match body.frame().await {
+            None => {
+                return Full::new(Bytes::from(first))
+                    .map_err(|never| match never {})
+                    .boxed_unsync()
+            }
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    first.extend_from_slice(&data);
+                }
+            }
+            Some(Err(e)) => {
+                eprintln!("test host: the component's body failed: {e:?}");
+                break;
+            }
+        }
+    }
+    let head = futures::stream::once(async move {
+        Ok::<_, BoxError>(hyper::body::Frame::data(Bytes::from(first)))
+    });
+    let rest =
+        http_body_util::BodyStream::new(body.map_err(|e| -> BoxError { format!("{e:?}").into() }));
+    http_body_util::StreamBody::new(futures::StreamExt::chain(head, rest)).boxed_unsync()
+}
 
 /// What the listener sends: a whole body, or the guest's as it streams.
 type ServedBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;

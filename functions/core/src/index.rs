@@ -9,7 +9,8 @@
 //! |---|---|
 //! | `ix/{g}/{Object}/{log}/n` | counter: slots handed out in the log |
 //! | `ix/{g}/{Object}/{log}/out` | counter: members that left the log |
-//! | `ix/{g}/{Object}/{log}/{k}` | the Salesforce id that took slot `k` |
+//! | `ix/{g}/{Object}/{log}/{k}` | the Salesforce id that took slot `k` (written with the record) |
+//! | `ix/{g}/{Object}/{log}/head` | every entry up to this slot is dead ([`walk`] moves it) |
 //! | `ix/{g}/{Object}/calls` | counter: destination calls for the object's records |
 //! | `ix/{g}/_objects/n`, `…/{k}` | the objects that have records |
 //!
@@ -133,6 +134,8 @@ impl Before {
 pub struct Placed {
     pub writes: Vec<(String, Vec<u8>)>,
     pub after: Vec<(String, i64)>,
+    /// The slots taken (`(log, slot key)`; `None` for the registry's).
+    taken: Vec<(Option<Log>, String)>,
 }
 
 async fn take_slot<K: Kv>(
@@ -149,10 +152,11 @@ async fn take_slot<K: Kv>(
         )
         .await?;
     let slot = u64::try_from(n).unwrap_or_default();
-    placed.writes.push((
-        store::index_key(generation, &record.object, log.as_str(), &slot.to_string()),
-        record.salesforce_id.clone().into_bytes(),
-    ));
+    let key = store::index_key(generation, &record.object, log.as_str(), &slot.to_string());
+    placed.taken.push((Some(log), key.clone()));
+    placed
+        .writes
+        .push((key, record.salesforce_id.clone().into_bytes()));
     Ok(slot)
 }
 
@@ -167,6 +171,22 @@ pub async fn place<K: Kv>(
     record: &mut SyncRecord,
 ) -> Result<Placed, KvError> {
     let mut placed = Placed::default();
+    match place_into(kv, current, before, record, &mut placed).await {
+        Ok(()) => Ok(placed),
+        Err(e) => {
+            let _ = undo(kv, &placed).await;
+            Err(e)
+        }
+    }
+}
+
+async fn place_into<K: Kv>(
+    kv: &K,
+    current: Generation,
+    before: Option<&Before>,
+    record: &mut SyncRecord,
+    placed: &mut Placed,
+) -> Result<(), KvError> {
     // A record never moves back to an older generation (a request that read
     // the generation before a rebuild switched it).
     let held = before.and_then(|b| b.slots.clone());
@@ -179,9 +199,9 @@ pub async fn place<K: Kv>(
     let mut slots = match kept {
         Some(slots) => slots,
         None => {
-            let all = take_slot(kv, generation, record, Log::All, &mut placed).await?;
+            let all = take_slot(kv, generation, record, Log::All, placed).await?;
             if all == 1 {
-                register(kv, generation, &record.object, &mut placed).await?;
+                register(kv, generation, &record.object, placed).await?;
             }
             Slots {
                 generation,
@@ -192,7 +212,7 @@ pub async fn place<K: Kv>(
         }
     };
     if record.ever_synced && slots.synced.is_none() {
-        slots.synced = Some(take_slot(kv, generation, record, Log::Synced, &mut placed).await?);
+        slots.synced = Some(take_slot(kv, generation, record, Log::Synced, placed).await?);
     } else if !record.ever_synced && slots.synced.take().is_some() {
         placed.after.push((
             store::index_key(generation, &record.object, Log::Synced.as_str(), "out"),
@@ -209,7 +229,7 @@ pub async fn place<K: Kv>(
             ));
         }
         slots.status = match new_log {
-            Some(log) => Some(take_slot(kv, generation, record, log, &mut placed).await?),
+            Some(log) => Some(take_slot(kv, generation, record, log, placed).await?),
             None => None,
         };
     }
@@ -223,7 +243,7 @@ pub async fn place<K: Kv>(
         ));
     }
     record.index = Some(slots);
-    Ok(placed)
+    Ok(())
 }
 
 /// Take the object's place in the registry (its first record did).
@@ -236,11 +256,42 @@ async fn register<K: Kv>(
     let n = kv
         .increment(&store::objects_key(generation, "n"), 1)
         .await?;
-    placed.writes.push((
-        store::objects_key(generation, &n.to_string()),
-        object.as_bytes().to_vec(),
-    ));
+    let key = store::objects_key(generation, &n.to_string());
+    placed.taken.push((None, key.clone()));
+    placed.writes.push((key, object.as_bytes().to_vec()));
     Ok(())
+}
+
+/// Give back the slots [`place`] took when the record's write failed: each
+/// is counted as left and marked dead (an empty entry), so that the retry,
+/// which takes new ones, does not count the record twice and readers pass
+/// the unused slot; an object entered in the registry stays there. When this fails too the counts stay one too high until
+/// a rebuild.
+pub async fn undo<K: Kv>(kv: &K, placed: &Placed) -> Result<(), KvError> {
+    for (log, key) in &placed.taken {
+        if let (Some(_), Some((log_key, _))) = (log, key.rsplit_once('/')) {
+            kv.increment(&format!("{log_key}/out"), 1).await?;
+        }
+    }
+    // A log's slot is marked dead; the registry keeps the object, whose
+    // first record the retry may no longer be (it takes slot 2).
+    let dead: Vec<(String, Vec<u8>)> = placed
+        .taken
+        .iter()
+        .map(|(log, key)| match log {
+            Some(_) => (key.clone(), Vec::new()),
+            None => placed
+                .writes
+                .iter()
+                .find(|(k, _)| k == key)
+                .cloned()
+                .unwrap_or_else(|| (key.clone(), Vec::new())),
+        })
+        .collect();
+    if dead.is_empty() {
+        return Ok(());
+    }
+    kv.set_many(&dead).await
 }
 
 /// Add what [`place`] left for after the write. A failure leaves a count
@@ -280,8 +331,11 @@ pub async fn save<K: Kv>(
 ) -> Result<(), KvError> {
     let placed = place(kv, current, before, record).await?;
     let mut writes = vec![store::record_entry(record)?];
-    writes.extend(placed.writes);
-    kv.set_many(&writes).await?;
+    writes.extend(placed.writes.iter().cloned());
+    if let Err(e) = kv.set_many(&writes).await {
+        let _ = undo(kv, &placed).await;
+        return Err(e);
+    }
     let _ = settle(kv, &placed.after).await;
     Ok(())
 }
@@ -313,6 +367,7 @@ pub async fn objects<K: Kv>(kv: &K, generation: u64) -> Result<Vec<String>, KvEr
         .await?
         .into_values()
         .filter_map(|v| String::from_utf8(v).ok())
+        .filter(|name| !name.is_empty())
         .collect();
     names.sort();
     names.dedup();
@@ -405,6 +460,12 @@ pub struct Reach {
 
 /// Walk `log` of one object (or of every object, in name order) of
 /// `generation` from `from`, keeping the live records `keep` accepts.
+///
+/// A dead entry stays dead (a record never takes back a slot it left), so
+/// a walk that finds a log's first entries all dead moves the log's *head*
+/// past them (`…/{log}/head`), and later walks start there: a status log
+/// whose early members all left it (errors since resent, say) costs
+/// nothing to read past.
 pub async fn walk<K: Kv>(
     kv: &K,
     generation: u64,
@@ -421,67 +482,106 @@ pub async fn walk<K: Kv>(
     if let Some(from) = from {
         objects.retain(|o| *o >= from.object);
     }
-    let end_keys: Vec<String> = objects
-        .iter()
-        .map(|o| store::index_key(generation, o, log.as_str(), "n"))
-        .collect();
-    let ends = read_map(kv, &end_keys).await?;
+    let key = |o: &str, leaf: &str| store::index_key(generation, o, log.as_str(), leaf);
+    let mut bound_keys = Vec::with_capacity(objects.len() * 2);
+    for o in &objects {
+        bound_keys.push(key(o, "n"));
+        bound_keys.push(key(o, "head"));
+    }
+    let bounds = read_map(kv, &bound_keys).await?;
     let mut walked = Walked::default();
+    let mut heads = Vec::new();
     let mut examined = 0u64;
     for (i, object) in objects.iter().enumerate() {
-        let end = counter_at(&ends, &end_keys[i]);
-        let mut at = from.filter(|f| f.object == *object).map_or(0, |f| f.slot);
+        let end = counter_at(&bounds, &key(object, "n"));
+        let head = bounds
+            .get(&key(object, "head"))
+            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
+            .unwrap_or_default()
+            .min(end);
+        let mut at = from
+            .filter(|f| f.object == *object)
+            .map_or(head, |f| f.slot.max(head));
+        // Every entry after the head up to `dead_through` is dead; `open`
+        // while no entry that may live was met (only for a walk that began
+        // at the head).
+        let mut dead_through = head;
+        let mut open = at == head;
         let last_object = i + 1 == objects.len();
-        while at < end {
+        let mut stop = None;
+        while at < end && stop.is_none() {
             let upto = (at + READ_AHEAD).min(end).min(at + reach.budget - examined);
             let slot_keys: Vec<String> = (at + 1..=upto)
-                .map(|k| store::index_key(generation, object, log.as_str(), &k.to_string()))
+                .map(|k| key(object, &k.to_string()))
                 .collect();
             let ids = read_map(kv, &slot_keys).await?;
-            let record_keys: Vec<String> = ids
-                .values()
-                .filter_map(|id| std::str::from_utf8(id).ok())
-                .map(|id| store::record_key(&RecordRef::new(object.as_str(), id)))
-                .collect();
+            let record_key = |id: &Vec<u8>| {
+                std::str::from_utf8(id)
+                    .ok()
+                    .map(|id| store::record_key(&RecordRef::new(object.as_str(), id)))
+            };
+            let record_keys: Vec<String> = ids.values().filter_map(record_key).collect();
             let records = read_map(kv, &record_keys).await?;
             for (k, slot_key) in (at + 1..=upto).zip(&slot_keys) {
-                let record = ids
-                    .get(slot_key)
-                    .and_then(|id| std::str::from_utf8(id).ok())
-                    .map(|id| store::record_key(&RecordRef::new(object.as_str(), id)))
-                    .and_then(|key| records.get(&key).map(|v| (key, v)));
-                if let Some((key, bytes)) = record {
-                    let record: SyncRecord = store::decode(&key, bytes)?;
-                    let live = record
-                        .index
-                        .as_ref()
-                        .is_some_and(|s| s.generation == generation && slot(s, log) == Some(k))
-                        && log.holds(&record);
-                    if live && keep(&record) {
-                        walked.records.push(record);
-                        if walked.records.len() >= reach.limit {
-                            let done = k == end && last_object;
-                            walked.next = (!done).then(|| Position {
-                                log,
-                                object: object.clone(),
-                                slot: k,
-                            });
-                            return Ok(walked);
-                        }
+                let Some(id) = ids.get(slot_key) else {
+                    // Not written (yet: a slot is written with its record,
+                    // which may be on its way), so the head stays before it.
+                    open = false;
+                    continue;
+                };
+                let found = record_key(id).and_then(|key| records.get(&key).map(|v| (key, v)));
+                let Some((record_key, bytes)) = found else {
+                    // The record was removed (merged by the id repair).
+                    if open {
+                        dead_through = k;
+                    }
+                    continue;
+                };
+                let record: SyncRecord = store::decode(&record_key, bytes)?;
+                let live = record
+                    .index
+                    .as_ref()
+                    .is_some_and(|s| s.generation == generation && slot(s, log) == Some(k))
+                    && log.holds(&record);
+                if !live {
+                    if open {
+                        dead_through = k;
+                    }
+                    continue;
+                }
+                open = false;
+                if keep(&record) {
+                    walked.records.push(record);
+                    if walked.records.len() >= reach.limit {
+                        stop = Some(k);
+                        break;
                     }
                 }
             }
-            examined += upto - at;
-            at = upto;
-            if examined >= reach.budget && !(at == end && last_object) {
-                walked.next = Some(Position {
-                    log,
-                    object: object.clone(),
-                    slot: at,
-                });
-                return Ok(walked);
+            if stop.is_none() {
+                examined += upto - at;
+                at = upto;
+                if examined >= reach.budget {
+                    stop = Some(at);
+                }
             }
         }
+        if dead_through > head {
+            heads.push((key(object, "head"), dead_through.to_string().into_bytes()));
+        }
+        if let Some(k) = stop {
+            let done = k == end && last_object;
+            walked.next = (!done).then(|| Position {
+                log,
+                object: object.clone(),
+                slot: k,
+            });
+            break;
+        }
+    }
+    // Moving heads is housekeeping: a failure leaves them where they were.
+    if !heads.is_empty() {
+        let _ = kv.set_many(&heads).await;
     }
     Ok(walked)
 }
@@ -637,5 +737,63 @@ mod tests {
         assert_eq!(record.index.as_ref().map(|s| s.generation), Some(2));
         assert_eq!(members(&kv, 2, Log::Error, None, 10).len(), 1);
         assert!(members(&kv, 1, Log::All, None, 10).is_empty());
+    }
+
+    /// Errors resent and healed leave dead entries at the front of the error
+    /// log: the first walk moves the head past them, the next reads only
+    /// what is live.
+    #[test]
+    fn the_head_moves_past_entries_that_left() {
+        let kv = MemoryKv::new();
+        let mut records: Vec<SyncRecord> = (0..300)
+            .map(|n| SyncRecord::new("Contact", &format!("003{n:015}"), Process::Created))
+            .collect();
+        for r in &mut records {
+            r.status = Status::Error;
+            write(&kv, 0, r);
+        }
+        for r in records.iter_mut().take(290) {
+            r.status = Status::Synced;
+            r.ever_synced = true;
+            write(&kv, 0, r);
+        }
+        let reach = Reach {
+            limit: 100,
+            budget: 5_000,
+        };
+        let first = block_on(walk(&kv, 0, Log::Error, None, None, reach, &|_| true)).expect("walk");
+        assert_eq!(first.records.len(), 10);
+        let head = kv
+            .map
+            .borrow()
+            .get(&store::index_key(0, "Contact", "error", "head"))
+            .cloned();
+        assert_eq!(head.as_deref(), Some(&b"290"[..]));
+        // A new error after the head is found; the dead ones are not read.
+        records[0].status = Status::Error;
+        write(&kv, 0, &mut records[0]);
+        let again = block_on(walk(&kv, 0, Log::Error, None, None, reach, &|_| true)).expect("walk");
+        assert_eq!(again.records.len(), 11);
+        assert_eq!(members(&kv, 0, Log::Error, None, 4).len(), 11);
+    }
+
+    /// A record whose write fails gives its slots back: the retry is
+    /// counted and listed once.
+    #[test]
+    fn a_failed_write_is_not_counted_twice() {
+        let kv = MemoryKv::new();
+        let mut record = SyncRecord::new("Contact", "003000000000001AAA", Process::Created);
+        record.status = Status::Synced;
+        record.ever_synced = true;
+        *kv.fail_prefix.borrow_mut() = Some("rec/".into());
+        let current = Generation::default();
+        assert!(block_on(save(&kv, current, None, &mut record.clone())).is_err());
+        *kv.fail_prefix.borrow_mut() = None;
+        write(&kv, 0, &mut record);
+        let tallies = block_on(tallies(&kv, 0)).expect("tallies");
+        assert_eq!(tallies["Contact"].members[&Log::All], 1);
+        assert_eq!(tallies["Contact"].members[&Log::Synced], 1);
+        assert_eq!(members(&kv, 0, Log::All, None, 5).len(), 1);
+        assert_eq!(block_on(objects(&kv, 0)).expect("objects"), vec!["Contact"]);
     }
 }

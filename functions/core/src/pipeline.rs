@@ -425,14 +425,17 @@ async fn sync_one<K: Kv, H: Http>(
                     Outcome::NotStored(e)
                 }
                 Ok((outcome, placed)) => {
-                    match lease::write_and_release(ctx.kv, ctx.current_time(), placed.writes, held)
-                        .await
-                    {
+                    let writes = placed.writes.clone();
+                    match lease::write_and_release(ctx.kv, ctx.current_time(), writes, held).await {
                         Ok(()) => {
                             let _ = index::settle(ctx.kv, &placed.after).await;
                             outcome
                         }
-                        Err(e) => Outcome::NotStored(e),
+                        Err(e) => {
+                            // Redelivered: the retry takes its slots afresh.
+                            let _ = index::undo(ctx.kv, &placed).await;
+                            Outcome::NotStored(e)
+                        }
                     }
                 }
             }

@@ -749,9 +749,12 @@ fn the_record_index_counts_lists_and_is_rebuilt() {
             }
         }
     };
+    assert_eq!(stats["index"]["number"], 0, "{stats}");
     assert_eq!(rebuild(""), (27, 1), "the first rebuild lists the keys");
     let stats = app.admin_get("/admin/stats").json();
     assert_eq!(stats["total"], 27, "{stats}");
+    assert_eq!(stats["index"]["number"], 1, "{stats}");
+    assert!(stats["index"]["since"].is_string(), "{stats}");
     assert_eq!(stats["error"], 2 + 3, "{stats}");
     let listed = all_pages(&app, "", 4);
     assert_eq!(listed.iter().collect::<BTreeSet<_>>().len(), 27);

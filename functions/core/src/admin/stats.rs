@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::index::{self, Log};
 use crate::io::{Kv, KvError};
-use crate::store;
+use crate::store::{self, Generation};
 
 /// Counts by status, overall and per object.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +35,10 @@ pub struct Stats {
     /// What is risky in the configuration (equal or short tokens, …).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The record index the counts come from: its generation, and since
+    /// when (absent until a first rebuild).
+    #[serde(default)]
+    pub index: Generation,
 }
 
 impl Counts {
@@ -67,6 +71,7 @@ pub async fn compute<K: Kv>(kv: &K) -> Result<Stats, KvError> {
     let generation = store::generation(kv).await?;
     let mut stats = Stats {
         paused: store::is_paused(kv).await?,
+        index: generation,
         ..Stats::default()
     };
     for (object, tally) in index::tallies(kv, generation.number).await? {
