@@ -25,10 +25,11 @@
 //!
 //! Correct under concurrent writers because a record is indexed only under
 //! its lease ([`crate::lease`]): one writer decides each transition, and
-//! slots and counts come from the store's atomic increment. A store failure
-//! between the increment and the record's write can leave a count one too
-//! high; a rebuild ([`crate::admin::reindex`]) starts a fresh generation
-//! `g` and enters every record again.
+//! slots and counts come from the store's atomic increment. When the
+//! record's write fails, its slots are given back ([`undo`]), so the retry
+//! is counted once; only when that fails too does a count stay one too high,
+//! until a rebuild ([`crate::admin::reindex`]) starts a fresh generation `g`
+//! and enters every record again.
 
 use std::collections::BTreeMap;
 

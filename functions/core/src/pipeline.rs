@@ -51,6 +51,9 @@ pub struct SyncState {
     pub paused: bool,
     /// The record index's current generation ([`crate::index`]).
     pub generation: store::Generation,
+    /// Index counters to add once the batch is done, summed per key (one
+    /// increment for a message's hundred new records).
+    deferred: std::cell::RefCell<BTreeMap<String, i64>>,
 }
 
 impl SyncState {
@@ -60,7 +63,24 @@ impl SyncState {
             mapping,
             paused,
             generation,
+            deferred: Default::default(),
         })
+    }
+
+    fn defer(&self, after: &[(String, i64)]) {
+        let mut deferred = self.deferred.borrow_mut();
+        for (key, delta) in after {
+            *deferred.entry(key.clone()).or_default() += delta;
+        }
+    }
+
+    /// Add the deferred index counters (once a batch's records are written).
+    async fn settle<K: Kv>(&self, kv: &K) {
+        let deferred: Vec<(String, i64)> = std::mem::take(&mut *self.deferred.borrow_mut())
+            .into_iter()
+            .filter(|(_, delta)| *delta != 0)
+            .collect();
+        let _ = index::settle(kv, &deferred).await;
     }
 }
 
@@ -215,7 +235,9 @@ impl SyncOutcome {
 /// Sync many inputs: different destination records concurrently (bounded
 /// by [`CONCURRENCY`]), inputs for one destination record — the same
 /// Salesforce record, or users with the same mapped email — one after the
-/// other in the order given. Outcomes come back in input order.
+/// other in the order given. Outcomes come back in input order, after the
+/// record index's counters for the whole batch are added (one increment per
+/// counter, [`crate::index::settle`]).
 pub async fn sync_all<K: Kv, H: Http>(
     inputs: Vec<SyncInput>,
     state: &SyncState,
@@ -238,6 +260,7 @@ pub async fn sync_all<K: Kv, H: Http>(
         .flat_map(stream::iter)
         .collect()
         .await;
+    state.settle(ctx.kv).await;
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, o)| o).collect()
 }
@@ -329,7 +352,7 @@ async fn forget_replaced_email<K: Kv>(
 
 /// Sync one record and store the outcome; when the record is one that
 /// others wait for (an Account's organization), link those waiting.
-pub async fn sync<K: Kv, H: Http>(
+async fn sync<K: Kv, H: Http>(
     input: SyncInput,
     state: &SyncState,
     ctx: &Context<'_, K, H>,
@@ -428,7 +451,7 @@ async fn sync_one<K: Kv, H: Http>(
                     let writes = placed.writes.clone();
                     match lease::write_and_release(ctx.kv, ctx.current_time(), writes, held).await {
                         Ok(()) => {
-                            let _ = index::settle(ctx.kv, &placed.after).await;
+                            state.defer(&placed.after);
                             outcome
                         }
                         Err(e) => {
