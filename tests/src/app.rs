@@ -387,6 +387,33 @@ impl TestApp {
         .unwrap_or_else(|e| panic!("reading the store: {e}"))
     }
 
+    /// Every record of `GET /admin/records?limit={limit}{query}` as
+    /// `Object/SalesforceId`, following `next_cursor` page by page.
+    pub fn record_pages(&self, query: &str, limit: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/admin/records?limit={limit}{query}");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let page = self.admin_get(&path);
+            assert_eq!(page.status, 200, "{}", page.text());
+            let page = page.json();
+            for r in page["records"].as_array().expect("records") {
+                out.push(format!(
+                    "{}/{}",
+                    r["object"].as_str().unwrap_or_default(),
+                    r["salesforce_id"].as_str().unwrap_or_default()
+                ));
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return out,
+            }
+        }
+    }
+
     /// The keys of the stored records (`rec/…`), in key order.
     pub fn record_keys(&self) -> Vec<String> {
         self.kv_dump()

@@ -752,16 +752,7 @@ impl Host {
         }
         Ok(TestResponse {
             status: parts.status.as_u16(),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect(),
+            headers: header_pairs(&parts.headers),
             body: body.to_vec(),
         })
     }
@@ -940,40 +931,19 @@ impl Host {
         // client sees the first bytes of a long export at once.
         let (status, headers, body): (u16, Vec<(String, String)>, ServedBody) =
             match self.answer(test_req, body, peer, &authority).await {
-                Ok(Answer::Ready(resp)) => (
-                    resp.status,
-                    resp.headers,
-                    Full::new(Bytes::from(resp.body))
-                        .map_err(|never| match never {})
-                        .boxed_unsync(),
-                ),
+                Ok(Answer::Ready(resp)) => (resp.status, resp.headers, whole(resp.body)),
                 Ok(Answer::Streaming { parts, body, task }) => {
                     tokio::spawn(async move {
                         if let Ok(Err(e)) = task.await {
                             eprintln!("test host: component failed after responding: {e:?}");
                         }
                     });
-                    let headers = parts
-                        .headers
-                        .iter()
-                        .map(|(k, v)| {
-                            (
-                                k.to_string(),
-                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                            )
-                        })
-                        .collect();
+                    let headers = header_pairs(&parts.headers);
                     (parts.status.as_u16(), headers, passed_on(body).await)
                 }
                 Err(e) => {
                     eprintln!("test host: {e:?}");
-                    (
-                        500,
-                        empty(500).headers,
-                        Full::new(Bytes::new())
-                            .map_err(|never| match never {})
-                            .boxed_unsync(),
-                    )
+                    (500, empty(500).headers, whole(Vec::new()))
                 }
             };
         let mut builder = hyper::Response::builder().status(status);
@@ -985,6 +955,25 @@ impl Host {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn header_pairs(headers: &hyper::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A body sent in one piece.
+fn whole(body: Vec<u8>) -> ServedBody {
+    Full::new(Bytes::from(body))
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
 
 /// How much of a guest's body is gathered before the head goes out.
 const FIRST_WRITE: usize = 64 * 1024;
@@ -998,11 +987,7 @@ async fn passed_on(mut body: wasmtime_wasi_http::p2::body::HyperOutgoingBody) ->
     let mut first = Vec::new();
     while first.len() < FIRST_WRITE {
         match body.frame().await {
-            None => {
-                return Full::new(Bytes::from(first))
-                    .map_err(|never| match never {})
-                    .boxed_unsync()
-            }
+            None => return whole(first),
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
                     first.extend_from_slice(&data);

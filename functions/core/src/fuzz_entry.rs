@@ -88,11 +88,11 @@ pub fn query(data: &[u8]) {
         query: query.into(),
         ..Request::default()
     };
-    let _ = filter::Filter::from_query(&req);
+    let parsed = filter::Filter::from_query(&req);
     let _ = filter::parse_limit(req.query_param("limit"), filter::MAX_LIMIT);
     let _ = req.token_param("token");
     if let Some(c) = req.query_param("cursor") {
-        let _ = filter::decode_page_cursor(&c);
+        let _ = filter::decode_page_cursor(&c, &parsed.clone().unwrap_or_default());
     }
     // A reference that parses prints back to itself.
     if let Ok(r) = RecordRef::parse(path) {

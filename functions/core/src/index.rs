@@ -114,7 +114,6 @@ fn slot(slots: &Slots, log: Log) -> Option<u64> {
 pub struct Before {
     slots: Option<Slots>,
     status: Status,
-    ever_synced: bool,
     calls: u32,
 }
 
@@ -123,7 +122,6 @@ impl Before {
         Before {
             slots: record.index.clone(),
             status: record.status,
-            ever_synced: record.ever_synced,
             calls: record.destination_calls,
         }
     }
@@ -135,8 +133,18 @@ impl Before {
 pub struct Placed {
     pub writes: Vec<(String, Vec<u8>)>,
     pub after: Vec<(String, i64)>,
-    /// The slots taken (`(log, slot key)`; `None` for the registry's).
-    taken: Vec<(Option<Log>, String)>,
+    /// What to write back if the record's write fails ([`undo`]).
+    taken: Vec<Taken>,
+}
+
+/// A slot [`place`] took, and how to give it back.
+#[derive(Debug, PartialEq, Eq)]
+struct Taken {
+    /// The slot's key, and what it holds once given back: nothing for a
+    /// log's slot (dead), the object for the registry's (it stays).
+    entry: (String, Vec<u8>),
+    /// The counter of members that left, for a log's slot.
+    out: Option<String>,
 }
 
 async fn take_slot<K: Kv>(
@@ -154,7 +162,15 @@ async fn take_slot<K: Kv>(
         .await?;
     let slot = u64::try_from(n).unwrap_or_default();
     let key = store::index_key(generation, &record.object, log.as_str(), &slot.to_string());
-    placed.taken.push((Some(log), key.clone()));
+    placed.taken.push(Taken {
+        entry: (key.clone(), Vec::new()),
+        out: Some(store::index_key(
+            generation,
+            &record.object,
+            log.as_str(),
+            "out",
+        )),
+    });
     placed
         .writes
         .push((key, record.salesforce_id.clone().into_bytes()));
@@ -257,42 +273,34 @@ async fn register<K: Kv>(
     let n = kv
         .increment(&store::objects_key(generation, "n"), 1)
         .await?;
-    let key = store::objects_key(generation, &n.to_string());
-    placed.taken.push((None, key.clone()));
-    placed.writes.push((key, object.as_bytes().to_vec()));
+    let entry = (
+        store::objects_key(generation, &n.to_string()),
+        object.as_bytes().to_vec(),
+    );
+    // The registry keeps the object even if its first record's write
+    // fails: the retry takes slot 2 of `all` and would not register it.
+    placed.taken.push(Taken {
+        entry: entry.clone(),
+        out: None,
+    });
+    placed.writes.push(entry);
     Ok(())
 }
 
 /// Give back the slots [`place`] took when the record's write failed: each
 /// is counted as left and marked dead (an empty entry), so that the retry,
 /// which takes new ones, does not count the record twice and readers pass
-/// the unused slot; an object entered in the registry stays there. When this fails too the counts stay one too high until
-/// a rebuild.
+/// the unused slot; an object entered in the registry stays there. When
+/// this fails too, the counts stay one too high until a rebuild.
 pub async fn undo<K: Kv>(kv: &K, placed: &Placed) -> Result<(), KvError> {
-    for (log, key) in &placed.taken {
-        if let (Some(_), Some((log_key, _))) = (log, key.rsplit_once('/')) {
-            kv.increment(&format!("{log_key}/out"), 1).await?;
-        }
+    for out in placed.taken.iter().filter_map(|t| t.out.as_ref()) {
+        kv.increment(out, 1).await?;
     }
-    // A log's slot is marked dead; the registry keeps the object, whose
-    // first record the retry may no longer be (it takes slot 2).
-    let dead: Vec<(String, Vec<u8>)> = placed
-        .taken
-        .iter()
-        .map(|(log, key)| match log {
-            Some(_) => (key.clone(), Vec::new()),
-            None => placed
-                .writes
-                .iter()
-                .find(|(k, _)| k == key)
-                .cloned()
-                .unwrap_or_else(|| (key.clone(), Vec::new())),
-        })
-        .collect();
-    if dead.is_empty() {
+    let entries: Vec<(String, Vec<u8>)> = placed.taken.iter().map(|t| t.entry.clone()).collect();
+    if entries.is_empty() {
         return Ok(());
     }
-    kv.set_many(&dead).await
+    kv.set_many(&entries).await
 }
 
 /// Add what [`place`] left for after the write. A failure leaves a count
@@ -330,9 +338,9 @@ pub async fn save<K: Kv>(
     before: Option<&Before>,
     record: &mut SyncRecord,
 ) -> Result<(), KvError> {
-    let placed = place(kv, current, before, record).await?;
+    let mut placed = place(kv, current, before, record).await?;
     let mut writes = vec![store::record_entry(record)?];
-    writes.extend(placed.writes.iter().cloned());
+    writes.append(&mut placed.writes);
     if let Err(e) = kv.set_many(&writes).await {
         let _ = undo(kv, &placed).await;
         return Err(e);
@@ -707,13 +715,18 @@ mod tests {
         }
     }
 
+    fn synced_contact() -> SyncRecord {
+        let mut record = SyncRecord::new("Contact", "003000000000001AAA", Process::Created);
+        record.status = Status::Synced;
+        record.ever_synced = true;
+        record
+    }
+
     /// An update that changes nothing the index knows costs no call.
     #[test]
     fn an_unchanged_status_costs_nothing() {
         let kv = MemoryKv::new();
-        let mut record = SyncRecord::new("Contact", "003000000000001AAA", Process::Created);
-        record.status = Status::Synced;
-        record.ever_synced = true;
+        let mut record = synced_contact();
         write(&kv, 0, &mut record);
         let before = Before::of(&record);
         let placed = block_on(place(
@@ -776,6 +789,14 @@ mod tests {
         let again = block_on(walk(&kv, 0, Log::Error, None, None, reach, &|_| true)).expect("walk");
         assert_eq!(again.records.len(), 11);
         assert_eq!(members(&kv, 0, Log::Error, None, 4).len(), 11);
+        // From the head, 11 slots hold all of them: a walk allowed to read
+        // only 20 finds them all (from slot 1 it would find none).
+        let short = Reach {
+            limit: 100,
+            budget: 20,
+        };
+        let near = block_on(walk(&kv, 0, Log::Error, None, None, short, &|_| true)).expect("walk");
+        assert_eq!((near.records.len(), near.next), (11, None));
     }
 
     /// A record whose write fails gives its slots back: the retry is
@@ -783,9 +804,7 @@ mod tests {
     #[test]
     fn a_failed_write_is_not_counted_twice() {
         let kv = MemoryKv::new();
-        let mut record = SyncRecord::new("Contact", "003000000000001AAA", Process::Created);
-        record.status = Status::Synced;
-        record.ever_synced = true;
+        let mut record = synced_contact();
         *kv.fail_prefix.borrow_mut() = Some("rec/".into());
         let current = Generation::default();
         assert!(block_on(save(&kv, current, None, &mut record.clone())).is_err());

@@ -294,29 +294,23 @@ async fn email_keys_for<K: Kv>(kv: &K, arrival: &Arrival, mapping: &Mapping) -> 
         .await
         .ok()
         .flatten();
-    let old = stored.map(|stored| {
-        email_key_of(
-            &SObject {
-                object_type: stored.object,
-                id: stored.salesforce_id,
-                fields: stored.source_fields,
-            },
-            mapping,
-        )
+    let old = stored.and_then(|stored| {
+        let so = SObject {
+            object_type: stored.object,
+            id: stored.salesforce_id,
+            fields: stored.source_fields,
+        };
+        email_key_of(&so, mapping)
     });
-    match arrival {
-        Arrival::Stored { .. } => EmailKeys {
-            synced: old.flatten(),
+    if let Arrival::Stored { .. } = arrival {
+        return EmailKeys {
+            synced: old,
             replaced: None,
-        },
-        other => {
-            let synced = mapped_email_key(other, mapping);
-            let replaced = old
-                .flatten()
-                .filter(|o| synced.as_ref().is_some_and(|n| n != o));
-            EmailKeys { synced, replaced }
-        }
+        };
     }
+    let synced = mapped_email_key(arrival, mapping);
+    let replaced = old.filter(|o| synced.as_ref().is_some_and(|n| n != o));
+    EmailKeys { synced, replaced }
 }
 
 /// The `email/` keys of one sync ([`email_keys_for`]).
@@ -447,8 +441,8 @@ async fn sync_one<K: Kv, H: Http>(
                     lease::release_all(ctx.kv, held).await;
                     Outcome::NotStored(e)
                 }
-                Ok((outcome, placed)) => {
-                    let writes = placed.writes.clone();
+                Ok((outcome, mut placed)) => {
+                    let writes = std::mem::take(&mut placed.writes);
                     match lease::write_and_release(ctx.kv, ctx.current_time(), writes, held).await {
                         Ok(()) => {
                             state.defer(&placed.after);

@@ -10,6 +10,7 @@
 //! | `mapping/history/{when}` | the versions it replaced, newest kept, at most [`MAPPING_HISTORY_KEPT`] |
 //! | `state/paused` | present while sync is paused (the time it was paused) |
 //! | `ix/generation` | the record index's current [`Generation`] |
+//! | `ix/rebuild` | where a [`Rebuild`] of the index goes on, while it has records left |
 //! | `ix/{generation}/…` | the record index ([`crate::index`]): per object, numbered slots and counters |
 //!
 //! Each record is one key, so writing it is atomic. Admin pages, stats and
@@ -48,6 +49,30 @@ pub struct Generation {
     pub number: u64,
     /// When it became current (absent for the first, which always was).
     pub since: Option<DateTime<Utc>>,
+}
+
+/// The key of a rebuild's progress ([`crate::admin::reindex`]): the
+/// position it goes on from, while it has records left to enter.
+pub const REBUILD_KEY: &str = "ix/rebuild";
+
+/// Where the rebuild of `generation` goes on (an opaque cursor).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rebuild {
+    pub generation: u64,
+    pub cursor: String,
+}
+
+/// The rebuild in progress, if one stopped before its end.
+pub async fn rebuild_in_progress<K: Kv>(kv: &K) -> Result<Option<Rebuild>, KvError> {
+    load_json(kv, REBUILD_KEY).await
+}
+
+/// Note where the rebuild goes on, or (`None`) that it is done.
+pub async fn set_rebuild<K: Kv>(kv: &K, rebuild: Option<&Rebuild>) -> Result<(), KvError> {
+    match rebuild {
+        Some(r) => save_json(kv, REBUILD_KEY, r).await,
+        None => kv.delete(REBUILD_KEY).await,
+    }
 }
 
 /// The key of one index entry: `leaf` is a slot number, `n` (slots handed
@@ -223,12 +248,9 @@ pub async fn load_record_at<K: Kv>(kv: &K, key: &str) -> Result<Option<SyncRecor
     load_json(kv, key).await
 }
 
-/// Write a record (one atomic write).
-pub async fn save_record<K: Kv>(kv: &K, record: &SyncRecord) -> Result<(), KvError> {
-    save_json(kv, &record_key(&record.reference()), record).await
-}
-
-/// A record as the key and value [`save_record`] writes, for a batch.
+/// A record as the key and value to write, in the batch that also holds
+/// its index entries: records are written only with them
+/// ([`crate::index::save`], the pipeline), never alone.
 pub fn record_entry(record: &SyncRecord) -> Result<(String, Vec<u8>), KvError> {
     let key = record_key(&record.reference());
     let value = encode(&key, record)?;

@@ -36,28 +36,7 @@ fn json_post(app: &TestApp, path: &str, body: Value) -> sfsync_tests::host::Test
 
 /// Every record of a listing, following next_cursor.
 fn all_pages(app: &TestApp, query: &str, limit: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = format!("/admin/records?limit={limit}{query}");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
-        }
-        let page = app.admin_get(&path);
-        assert_eq!(page.status, 200, "{}", page.text());
-        let page = page.json();
-        for r in page["records"].as_array().expect("records") {
-            out.push(format!(
-                "{}/{}",
-                r["object"].as_str().unwrap_or_default(),
-                r["salesforce_id"].as_str().unwrap_or_default()
-            ));
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return out,
-        }
-    }
+    app.record_pages(query, limit)
 }
 
 #[test]
@@ -782,6 +761,17 @@ fn the_record_index_counts_lists_and_is_rebuilt() {
     assert_eq!(stats["total"], 28, "{stats}");
     assert_eq!(stats["error"], 5, "{stats}");
     assert_eq!(all_pages(&app, "&status=synced", 3).len(), 26);
+
+    // A cursor walks one status's list: another filter's is refused.
+    let errors = app.admin_get("/admin/records?status=error&limit=2").json();
+    let cursor = errors["next_cursor"].as_str().expect("more errors");
+    let crossed = app.admin_get(&format!("/admin/records?status=synced&cursor={cursor}"));
+    assert_eq!(crossed.status, 400, "{}", crossed.text());
+    assert!(
+        crossed.text().contains("another status or object filter"),
+        "{}",
+        crossed.text()
+    );
 
     let bad = json_post(&app, "/admin/reindex?cursor=bm9wZQ", json!({}));
     assert_eq!(bad.status, 400, "{}", bad.text());

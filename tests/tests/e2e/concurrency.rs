@@ -395,22 +395,7 @@ fn fire_at_two_nodes(store: Store) {
     assert_eq!(stats["total"], CONTACTS + ACCOUNTS, "{stats}");
     assert_eq!(stats["synced"], CONTACTS + ACCOUNTS, "{stats}");
     assert_eq!(stats["error"], 0, "{stats}");
-    let mut listed = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/admin/records?limit=7&cursor={c}"),
-            None => "/admin/records?limit=7".to_string(),
-        };
-        let page = second.admin_get(&path).json();
-        for r in page["records"].as_array().expect("records") {
-            listed.push(format!("{}/{}", r["object"], r["salesforce_id"]));
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => break,
-        }
-    }
+    let listed = second.record_pages("", 7);
     let unique: std::collections::BTreeSet<&String> = listed.iter().collect();
     assert_eq!(unique.len(), listed.len(), "a record listed twice");
     assert_eq!(listed.len(), CONTACTS + ACCOUNTS);

@@ -104,7 +104,7 @@ impl Export {
         }
         let (records, next) =
             filter::page(kv, &self.filter, filter::MAX_LIMIT, self.cursor.as_ref()).await?;
-        self.cursor = next.and_then(|c| filter::decode_page_cursor(&c).ok());
+        self.cursor = next;
         self.done = self.cursor.is_none();
         let header = (!self.header_sent).then_some(COLUMNS);
         self.header_sent = true;

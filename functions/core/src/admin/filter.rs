@@ -203,20 +203,26 @@ pub fn decode_cursor(cursor: &str, prefix: &str) -> Result<String, String> {
 /// The prefix of a record page's cursor.
 pub const PAGE_CURSOR_PREFIX: &str = "ix:";
 
-/// Read a record page's cursor back.
-pub fn decode_page_cursor(cursor: &str) -> Result<Position, String> {
-    decode_cursor(cursor, PAGE_CURSOR_PREFIX).and_then(|c| {
+/// Read a record page's cursor back, for a page of `filter`: a cursor
+/// issued for another status or object is refused (it walks another log).
+pub fn decode_page_cursor(cursor: &str, filter: &Filter) -> Result<Position, String> {
+    let at = decode_cursor(cursor, PAGE_CURSOR_PREFIX).and_then(|c| {
         c.strip_prefix(PAGE_CURSOR_PREFIX)
             .and_then(Position::parse)
             .ok_or_else(|| "malformed cursor; pass back the next_cursor of the previous page unchanged, or omit it to start over".to_string())
-    })
+    })?;
+    if at.log != filter.log() || filter.object.as_ref().is_some_and(|o| *o != at.object) {
+        return Err("this cursor belongs to a listing with another status or object filter; send the same status and object as the page it came from, or omit the cursor to start over".into());
+    }
+    Ok(at)
 }
 
-fn encode_page_cursor(at: &Position) -> String {
+/// A record page's cursor, as [`decode_page_cursor`] reads it.
+pub fn encode_page_cursor(at: &Position) -> String {
     encode_cursor(&format!("{PAGE_CURSOR_PREFIX}{}", at.encode()))
 }
 
-/// One page of matching records, and the cursor of the next page. Walks
+/// One page of matching records, and where the next page starts. Walks
 /// the index log the status filter names (every record without one), of
 /// the filter's object or of each object in turn.
 pub async fn page<K: Kv>(
@@ -224,11 +230,8 @@ pub async fn page<K: Kv>(
     filter: &Filter,
     limit: usize,
     cursor: Option<&Position>,
-) -> Result<(Vec<SyncRecord>, Option<String>), KvError> {
+) -> Result<(Vec<SyncRecord>, Option<Position>), KvError> {
     let log = filter.log();
-    // A cursor of another filter starts this one over.
-    let from =
-        cursor.filter(|c| c.log == log && filter.object.as_ref().is_none_or(|o| *o == c.object));
     let reach = Reach {
         limit,
         budget: SCAN_BUDGET,
@@ -240,12 +243,12 @@ pub async fn page<K: Kv>(
         generation,
         log,
         filter.object.as_deref(),
-        from,
+        cursor,
         reach,
         &keep,
     )
     .await?;
-    Ok((walked.records, walked.next.as_ref().map(encode_page_cursor)))
+    Ok((walked.records, walked.next))
 }
 
 #[cfg(test)]

@@ -185,7 +185,7 @@ async fn records<K: Kv>(req: &Request, kv: &K) -> Result<Response, AdminError> {
         let cursor = req
             .query_param("cursor")
             .filter(|c| !c.is_empty())
-            .map(|c| filter::decode_page_cursor(&c))
+            .map(|c| filter::decode_page_cursor(&c, &f))
             .transpose()?;
         Ok((f, limit, cursor))
     });
@@ -198,7 +198,7 @@ async fn records<K: Kv>(req: &Request, kv: &K) -> Result<Response, AdminError> {
         200,
         &wire::RecordsPage {
             records: records.iter().map(|r| r.view()).collect(),
-            next_cursor: next,
+            next_cursor: next.as_ref().map(filter::encode_page_cursor),
         },
     ))
 }

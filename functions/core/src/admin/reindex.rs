@@ -11,6 +11,12 @@
 //! `rec/` key, the one way to find records stored by a version of sfsync
 //! that kept no index (a listing is refused by Spin past 128 MiB of keys).
 //!
+//! Each call also stores where the rebuild goes on (`ix/rebuild`),
+//! so a rebuild that stopped half-way (an error, a closed terminal) resumes
+//! there when called again without a cursor, rather than starting a new
+//! generation from the half-built one, which would lack the records not yet
+//! entered.
+//!
 //! Run it when few messages arrive: a request that read the generation just
 //! before the switch may still enter its record in the old one, and such a
 //! record moves over on its next write or the next rebuild. The old
@@ -86,7 +92,9 @@ fn decode(cursor: &str) -> Result<(u64, Source), String> {
     Ok((generation, source))
 }
 
-/// Handle `POST /admin/reindex[?cursor=…][&from=keys]`.
+/// Handle `POST /admin/reindex[?cursor=…][&from=keys]`: go on with the
+/// rebuild in progress (from `cursor`, or where the last call stopped), or
+/// start one (`from=keys` always starts one, listing every record key).
 pub async fn handle<K: Kv, H: Http>(
     req: &Request,
     ctx: &Context<'_, K, H>,
@@ -102,32 +110,51 @@ pub async fn handle<K: Kv, H: Http>(
         }
     };
     let current = store::generation(ctx.kv).await?;
-    let (generation, source) = match get("cursor") {
-        Some(c) => {
+    let resume = store::rebuild_in_progress(ctx.kv)
+        .await?
+        .filter(|r| r.generation == current.number && !from_keys);
+    let (generation, source) = match (get("cursor"), resume) {
+        (Some(c), _) => {
             let (generation, source) = decode(&c).map_err(AdminError::BadRequest)?;
             if generation != current.number {
                 return Err(AdminError::Conflict(format!(
-                    "this rebuild (generation {generation}) was overtaken by another (generation {}); start again without a cursor",
+                    "this rebuild (generation {generation}) was overtaken by another (generation {}); call again without a cursor to go on with that one",
                     current.number
                 )));
             }
             (generation, source)
         }
-        None => {
-            let next = Generation {
-                number: current.number + 1,
-                since: Some(ctx.now),
-            };
-            store::set_generation(ctx.kv, &next).await?;
+        (None, Some(stored)) => {
+            let (_, source) = decode(&stored.cursor).map_err(|e| {
+                KvError(format!("{} holds an unreadable rebuild position ({e}); start a new rebuild with from=keys", store::REBUILD_KEY))
+            })?;
+            (stored.generation, source)
+        }
+        (None, None) => {
             let source = if from_keys || current.number == 0 {
                 Source::Keys(None)
             } else {
                 Source::Index(None)
             };
+            let next = Generation {
+                number: current.number + 1,
+                since: Some(ctx.now),
+            };
+            let progress = store::Rebuild {
+                generation: next.number,
+                cursor: encode(next.number, &source),
+            };
+            store::set_rebuild(ctx.kv, Some(&progress)).await?;
+            store::set_generation(ctx.kv, &next).await?;
             (next.number, source)
         }
     };
     let reply = rebuild(ctx, generation, source).await?;
+    let progress = reply
+        .next_cursor
+        .clone()
+        .map(|cursor| store::Rebuild { generation, cursor });
+    store::set_rebuild(ctx.kv, progress.as_ref()).await?;
     Ok(Response::json(200, &reply))
 }
 
@@ -212,4 +239,57 @@ async fn enter<K: Kv>(kv: &K, target: Generation, key: &str) -> Result<bool, KvE
     record.index = None;
     index::save(kv, target, None, &mut record).await?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::memory::{settings_from, MemoryKv, ScriptedHttp};
+    use crate::record::{Process, SyncRecord};
+
+    fn call(kv: &MemoryKv, query: &str) -> ReindexReply {
+        let settings = settings_from(&[]);
+        let http = ScriptedHttp::default();
+        let now: DateTime<Utc> = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let ctx = Context::new(&settings, kv, &http, now, &|| std::time::Duration::ZERO, 7);
+        let req = Request {
+            method: "POST".into(),
+            path: "/admin/reindex".into(),
+            query: query.into(),
+            ..Request::default()
+        };
+        let resp = block_on(handle(&req, &ctx)).unwrap_or_else(|e| panic!("{e:?}"));
+        serde_json::from_slice(&resp.body).expect("reply")
+    }
+
+    /// A rebuild that stopped after its first batch goes on where it
+    /// stopped when called again without a cursor: the new generation ends
+    /// with every record, not only the first batch's.
+    #[test]
+    fn a_stopped_rebuild_resumes_instead_of_starting_from_its_half() {
+        let kv = MemoryKv::new();
+        let first = Generation {
+            number: 1,
+            since: None,
+        };
+        block_on(store::set_generation(&kv, &first)).expect("generation");
+        for n in 0..BATCH + 100 {
+            let mut r = SyncRecord::new("Contact", &format!("003{n:015}"), Process::Created);
+            block_on(index::save(&kv, first, None, &mut r)).expect("saved");
+        }
+        let started = call(&kv, "");
+        assert_eq!((started.generation, started.indexed), (2, BATCH));
+        assert!(started.next_cursor.is_some());
+        // The caller lost the cursor (stopped); calling again resumes.
+        let resumed = call(&kv, "");
+        assert_eq!((resumed.generation, resumed.indexed), (2, 100));
+        assert_eq!(resumed.next_cursor, None);
+        let tallies = block_on(index::tallies(&kv, 2)).expect("tallies");
+        assert_eq!(tallies["Contact"].members[&Log::All], (BATCH + 100) as u64);
+        // Done: the next call starts generation 3.
+        assert_eq!(call(&kv, "").generation, 3);
+    }
 }

@@ -162,7 +162,7 @@ fn parse(body: &[u8]) -> Result<Targets, String> {
             };
             let cursor = match obj.get("cursor") {
                 None | Some(Value::Null) => None,
-                Some(Value::String(c)) => Some(filter::decode_page_cursor(c)?),
+                Some(Value::String(c)) => Some(filter::decode_page_cursor(c, &filter)?),
                 Some(_) => {
                     return Err("cursor must be the string next_cursor of the previous call".into())
                 }
@@ -207,6 +207,7 @@ pub async fn handle<K: Kv, H: Http>(
             cursor,
         } => {
             let (records, next) = filter::page(ctx.kv, &filter, limit, cursor.as_ref()).await?;
+            let next = next.as_ref().map(filter::encode_page_cursor);
             (records.iter().map(|r| r.reference()).collect(), next)
         }
     };

@@ -118,7 +118,13 @@ fn account_synced_as(kv: &MemoryKv, organization: u64) {
         id: Some(organization.to_string()),
         organization_ids: Vec::new(),
     });
-    block_on(store::save_record(kv, &account)).expect("saved");
+    block_on(crate::index::save(
+        kv,
+        store::Generation::default(),
+        None,
+        &mut account,
+    ))
+    .expect("saved");
 }
 
 #[test]
