@@ -303,14 +303,18 @@ pub async fn undo<K: Kv>(kv: &K, placed: &Placed) -> Result<(), KvError> {
     kv.set_many(&entries).await
 }
 
-/// Add what [`place`] left for after the write. A failure leaves a count
-/// off by what failed (rebuild the index to correct it); the record itself
-/// is stored, so it is not the caller's error.
-pub async fn settle<K: Kv>(kv: &K, after: &[(String, i64)]) -> Result<(), KvError> {
+/// Add what [`place`] left for after the write; answers the additions that
+/// failed, for the caller to try again. One still failing leaves a count off
+/// (a rebuild corrects it); the record itself is stored, so it is not the
+/// caller's error.
+pub async fn settle<K: Kv>(kv: &K, after: &[(String, i64)]) -> Vec<(String, i64)> {
+    let mut failed = Vec::new();
     for (key, delta) in after {
-        kv.increment(key, *delta).await?;
+        if kv.increment(key, *delta).await.is_err() {
+            failed.push((key.clone(), *delta));
+        }
     }
-    Ok(())
+    failed
 }
 
 /// Take `record` out of every log it is counted in (it is being removed).

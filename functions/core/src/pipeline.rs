@@ -44,6 +44,9 @@ use crate::waiting;
 /// How many records of one request are synced at the same time.
 pub const CONCURRENCY: usize = 8;
 
+/// The pauses before trying a failed index counter addition again.
+const SETTLE_PAUSES_MS: [u64; 3] = [20, 100, 400];
+
 /// What every sync of a request reads once, before the first record.
 #[derive(Debug, Clone)]
 pub struct SyncState {
@@ -74,13 +77,25 @@ impl SyncState {
         }
     }
 
-    /// Add the deferred index counters (once a batch's records are written).
-    async fn settle<K: Kv>(&self, kv: &K) {
-        let deferred: Vec<(String, i64)> = std::mem::take(&mut *self.deferred.borrow_mut())
+    /// Add the deferred index counters (once a batch's records are written),
+    /// trying a failed addition again after a pause: a store that is busy
+    /// for a moment (SQLite shared by several nodes answers "database is
+    /// locked") must not leave the counts off.
+    async fn settle<K: Kv, H: Http>(&self, ctx: &Context<'_, K, H>) {
+        let mut left: Vec<(String, i64)> = std::mem::take(&mut *self.deferred.borrow_mut())
             .into_iter()
             .filter(|(_, delta)| *delta != 0)
             .collect();
-        let _ = index::settle(kv, &deferred).await;
+        for pause_ms in SETTLE_PAUSES_MS {
+            left = index::settle(ctx.kv, &left).await;
+            if left.is_empty() {
+                return;
+            }
+            ctx.http
+                .sleep(std::time::Duration::from_millis(pause_ms))
+                .await;
+        }
+        index::settle(ctx.kv, &left).await;
     }
 }
 
@@ -260,7 +275,7 @@ pub async fn sync_all<K: Kv, H: Http>(
         .flat_map(stream::iter)
         .collect()
         .await;
-    state.settle(ctx.kv).await;
+    state.settle(ctx).await;
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, o)| o).collect()
 }
