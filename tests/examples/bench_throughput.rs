@@ -90,16 +90,44 @@ fn new_records(size: usize) -> impl Fn(usize) -> (String, String) + Send + Sync 
     }
 }
 
-fn kv_calls_per_message(app: &TestApp, size: usize, from: usize) -> Option<f64> {
+/// Key-value calls, and of them writes, per message of `size` new records.
+fn kv_calls_per_message(app: &TestApp, size: usize, from: usize) -> Option<(f64, f64)> {
     let faults = app.kv_faults()?;
     let request = new_records(size);
-    let before = faults.calls();
+    let (calls, writes) = (faults.calls(), faults.writes());
     for n in from..from + 10 {
         let (_, body) = request(n);
         let resp = app.send_message("/sf/created", &body);
         assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
     }
-    Some((faults.calls() - before) as f64 / 10.0)
+    Some((
+        (faults.calls() - calls) as f64 / 10.0,
+        (faults.writes() - writes) as f64 / 10.0,
+    ))
+}
+
+/// What one write and one read cost on Spin's SQLite store (the default),
+/// in microseconds: each write is a transaction committed to disk, which is
+/// what bounds a message's rate on this store.
+fn sqlite_costs() -> (f64, f64) {
+    use sfsync_tests::kv::{KvConfig, KvStore};
+    let dir = std::env::temp_dir().join(format!("sfsync-bench-kv-{}", std::process::id()));
+    let kv = KvStore::open(&KvConfig::Sqlite, &dir).unwrap_or_else(|e| panic!("store: {e}"));
+    let n = 500;
+    let t = Instant::now();
+    for i in 0..n {
+        kv.set("default", &format!("k{i}"), b"a value of some bytes")
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let write = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let t = Instant::now();
+    for i in 0..n {
+        kv.get("default", &format!("k{i}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let read = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let _ = std::fs::remove_dir_all(dir);
+    (write, read)
 }
 
 fn size_of(file: &str) -> u64 {
@@ -176,9 +204,20 @@ fn main() {
         "  cost per notification, 100 vs 1     {:>8.2}x (1.00 is flat)",
         (1.0 / (hundred_rps * 100.0)) / (1.0 / one_rps)
     );
-    if let (Some(c1), Some(c100)) = (calls_1, calls_100) {
+    if let (Some((c1, w1)), Some((c100, w100))) = (calls_1, calls_100) {
         println!("  key-value calls per message         {c1:>8.1} (1 notification)   {c100:.1} (100: {:.2} each)", c100 / 100.0);
-        println!("  baseline key-value calls            {:>8}", 2);
+        println!("  of them writes                      {w1:>8.1} (1 notification)   {w100:.1} (100: {:.2} each)", w100 / 100.0);
+        println!("  baseline key-value calls            {:>8} (1 write)", 2);
+        let (write, read) = sqlite_costs();
+        println!(
+            "  SQLite store: one write {write:.0} us, one read {read:.0} us ({:.0}x): a message's rate is bound by its writes",
+            write / read
+        );
+        println!(
+            "  write-bound ceiling, 1 / (writes x write cost): {:>6.0} requests/s (1 notification), {:.0} notifications/s (100)",
+            1e6 / (w1 * write),
+            100.0 * 1e6 / (w100 * write)
+        );
     }
     println!(
         "cold start: host start (compiles every component), first answer, then warm (median):"

@@ -127,6 +127,7 @@ pub struct HostState {
 #[derive(Debug, Default)]
 pub struct KvFaults {
     calls: std::sync::atomic::AtomicUsize,
+    writes: std::sync::atomic::AtomicUsize,
     fail_at: std::sync::Mutex<std::collections::BTreeSet<usize>>,
 }
 
@@ -134,6 +135,13 @@ impl KvFaults {
     /// Key-value calls made so far.
     pub fn calls(&self) -> usize {
         self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Key-value calls so far that write (set, delete, increment, swap and
+    /// their batches): on Spin's SQLite store each is a transaction of its
+    /// own, committed to disk, and costs far more than a read.
+    pub fn writes(&self) -> usize {
+        self.writes.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Fail the `nth` key-value call from now (1 is the next one).
@@ -144,7 +152,11 @@ impl KvFaults {
         }
     }
 
-    fn next(&self) -> Option<String> {
+    fn next(&self, write: bool) -> Option<String> {
+        if write {
+            self.writes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         let hit = self
             .fail_at
@@ -152,12 +164,6 @@ impl KvFaults {
             .map(|mut s| s.remove(&n))
             .unwrap_or(false);
         hit.then(|| format!("injected fault: key-value call {n} failed"))
-    }
-}
-
-impl HostState {
-    fn kv_fault(&self) -> Option<String> {
-        self.kv_faults.next()
     }
 }
 
@@ -240,8 +246,16 @@ impl HostState {
 
     /// One key-value call of a guest: counted, failed when a fault was
     /// injected for it, else run on the store.
-    fn kv_call<T>(&self, f: impl FnOnce(&KvStore) -> Result<T, String>) -> Result<T, String> {
-        match self.kv_fault() {
+    fn kv_call<T>(
+        &self,
+        write: bool,
+        what: impl FnOnce() -> String,
+        f: impl FnOnce(&KvStore) -> Result<T, String>,
+    ) -> Result<T, String> {
+        if kv_trace() {
+            eprintln!("kv {}: {}", self.component, what());
+        }
+        match self.kv_faults.next(write) {
             Some(e) => Err(e),
             None => f(&self.kv),
         }
@@ -272,7 +286,7 @@ impl key_value::HostStore for HostState {
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, key_value::Error>> {
         let label = self.label(&store)?;
         Ok(self
-            .kv_call(|kv| kv.get(&label, &key))
+            .kv_call(false, || format!("get {key}"), |kv| kv.get(&label, &key))
             .map_err(key_value::Error::Other))
     }
 
@@ -284,7 +298,11 @@ impl key_value::HostStore for HostState {
     ) -> wasmtime::Result<Result<(), key_value::Error>> {
         let label = self.label(&store)?;
         Ok(self
-            .kv_call(|kv| kv.set(&label, &key, &value))
+            .kv_call(
+                true,
+                || format!("set {key}"),
+                |kv| kv.set(&label, &key, &value),
+            )
             .map_err(key_value::Error::Other))
     }
 
@@ -295,7 +313,11 @@ impl key_value::HostStore for HostState {
     ) -> wasmtime::Result<Result<(), key_value::Error>> {
         let label = self.label(&store)?;
         Ok(self
-            .kv_call(|kv| kv.delete(&label, &key))
+            .kv_call(
+                true,
+                || format!("delete {key}"),
+                |kv| kv.delete(&label, &key),
+            )
             .map_err(key_value::Error::Other))
     }
 
@@ -306,7 +328,11 @@ impl key_value::HostStore for HostState {
     ) -> wasmtime::Result<Result<bool, key_value::Error>> {
         let label = self.label(&store)?;
         Ok(self
-            .kv_call(|kv| kv.get(&label, &key).map(|v| v.is_some()))
+            .kv_call(
+                false,
+                || format!("exists {key}"),
+                |kv| kv.get(&label, &key).map(|v| v.is_some()),
+            )
             .map_err(key_value::Error::Other))
     }
 
@@ -316,7 +342,7 @@ impl key_value::HostStore for HostState {
     ) -> wasmtime::Result<Result<Vec<String>, key_value::Error>> {
         let label = self.label(&store)?;
         Ok(self
-            .kv_call(|kv| kv.keys(&label))
+            .kv_call(false, || "list keys".to_string(), |kv| kv.keys(&label))
             .map_err(key_value::Error::Other))
     }
 
@@ -348,7 +374,7 @@ impl wasi_kv::HostBucket for HostState {
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
         let label = self.label(&bucket)?;
         Ok(self
-            .kv_call(|kv| kv.get(&label, &key))
+            .kv_call(false, || format!("get {key}"), |kv| kv.get(&label, &key))
             .map_err(wasi_kv::Error::Other))
     }
 
@@ -360,7 +386,11 @@ impl wasi_kv::HostBucket for HostState {
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         let label = self.label(&bucket)?;
         Ok(self
-            .kv_call(|kv| kv.set(&label, &key, &value))
+            .kv_call(
+                true,
+                || format!("set {key}"),
+                |kv| kv.set(&label, &key, &value),
+            )
             .map_err(wasi_kv::Error::Other))
     }
 
@@ -371,7 +401,11 @@ impl wasi_kv::HostBucket for HostState {
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         let label = self.label(&bucket)?;
         Ok(self
-            .kv_call(|kv| kv.delete(&label, &key))
+            .kv_call(
+                true,
+                || format!("delete {key}"),
+                |kv| kv.delete(&label, &key),
+            )
             .map_err(wasi_kv::Error::Other))
     }
 
@@ -382,7 +416,11 @@ impl wasi_kv::HostBucket for HostState {
     ) -> wasmtime::Result<Result<bool, wasi_kv::Error>> {
         let label = self.label(&bucket)?;
         Ok(self
-            .kv_call(|kv| kv.get(&label, &key).map(|v| v.is_some()))
+            .kv_call(
+                false,
+                || format!("exists {key}"),
+                |kv| kv.get(&label, &key).map(|v| v.is_some()),
+            )
             .map_err(wasi_kv::Error::Other))
     }
 
@@ -398,7 +436,7 @@ impl wasi_kv::HostBucket for HostState {
         }
         let label = self.label(&bucket)?;
         Ok(self
-            .kv_call(|kv| kv.keys(&label))
+            .kv_call(false, || "list keys".to_string(), |kv| kv.keys(&label))
             .map(|keys| wasi_kv::KeyResponse { keys, cursor: None })
             .map_err(wasi_kv::Error::Other))
     }
@@ -417,7 +455,11 @@ impl wasi_atomics::Host for HostState {
         delta: i64,
     ) -> wasmtime::Result<Result<i64, wasi_kv::Error>> {
         let label = self.label(&bucket)?;
-        match self.kv_call(|kv| kv.increment(&label, &key, delta)) {
+        match self.kv_call(
+            true,
+            || format!("increment {key} {delta}"),
+            |kv| kv.increment(&label, &key, delta),
+        ) {
             Ok(v) => Ok(Ok(v)),
             // Spin's SQLite host panics on a value that is not 8 bytes: the
             // request fails with 500 (and real Spin's store is poisoned).
@@ -434,7 +476,11 @@ impl wasi_atomics::Host for HostState {
         let handle = self.table.delete(cas)?;
         let store_error = |e| wasi_atomics::CasError::StoreError(wasi_kv::Error::Other(e));
         Ok(
-            match self.kv_call(|kv| Ok(kv.cas_swap(&handle.label, &handle.cas, &value))) {
+            match self.kv_call(
+                true,
+                || format!("swap {}", handle.cas.key),
+                |kv| Ok(kv.cas_swap(&handle.label, &handle.cas, &value)),
+            ) {
                 Err(e) | Ok(Err(SwapError::Other(e))) => Err(store_error(e)),
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(SwapError::CasFailed)) => {
@@ -461,7 +507,11 @@ impl wasi_atomics::HostCas for HostState {
         key: String,
     ) -> wasmtime::Result<Result<Resource<CasHandle>, wasi_kv::Error>> {
         let label = self.label(&bucket)?;
-        match self.kv_call(|kv| kv.cas_current(&label, &key)) {
+        match self.kv_call(
+            false,
+            || format!("cas {key}"),
+            |kv| kv.cas_current(&label, &key),
+        ) {
             Ok(cas) => Ok(Ok(self.table.push(CasHandle { label, cas })?)),
             Err(e) => Ok(Err(wasi_kv::Error::Other(e))),
         }
@@ -488,7 +538,11 @@ impl wasi_batch::Host for HostState {
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error>> {
         let label = self.label(&bucket)?;
         Ok(self
-            .kv_call(|kv| kv.get_many(&label, &keys))
+            .kv_call(
+                false,
+                || format!("get_many {} {:?}", keys.len(), keys.first()),
+                |kv| kv.get_many(&label, &keys),
+            )
             .map(|found| found.into_iter().map(|(k, v)| (k, Some(v))).collect())
             .map_err(wasi_kv::Error::Other))
     }
@@ -500,7 +554,20 @@ impl wasi_batch::Host for HostState {
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         let label = self.label(&bucket)?;
         Ok(self
-            .kv_call(|kv| kv.set_many(&label, &key_values))
+            .kv_call(
+                true,
+                || {
+                    format!(
+                        "set_many {} {:?}",
+                        key_values.len(),
+                        key_values
+                            .iter()
+                            .map(|(k, _)| k.as_str())
+                            .collect::<Vec<_>>()
+                    )
+                },
+                |kv| kv.set_many(&label, &key_values),
+            )
             .map_err(wasi_kv::Error::Other))
     }
 
@@ -511,9 +578,20 @@ impl wasi_batch::Host for HostState {
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         let label = self.label(&bucket)?;
         Ok(self
-            .kv_call(|kv| kv.delete_many(&label, &keys))
+            .kv_call(
+                true,
+                || format!("delete_many {:?}", keys),
+                |kv| kv.delete_many(&label, &keys),
+            )
             .map_err(wasi_kv::Error::Other))
     }
+}
+
+/// `SFSYNC_TEST_KV_TRACE=1`: print every key-value call to stderr (which
+/// component, which operation and key), to see what a request costs.
+fn kv_trace() -> bool {
+    static TRACE: OnceLock<bool> = OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("SFSYNC_TEST_KV_TRACE").is_some_and(|v| v == "1"))
 }
 
 /// Spin's variable names: `a-z`, `0-9`, `_`, starting with a letter, no `__`,

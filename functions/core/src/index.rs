@@ -31,6 +31,7 @@
 //! until a rebuild ([`crate::admin::reindex`]) starts a fresh generation `g`
 //! and enters every record again.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use crate::counter;
@@ -147,20 +148,139 @@ struct Taken {
     out: Option<String>,
 }
 
+/// Slots taken ahead for a batch of records (a message's hundred new
+/// Contacts): the first record that needs a slot in a log takes as many as
+/// the batch may still need, with one increment, and the others are handed
+/// out from that range — one increment per log instead of one per record.
+/// Slots left over at the end are written dead and counted as left
+/// ([`SlotPool::leftovers`]), as a failed write's are ([`undo`]). Until
+/// then the log counts them as members, so a count read while a batch runs
+/// may be ahead by the batch's unused slots.
+#[derive(Debug, Default)]
+pub struct SlotPool {
+    /// Per object, how many of the batch's records may still take a slot.
+    expected: RefCell<BTreeMap<String, u64>>,
+    /// Per log, the ranges taken and not handed out yet.
+    free: RefCell<BTreeMap<LogOf, Vec<Range>>>,
+}
+
+/// A log of one object in one generation.
+type LogOf = (u64, String, Log);
+/// Slots `first..=last`.
+type Range = (u64, u64);
+
+/// Slots a batch took and did not use ([`SlotPool::leftovers`]).
+#[derive(Debug, Default)]
+pub struct Unused {
+    /// Their entries, written dead (empty).
+    pub entries: Vec<(String, Vec<u8>)>,
+    /// The additions to their logs' `out` counters.
+    pub left: Vec<(String, i64)>,
+}
+
+impl SlotPool {
+    /// `count` more records of `object` are about to be synced.
+    pub fn expect(&self, object: &str, count: u64) {
+        *self
+            .expected
+            .borrow_mut()
+            .entry(object.to_string())
+            .or_default() += count;
+    }
+
+    /// One record of `object` is done: it takes no more slots.
+    pub fn done(&self, object: &str) {
+        if let Some(n) = self.expected.borrow_mut().get_mut(object) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    fn take(&self, generation: u64, object: &str, log: Log) -> Option<u64> {
+        let mut free = self.free.borrow_mut();
+        let ranges = free.get_mut(&(generation, object.to_string(), log))?;
+        let (first, last) = ranges.last_mut()?;
+        let slot = *first;
+        if first == last {
+            ranges.pop();
+        } else {
+            *first += 1;
+        }
+        Some(slot)
+    }
+
+    /// How many slots to take at once for `object`: what the batch may still
+    /// need, at least one.
+    fn want(&self, object: &str) -> u64 {
+        self.expected
+            .borrow()
+            .get(object)
+            .copied()
+            .unwrap_or(1)
+            .max(1)
+    }
+
+    fn keep(&self, generation: u64, object: &str, log: Log, first: u64, last: u64) {
+        if first <= last {
+            self.free
+                .borrow_mut()
+                .entry((generation, object.to_string(), log))
+                .or_default()
+                .push((first, last));
+        }
+    }
+
+    /// The slots taken and not used, now handed back: their dead entries to
+    /// write, and the additions to their logs' `out` counters.
+    pub fn leftovers(&self) -> Unused {
+        let mut unused = Unused::default();
+        for ((generation, object, log), ranges) in std::mem::take(&mut *self.free.borrow_mut()) {
+            let mut count = 0i64;
+            for (first, last) in ranges {
+                for k in first..=last {
+                    unused.entries.push((
+                        store::index_key(generation, &object, log.as_str(), &k.to_string()),
+                        Vec::new(),
+                    ));
+                    count += 1;
+                }
+            }
+            if count > 0 {
+                unused.left.push((
+                    store::index_key(generation, &object, log.as_str(), "out"),
+                    count,
+                ));
+            }
+        }
+        unused
+    }
+}
+
 async fn take_slot<K: Kv>(
     kv: &K,
     generation: u64,
     record: &SyncRecord,
     log: Log,
     placed: &mut Placed,
+    ahead: Option<&SlotPool>,
 ) -> Result<u64, KvError> {
-    let n = kv
-        .increment(
-            &store::index_key(generation, &record.object, log.as_str(), "n"),
-            1,
-        )
-        .await?;
-    let slot = u64::try_from(n).unwrap_or_default();
+    let slot = match ahead.and_then(|p| p.take(generation, &record.object, log)) {
+        Some(slot) => slot,
+        None => {
+            let want = ahead.map_or(1, |p| p.want(&record.object));
+            let n = kv
+                .increment(
+                    &store::index_key(generation, &record.object, log.as_str(), "n"),
+                    want as i64,
+                )
+                .await?;
+            let last = u64::try_from(n).unwrap_or_default();
+            let first = (last + 1).saturating_sub(want);
+            if let Some(pool) = ahead {
+                pool.keep(generation, &record.object, log, first + 1, last);
+            }
+            first
+        }
+    };
     let key = store::index_key(generation, &record.object, log.as_str(), &slot.to_string());
     placed.taken.push(Taken {
         entry: (key.clone(), Vec::new()),
@@ -186,9 +306,10 @@ pub async fn place<K: Kv>(
     current: Generation,
     before: Option<&Before>,
     record: &mut SyncRecord,
+    ahead: Option<&SlotPool>,
 ) -> Result<Placed, KvError> {
     let mut placed = Placed::default();
-    match place_into(kv, current, before, record, &mut placed).await {
+    match place_into(kv, current, before, record, &mut placed, ahead).await {
         Ok(()) => Ok(placed),
         Err(e) => {
             let _ = undo(kv, &placed).await;
@@ -203,6 +324,7 @@ async fn place_into<K: Kv>(
     before: Option<&Before>,
     record: &mut SyncRecord,
     placed: &mut Placed,
+    ahead: Option<&SlotPool>,
 ) -> Result<(), KvError> {
     // A record never moves back to an older generation (a request that read
     // the generation before a rebuild switched it).
@@ -216,7 +338,7 @@ async fn place_into<K: Kv>(
     let mut slots = match kept {
         Some(slots) => slots,
         None => {
-            let all = take_slot(kv, generation, record, Log::All, placed).await?;
+            let all = take_slot(kv, generation, record, Log::All, placed, ahead).await?;
             if all == 1 {
                 register(kv, generation, &record.object, placed).await?;
             }
@@ -229,7 +351,7 @@ async fn place_into<K: Kv>(
         }
     };
     if record.ever_synced && slots.synced.is_none() {
-        slots.synced = Some(take_slot(kv, generation, record, Log::Synced, placed).await?);
+        slots.synced = Some(take_slot(kv, generation, record, Log::Synced, placed, ahead).await?);
     } else if !record.ever_synced && slots.synced.take().is_some() {
         placed.after.push((
             store::index_key(generation, &record.object, Log::Synced.as_str(), "out"),
@@ -246,7 +368,7 @@ async fn place_into<K: Kv>(
             ));
         }
         slots.status = match new_log {
-            Some(log) => Some(take_slot(kv, generation, record, log, placed).await?),
+            Some(log) => Some(take_slot(kv, generation, record, log, placed, ahead).await?),
             None => None,
         };
     }
@@ -342,7 +464,7 @@ pub async fn save<K: Kv>(
     before: Option<&Before>,
     record: &mut SyncRecord,
 ) -> Result<(), KvError> {
-    let mut placed = place(kv, current, before, record).await?;
+    let mut placed = place(kv, current, before, record, None).await?;
     let mut writes = vec![store::record_entry(record)?];
     writes.append(&mut placed.writes);
     if let Err(e) = kv.set_many(&writes).await {
@@ -738,6 +860,7 @@ mod tests {
             Generation::default(),
             Some(&before),
             &mut record,
+            None,
         ))
         .expect("placed");
         assert_eq!(placed, Placed::default());

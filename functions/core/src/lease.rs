@@ -197,6 +197,13 @@ pub async fn release<K: Kv>(kv: &K, lease: Lease) {
 #[derive(Debug, Default)]
 pub struct Held(Vec<Lease>);
 
+impl Held {
+    /// Hold `other`'s leases too (to give them all back in one write).
+    pub fn append(&mut self, mut other: Held) {
+        self.0.append(&mut other.0);
+    }
+}
+
 /// Take the leases of every key in `guarded`, in order, waiting briefly
 /// ([`BUSY_WAITS`]) while another request holds one. `Ok(Err(until))`: one
 /// stayed busy (those already taken are given back).

@@ -44,6 +44,8 @@ pub struct MemoryKv {
     pub fail_writes: RefCell<Option<String>>,
     /// When set, writes of keys with this prefix fail (e.g. `run/`).
     pub fail_prefix: RefCell<Option<String>>,
+    /// Every key `increment` was called on, in order.
+    pub incremented: RefCell<Vec<String>>,
 }
 
 impl MemoryKv {
@@ -137,6 +139,7 @@ impl Kv for MemoryKv {
     }
 
     async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+        self.incremented.borrow_mut().push(key.to_string());
         self.check_write(key)?;
         let mut map = self.map.borrow_mut();
         let current =
