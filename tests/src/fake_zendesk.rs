@@ -45,6 +45,10 @@ struct Fault {
 pub enum CallFault {
     /// Answer with this status (and `Retry-After`, seconds), do nothing.
     Status(u16, Option<u64>),
+    /// The same, answered at once, ahead of the latency other calls wait:
+    /// the fault reaches sfsync while the calls started with it are still
+    /// under way.
+    StatusAtOnce(u16, Option<u64>),
     /// Drop the connection without an answer (a reset).
     Reset,
     /// Answer only after this long (a hang, to a client with a timeout).
@@ -370,9 +374,17 @@ async fn serve(
             .map(|i| s.call_faults.remove(i).1);
         (s.latency, fault)
     };
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
+    let fault = match fault {
+        Some(CallFault::StatusAtOnce(status, retry_after)) => {
+            Some(CallFault::Status(status, retry_after))
+        }
+        other => {
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+            other
+        }
+    };
     match fault {
         Some(CallFault::Reset) => {
             return Err(std::io::Error::new(
@@ -393,7 +405,7 @@ async fn serve(
                 .map_err(|e| std::io::Error::other(e.to_string()));
         }
         Some(CallFault::Hang(d)) => tokio::time::sleep(d).await,
-        None => {}
+        Some(CallFault::StatusAtOnce(..)) | None => {}
     }
     let (status, reply, headers) = {
         let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
