@@ -19,8 +19,10 @@
 //! index entries and lease releases with the batch, and [`sync_all`] writes
 //! them in one call before it answers (sooner where a later sync needs
 //! them: the next input for the same record, the records a newly synced
-//! organization links). On a store that commits every write to disk, that
-//! is one commit for a message's hundred records instead of a hundred.
+//! organization links; and right after a call to the destination, so that a
+//! record's lease is never held past its own push). On a store that commits
+//! every write to disk, that is one commit for a message's hundred records
+//! instead of a hundred.
 //!
 //! The whole step runs under the record's [`lease`]: one request at a time,
 //! across instances and nodes. A record another request holds is
@@ -549,15 +551,22 @@ async fn sync_one<K: Kv, H: Http>(
                     lease::release_all(ctx.kv, held).await;
                     Outcome::NotStored(e)
                 }
-                Ok((outcome, placed)) => {
+                Ok(Decided {
+                    outcome,
+                    placed,
+                    called_out,
+                }) => {
                     state.unwritten.borrow_mut().push(Unwritten {
                         input: tag,
                         placed,
                         held,
                     });
-                    if emails.replaced.is_some() {
-                        // The old email's lease may be wanted by another
-                        // record of the batch (the one that takes it over).
+                    // Written at once after a call to the destination (the
+                    // record's lease is not held longer than its own push:
+                    // the batch saves nothing next to a network call), or
+                    // after an email change (another record of the batch
+                    // may want the old email's lease).
+                    if called_out || emails.replaced.is_some() {
                         state.flush(ctx).await;
                     }
                     outcome
@@ -572,20 +581,37 @@ async fn sync_one<K: Kv, H: Http>(
     }
 }
 
-/// Decide and push one record (under its lease); answers the outcome and
-/// what to write: the record, when it changed, with its index entries.
+/// What [`decide`] answers: the outcome, what to write (the record, when
+/// it changed, with its index entries), and whether it called the
+/// destination over the network.
+struct Decided {
+    outcome: Outcome,
+    placed: index::Placed,
+    called_out: bool,
+}
+
+/// Decide and push one record (under its lease).
 async fn decide<K: Kv, H: Http>(
     input: SyncInput,
     state: &SyncState,
     ctx: &Context<'_, K, H>,
     replaced_email: Option<&str>,
-) -> Result<(Outcome, index::Placed), KvError> {
+) -> Result<Decided, KvError> {
     let existing = store::load_record(ctx.kv, &input.arrival.record()).await?;
     let before = existing.as_ref().map(index::Before::of);
+    let calls_before = existing.as_ref().map_or(0, |r| r.destination_calls);
     let (outcome, record) = sync_record(input, existing, state, ctx).await?;
     let Some(mut record) = record else {
-        return Ok((outcome, index::Placed::default()));
+        return Ok(Decided {
+            outcome,
+            placed: index::Placed::default(),
+            called_out: false,
+        });
     };
+    // Dry-run counts the calls it would make; only a real one is a wait
+    // that other requests for this record should not sit through.
+    let called_out = record.destination_calls > calls_before
+        && ctx.settings.destination != crate::settings::DestinationKind::DryRun;
     forget_replaced_email(ctx.kv, replaced_email, &record).await?;
     let mut placed = index::place(
         ctx.kv,
@@ -596,7 +622,11 @@ async fn decide<K: Kv, H: Http>(
     )
     .await?;
     placed.writes.insert(0, store::record_entry(&record)?);
-    Ok((outcome, placed))
+    Ok(Decided {
+        outcome,
+        placed,
+        called_out,
+    })
 }
 
 /// Decide and push one record, as `existing` was stored; answers the
