@@ -143,9 +143,13 @@ enum Command {
         records: Vec<String>,
         #[command(flatten)]
         filter: FilterArgs,
-        /// Records per call.
+        /// Records per call (at most 1000; on Zendesk, bulk jobs take 100
+        /// each, so 1000 makes the fewest calls).
         #[arg(long, default_value_t = 200)]
         batch: usize,
+        /// Only collect the outcomes of open Zendesk bulk jobs.
+        #[arg(long, conflicts_with_all = ["records"])]
+        collect: bool,
     },
     /// Export the sync status of records as CSV.
     #[command(after_help = "Example:\n  sfsync export -o errors.csv --status error")]
@@ -290,7 +294,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             records,
             filter,
             batch,
-        } => cmd::resend::run(&client, records, filter, batch),
+            collect,
+        } => cmd::resend::run(&client, records, filter, batch, collect),
         Command::Backfill {
             object,
             file,

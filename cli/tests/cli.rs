@@ -541,3 +541,42 @@ fn repair_ids_rewrites_what_15_character_ids_left_behind() {
         again.stdout
     );
 }
+
+#[test]
+fn a_bulk_resend_waits_for_its_jobs_and_counts_every_record() {
+    let fake = FakeZendesk::start(false);
+    let app = zendesk_app(&fake);
+    let (base, _listener) = app.listen();
+    let contacts: Vec<_> = (1..=60)
+        .map(|i| sfsync_tests::soap::lone_contact(i, &format!("p{i}@example.com")))
+        .collect();
+    let resp = app.send_message(
+        "/sf/created",
+        &sfsync_tests::soap::message(ORG_ID, &contacts),
+    );
+    assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+    // One of them will be refused in its job: its email is someone else's.
+    fake.seed_user("Other", "taken@example.com", None);
+    let id = sfsync_tests::soap::contact_id(9);
+    let mut moved = sfsync_tests::soap::lone_contact(9, "taken@example.com");
+    moved.notification_id = "04l000000000000999".into();
+    app.send_message("/sf/updated", &sfsync_tests::soap::message(ORG_ID, &[moved]));
+    fake.clear_log();
+
+    let out = sfsync(&base, &["resend", "--object", "Contact", "--batch", "1000"]);
+    assert_eq!(out.code, 2, "one record failed: {} {}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("resent 60: 59 synced, 1 failed"),
+        "{} {}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&id) && out.stderr.contains("bulk job"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(fake.count("POST", "/api/v2/users/create_or_update_many"), 1);
+    let out = sfsync(&base, &["resend", "--collect"]);
+    assert_eq!(out.code, 0, "nothing left to collect: {} {}", out.stdout, out.stderr);
+}

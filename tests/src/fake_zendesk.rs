@@ -5,12 +5,14 @@
 //! It keeps organizations (names unique), users (emails unique,
 //! case-insensitive), memberships with a default, and job statuses, in
 //! either multi-organization mode; checks `email/token:token` Basic auth;
-//! enforces a per-minute rate limit with 429 and `Retry-After`; and takes
+//! enforces a per-minute rate limit with 429 and `Retry-After` (and says
+//! what is left in `X-Rate-Limit-Remaining`); runs bulk jobs later, as
+//! Zendesk does (queued, then done; at most 30 open, the last 100 kept); and takes
 //! faults: fail the next N calls to a path with a status, add latency, drop
 //! connections. Every request is logged so tests can count calls. It stops
 //! when dropped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -55,6 +57,20 @@ pub enum CallFault {
     Hang(Duration),
 }
 
+/// A bulk job: its inputs until it has run, then its results.
+#[derive(Debug, Clone)]
+struct Job {
+    entity: &'static str,
+    due: Instant,
+    inputs: Vec<Value>,
+    results: Option<Vec<Value>>,
+}
+
+/// Zendesk lets an account have this many bulk jobs queued or running.
+pub const MAX_OPEN_JOBS: usize = 30;
+/// Zendesk lists only this many job statuses.
+pub const JOBS_KEPT: usize = 100;
+
 #[derive(Debug, Default)]
 struct State {
     /// Requests served so far, and faults by request number.
@@ -65,11 +81,21 @@ struct State {
     users: BTreeMap<u64, Map<String, Value>>,
     /// (membership id, user id, organization id, default)
     memberships: Vec<(u64, u64, u64, bool)>,
-    jobs: BTreeMap<u64, Value>,
+    /// Bulk jobs by id: queued until `due`, then done (their work applied).
+    jobs: BTreeMap<u64, Job>,
+    /// How long a bulk job takes.
+    job_delay: Duration,
+    /// Users by external id and by lower-case email; organizations by
+    /// external id (the fake holds tens of thousands in the benchmarks).
+    user_ext: HashMap<String, u64>,
+    user_email: HashMap<String, u64>,
+    org_ext: HashMap<String, u64>,
     multi_org: bool,
     credentials: (String, String),
     rate_limit: Option<u32>,
     window: Option<(Instant, u32)>,
+    /// Calls refused for the rate limit.
+    limited: usize,
     faults: Vec<Fault>,
     latency: Duration,
     log: Vec<Logged>,
@@ -107,6 +133,7 @@ impl FakeZendesk {
     pub fn start(multi_org: bool) -> FakeZendesk {
         let state = Arc::new(Mutex::new(State {
             next_id: 1000,
+            job_delay: Duration::from_millis(300),
             multi_org,
             credentials: (AGENT_EMAIL.into(), API_TOKEN.into()),
             ..State::default()
@@ -125,8 +152,21 @@ impl FakeZendesk {
         format!("http://{}", self.addr)
     }
 
+    /// The state, with every bulk job that is due done.
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        run_due_jobs(&mut s);
+        s
+    }
+
+    /// How long a bulk job stays queued before Zendesk does it.
+    pub fn set_job_delay(&self, delay: Duration) {
+        self.lock().job_delay = delay;
+    }
+
+    /// Forget every job status (Zendesk keeps them about an hour).
+    pub fn forget_jobs(&self) {
+        self.lock().jobs.clear();
     }
 
     /// Fail the next `n` requests whose path contains `path` with `status`.
@@ -170,6 +210,11 @@ impl FakeZendesk {
         let mut s = self.lock();
         let at = s.served + nth;
         s.call_faults.push((at, fault));
+    }
+
+    /// How many calls were refused for the rate limit.
+    pub fn rate_limited(&self) -> usize {
+        self.lock().limited
     }
 
     /// How many requests were served so far.
@@ -241,6 +286,7 @@ impl FakeZendesk {
         u.insert("name".into(), json!(name));
         u.insert("email".into(), json!(email));
         s.users.insert(id, u);
+        reindex_user(&mut s, id, (None, None));
         if let Some(org) = organization {
             add_membership(&mut s, id, org);
         }
@@ -249,9 +295,12 @@ impl FakeZendesk {
 
     /// Set a user's `external_id` directly (as an old sync left it).
     pub fn set_user_external_id(&self, id: u64, external_id: &str) {
-        if let Some(u) = self.lock().users.get_mut(&id) {
+        let mut s = self.lock();
+        let before = indexed(&s, id);
+        if let Some(u) = s.users.get_mut(&id) {
             u.insert("external_id".into(), json!(external_id));
         }
+        reindex_user(&mut s, id, before);
     }
 
     /// Add an organization directly; returns its id.
@@ -263,6 +312,9 @@ impl FakeZendesk {
         o.insert("name".into(), json!(name));
         o.insert("external_id".into(), json!(external_id));
         s.orgs.insert(id, o);
+        if let Some(e) = external_id {
+            s.org_ext.insert(e.to_string(), id);
+        }
         id
     }
 }
@@ -273,22 +325,139 @@ fn next_id(s: &mut State) -> u64 {
 }
 
 fn find_user_by_email(s: &State, email: &str) -> Option<u64> {
-    let email = email.trim().to_lowercase();
-    s.users
-        .iter()
-        .find(|(_, u)| {
-            u.get("email")
-                .and_then(Value::as_str)
-                .map(str::to_lowercase)
-                == Some(email.clone())
-        })
-        .map(|(id, _)| *id)
+    s.user_email.get(&email.trim().to_lowercase()).copied()
 }
 
-fn find_by_external_id(map: &BTreeMap<u64, Map<String, Value>>, ext: &str) -> Option<u64> {
-    map.iter()
-        .find(|(_, v)| v.get("external_id").and_then(Value::as_str) == Some(ext))
+fn find_user_by_external_id(s: &State, ext: &str) -> Option<u64> {
+    s.user_ext.get(ext).copied()
+}
+
+fn find_org_by_external_id(s: &State, ext: &str) -> Option<u64> {
+    s.org_ext.get(ext).copied()
+}
+
+/// A user's external id and lower-case email, as indexed.
+fn indexed(s: &State, id: u64) -> (Option<String>, Option<String>) {
+    let u = s.users.get(&id);
+    let text = |k: &str| {
+        u.and_then(|u| u.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    (text("external_id"), text("email").map(|e| e.to_lowercase()))
+}
+
+/// Keep the user indexes in step after user `id` changed from `before`.
+fn reindex_user(s: &mut State, id: u64, before: (Option<String>, Option<String>)) {
+    let (ext, email) = indexed(s, id);
+    if let Some(old) = before.0.filter(|o| Some(o) != ext.as_ref()) {
+        if s.user_ext.get(&old) == Some(&id) {
+            s.user_ext.remove(&old);
+        }
+    }
+    if let Some(old) = before.1.filter(|o| Some(o) != email.as_ref()) {
+        if s.user_email.get(&old) == Some(&id) {
+            s.user_email.remove(&old);
+        }
+    }
+    if let Some(e) = ext {
+        s.user_ext.insert(e, id);
+    }
+    if let Some(e) = email {
+        s.user_email.insert(e, id);
+    }
+}
+
+/// Do every bulk job that is due: apply its inputs, keep its results.
+fn run_due_jobs(s: &mut State) {
+    let now = Instant::now();
+    let due: Vec<u64> = s
+        .jobs
+        .iter()
+        .filter(|(_, j)| j.results.is_none() && j.due <= now)
         .map(|(id, _)| *id)
+        .collect();
+    for id in due {
+        let Some(job) = s.jobs.get(&id).cloned() else {
+            continue;
+        };
+        let results: Vec<Value> = job
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| {
+                let reply = if job.entity == "users" {
+                    upsert_user(s, None, Some(input))
+                } else {
+                    upsert_org(s, None, Some(input))
+                };
+                match reply {
+                    (status @ (200 | 201), v) => {
+                        let key = if job.entity == "users" { "user" } else { "organization" };
+                        json!({"index": i, "id": v[key]["id"], "action": if status == 201 {"created"} else {"updated"}, "success": true, "status": if status == 201 {"Created"} else {"Updated"}})
+                    }
+                    (_, v) => json!({"index": i, "error": v["error"], "details": v["details"]}),
+                }
+            })
+            .collect();
+        if let Some(j) = s.jobs.get_mut(&id) {
+            j.results = Some(results);
+            j.inputs.clear();
+        }
+    }
+    // Only the last JOBS_KEPT statuses are kept.
+    while s.jobs.len() > JOBS_KEPT {
+        let Some(oldest) = s.jobs.keys().next().copied() else {
+            break;
+        };
+        s.jobs.remove(&oldest);
+    }
+}
+
+fn job_json(id: u64, job: &Job) -> Value {
+    let url = format!("/api/v2/job_statuses/{id}.json");
+    match &job.results {
+        None => json!({"id": id.to_string(), "url": url, "status": "queued", "total": job.inputs.len(), "progress": 0, "results": null}),
+        Some(results) => json!({"id": id.to_string(), "url": url, "status": "completed", "total": results.len(), "progress": results.len(), "results": results}),
+    }
+}
+
+/// `{users|organizations}/create_or_update_many`: queue a job.
+fn queue_job(s: &mut State, entity: &'static str, body: &Value) -> Reply {
+    let inputs = body
+        .get(entity)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if inputs.is_empty() {
+        return (
+            400,
+            json!({"error": "InvalidEndpoint", "description": format!("{entity} is required")}),
+        );
+    }
+    if inputs.len() > 100 {
+        return (
+            400,
+            json!({"error": "TooManyRecords", "description": format!("at most 100 {entity}")}),
+        );
+    }
+    let open = s.jobs.values().filter(|j| j.results.is_none()).count();
+    if open >= MAX_OPEN_JOBS {
+        return (
+            429,
+            json!({"error": "TooManyJobs", "description": format!("at most {MAX_OPEN_JOBS} jobs may be queued or running")}),
+        );
+    }
+    let id = next_id(s);
+    let job = Job {
+        entity,
+        due: Instant::now() + s.job_delay,
+        inputs,
+        results: None,
+    };
+    let reply = json!({"job_status": job_json(id, &job)});
+    s.jobs.insert(id, job);
+    (200, reply)
 }
 
 fn user_json(s: &State, id: u64) -> Value {
@@ -418,8 +587,9 @@ async fn serve(
             }
             Err(Some((status, reply, headers))) => (status, reply, headers),
             Ok(()) => {
+                run_due_jobs(&mut s);
                 let (status, reply) = route(&mut s, &method, &path, &query, &json_body);
-                (status, reply, Vec::new())
+                (status, reply, rate_headers(&s))
             }
         }
     };
@@ -435,6 +605,21 @@ async fn serve(
 }
 
 type Rejection = Option<(u16, Value, Vec<(String, String)>)>;
+
+/// `X-Rate-Limit` and `X-Rate-Limit-Remaining`, when a limit is set.
+fn rate_headers(s: &State) -> Vec<(String, String)> {
+    let Some(limit) = s.rate_limit else {
+        return Vec::new();
+    };
+    let used = s.window.map_or(0, |(_, count)| count);
+    vec![
+        ("x-rate-limit".into(), limit.to_string()),
+        (
+            "x-rate-limit-remaining".into(),
+            limit.saturating_sub(used).to_string(),
+        ),
+    ]
+}
 
 /// Faults, auth and rate limit. `Err(None)` drops the connection.
 fn pre_checks(s: &mut State, path: &str, body: &str, auth: &str) -> Result<(), Rejection> {
@@ -481,12 +666,12 @@ fn pre_checks(s: &mut State, path: &str, body: &str, auth: &str) -> Result<(), R
             }
             _ => (now, 0),
         };
-        let remaining = limit.saturating_sub(count + 1);
         if count >= limit {
             let wait = 60u64
                 .saturating_sub(now.duration_since(start).as_secs())
                 .max(1);
             s.window = Some((start, count));
+            s.limited += 1;
             return Err(Some((
                 429,
                 json!({"error": "APIRateLimitExceeded", "description": "Number of allowed API requests per minute exceeded"}),
@@ -498,7 +683,6 @@ fn pre_checks(s: &mut State, path: &str, body: &str, auth: &str) -> Result<(), R
             )));
         }
         s.window = Some((start, count + 1));
-        let _ = remaining;
     }
     Ok(())
 }
@@ -538,7 +722,7 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
         },
         ("GET", ["api", "v2", "organizations", "search"]) => {
             let ext = query_param(query, "external_id").unwrap_or_default();
-            let found: Vec<Value> = find_by_external_id(&s.orgs, &ext)
+            let found: Vec<Value> = find_org_by_external_id(s, &ext)
                 .and_then(|id| s.orgs.get(&id))
                 .map(|o| vec![Value::Object(o.clone())])
                 .unwrap_or_default();
@@ -548,32 +732,25 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
             upsert_user(s, None, body.get("user"))
         }
         ("POST", ["api", "v2", "users", "create_or_update_many"]) => {
-            let users = body
-                .get("users")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            if users.len() > 100 {
+            queue_job(s, "users", body)
+        }
+        ("POST", ["api", "v2", "organizations", "create_or_update_many"]) => {
+            queue_job(s, "organizations", body)
+        }
+        ("GET", ["api", "v2", "job_statuses", "show_many"]) => {
+            let ids = query_param(query, "ids").unwrap_or_default();
+            let ids: Vec<u64> = ids.split(',').filter_map(|i| i.trim().parse().ok()).collect();
+            if ids.len() > 100 {
                 return (
                     400,
-                    json!({"error": "TooManyRecords", "description": "at most 100 users"}),
+                    json!({"error": "InvalidValue", "description": "at most 100 ids"}),
                 );
             }
-            let results: Vec<Value> = users
+            let list: Vec<Value> = ids
                 .iter()
-                .enumerate()
-                .map(|(i, u)| match upsert_user(s, None, Some(u)) {
-                    (status @ (200 | 201), v) => json!({"index": i, "id": v["user"]["id"], "action": if status == 201 {"created"} else {"updated"}, "success": true}),
-                    (_, v) => json!({"index": i, "error": v["error"], "details": v["details"]}),
-                })
+                .filter_map(|id| s.jobs.get(id).map(|j| job_json(*id, j)))
                 .collect();
-            let id = next_id(s);
-            let job = json!({"id": id.to_string(), "url": format!("/api/v2/job_statuses/{id}.json"), "status": "completed", "total": results.len(), "results": results});
-            s.jobs.insert(id, job);
-            (
-                200,
-                json!({"job_status": {"id": id.to_string(), "url": format!("/api/v2/job_statuses/{id}.json"), "status": "queued"}}),
-            )
+            (200, json!({"job_statuses": list}))
         }
         ("GET", ["api", "v2", "job_statuses", id]) => {
             let id = id
@@ -581,13 +758,13 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
                 .parse::<u64>()
                 .unwrap_or_default();
             match s.jobs.get(&id) {
-                Some(job) => (200, json!({"job_status": job})),
+                Some(job) => (200, json!({"job_status": job_json(id, job)})),
                 None => not_found(),
             }
         }
         ("GET", ["api", "v2", "users", "search"]) => {
             let found = if let Some(ext) = query_param(query, "external_id") {
-                find_by_external_id(&s.users, &ext)
+                find_user_by_external_id(s, &ext)
             } else if let Some(q) = query_param(query, "query") {
                 q.strip_prefix("email:")
                     .and_then(|e| find_user_by_email(s, e))
@@ -689,7 +866,7 @@ fn upsert_org(s: &mut State, id: Option<u64>, org: Option<&Value>) -> Reply {
             fields
                 .get("external_id")
                 .and_then(Value::as_str)
-                .and_then(|e| find_by_external_id(&s.orgs, e))
+                .and_then(|e| find_org_by_external_id(s, e))
         });
     let name = fields.get("name").and_then(Value::as_str);
     if target.is_none() && name.is_none_or(|n| n.trim().is_empty()) {
@@ -719,8 +896,28 @@ fn upsert_org(s: &mut State, id: Option<u64>, org: Option<&Value>) -> Reply {
             (201, oid)
         }
     };
+    let old_ext = s
+        .orgs
+        .get(&oid)
+        .and_then(|o| o.get("external_id"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     if let Some(o) = s.orgs.get_mut(&oid) {
         merge(o, fields);
+    }
+    if let Some(old) = old_ext {
+        if s.org_ext.get(&old) == Some(&oid) {
+            s.org_ext.remove(&old);
+        }
+    }
+    if let Some(e) = s
+        .orgs
+        .get(&oid)
+        .and_then(|o| o.get("external_id"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    {
+        s.org_ext.insert(e, oid);
     }
     (
         status,
@@ -744,7 +941,7 @@ fn upsert_user(s: &mut State, id: Option<u64>, user: Option<&Value>) -> Reply {
             fields
                 .get("external_id")
                 .and_then(Value::as_str)
-                .and_then(|e| find_by_external_id(&s.users, e))
+                .and_then(|e| find_user_by_external_id(s, e))
         })
         .or_else(|| email.as_deref().and_then(|e| find_user_by_email(s, e)));
     if let Some(e) = &email {
@@ -786,9 +983,11 @@ fn upsert_user(s: &mut State, id: Option<u64>, user: Option<&Value>) -> Reply {
             (201, uid)
         }
     };
+    let before = indexed(s, uid);
     if let Some(u) = s.users.get_mut(&uid) {
         merge(u, fields);
     }
+    reindex_user(s, uid, before);
     if let Some(o) = org {
         add_membership(s, uid, o);
     }

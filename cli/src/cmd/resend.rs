@@ -1,7 +1,9 @@
 //! `sfsync resend`: by record, or every record a filter matches, in
 //! batches, with a progress bar. Records another request was syncing at the
-//! time (`busy`) are sent again, by id, a few times. Exits 2 when some
-//! records still failed.
+//! time (`busy`) are sent again, by id, a few times. On Zendesk, records
+//! sent in bulk jobs (`queued`) are counted once their answers are
+//! collected: after the last batch, the command collects every second
+//! until no job is open. Exits 2 when some records still failed.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -46,10 +48,16 @@ struct Tally {
     failures: Vec<String>,
     /// Records answered `busy`, to send again.
     busy: Vec<String>,
+    /// Records in bulk jobs whose answers are not collected yet.
+    queued: u64,
 }
 
 /// How many times busy records are sent again, a second apart.
 const BUSY_ROUNDS: usize = 3;
+
+/// How many collects in a row may bring nothing back before the command
+/// stops waiting for open bulk jobs (a second apart).
+const COLLECT_IDLE_ROUNDS: usize = 60;
 
 impl Tally {
     fn add(&mut self, results: &[ResendResult]) {
@@ -71,8 +79,18 @@ impl Tally {
                 }
                 ResendOutcome::Skipped | ResendOutcome::Pending => self.other += 1,
                 ResendOutcome::Busy => self.busy.push(r.record.to_string()),
+                ResendOutcome::Queued => self.queued += 1,
             }
         }
+    }
+
+    /// A reply: its records, and the bulk answers it collected.
+    fn add_reply(&mut self, reply: &ResendReply) -> u64 {
+        let before = self.done();
+        self.add(&reply.results);
+        self.add(&reply.collected);
+        self.queued = self.queued.saturating_sub(reply.collected.len() as u64);
+        self.done() - before
     }
 
     fn done(&self) -> u64 {
@@ -85,14 +103,20 @@ pub fn run(
     records: Vec<String>,
     filter: FilterArgs,
     batch: usize,
+    collect: bool,
 ) -> Result<ExitCode> {
-    if records.is_empty() && filter.is_empty() {
+    if collect && !filter.is_empty() {
+        bail!("--collect goes alone: it writes the outcomes of bulk jobs already sent");
+    }
+    if !collect && records.is_empty() && filter.is_empty() {
         bail!("nothing to resend: name records (Contact/003…) or a filter (--status error)");
     }
     if !records.is_empty() && !filter.is_empty() {
         bail!("give either records or filters, not both");
     }
-    let total = if records.is_empty() {
+    let total = if collect {
+        None
+    } else if records.is_empty() {
         expected(client, &filter)?
     } else {
         Some(records.len() as u64)
@@ -107,20 +131,25 @@ pub fn run(
     );
     let started = Instant::now();
     let mut tally = Tally::default();
+    let mut open_jobs = 0;
     let mut step = |reply: &ResendReply| {
-        tally.add(&reply.results);
-        bar.inc(reply.results.len() as u64);
+        let done = tally.add_reply(reply);
+        bar.inc(done);
         let rate = tally.done() as f64 / started.elapsed().as_secs_f64().max(0.001);
         bar.set_message(format!(
-            "synced {}, errors {}, {rate:.0}/s",
-            tally.synced, tally.errors
+            "synced {}, errors {}, in bulk jobs {}, {rate:.0}/s",
+            tally.synced, tally.errors, tally.queued
         ));
+        reply.open_jobs
     };
     let batch = batch.clamp(1, 1000);
-    if !records.is_empty() {
+    if collect {
+        let reply: ResendReply = client.post("/admin/resend", &json!({ "collect": true }))?;
+        open_jobs = step(&reply);
+    } else if !records.is_empty() {
         for chunk in records.chunks(batch) {
             let reply: ResendReply = client.post("/admin/resend", &json!({ "records": chunk }))?;
-            step(&reply);
+            open_jobs = step(&reply);
         }
     } else {
         let mut cursor: Option<String> = None;
@@ -130,12 +159,29 @@ pub fn run(
                 body["cursor"] = json!(c);
             }
             let reply: ResendReply = client.post("/admin/resend", &body)?;
-            step(&reply);
+            open_jobs = step(&reply);
             match reply.next_cursor {
                 Some(c) => cursor = Some(c),
                 None => break,
             }
         }
+    }
+    // Bulk jobs: Zendesk does them within seconds; collect until none is
+    // open, or until their records stop coming back.
+    let mut idle = 0;
+    while open_jobs > 0 && idle < COLLECT_IDLE_ROUNDS {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let reply: ResendReply = client.post("/admin/resend", &json!({ "collect": true }))?;
+        idle = if reply.collected.is_empty() { idle + 1 } else { 0 };
+        open_jobs = step(&reply);
+    }
+    drop(step);
+    if tally.queued > 0 {
+        tally.errors += tally.queued;
+        tally.failures.push(format!(
+            "{} records are still in Zendesk bulk jobs ({open_jobs} open); run `sfsync resend --collect` later to write their outcomes",
+            tally.queued
+        ));
     }
     for _ in 0..BUSY_ROUNDS {
         if tally.busy.is_empty() {

@@ -40,6 +40,7 @@
 pub mod admin;
 pub mod admission;
 pub mod budget;
+pub mod bulk;
 pub mod context;
 pub mod counter;
 pub mod destination;
@@ -50,6 +51,7 @@ pub mod index;
 pub mod io;
 pub mod lease;
 pub mod mapping;
+pub mod pacing;
 pub mod pipeline;
 pub mod record;
 pub mod reference;

@@ -183,6 +183,13 @@ pub enum Arrival {
     Row { sobject: SObject },
     /// Nothing new: sync the source fields last received for this record.
     Stored { record: RecordRef },
+    /// A bulk job's answer for a stored record ([`crate::bulk`]): written to
+    /// the record when its fields are still those sent; otherwise the record
+    /// is pushed again on its own.
+    Answered {
+        record: RecordRef,
+        answer: Box<Answer>,
+    },
     /// A notification about this record that cannot be used on its own (the
     /// record was deleted before delivery, or the notification is
     /// malformed): recorded on the record, nothing pushed.
@@ -200,16 +207,28 @@ impl Arrival {
             Arrival::Notification { sobject, .. } | Arrival::Row { sobject } => {
                 RecordRef::new(&sobject.object_type, &sobject.id)
             }
-            Arrival::Stored { record } | Arrival::Unusable { record, .. } => record.clone(),
+            Arrival::Stored { record }
+            | Arrival::Answered { record, .. }
+            | Arrival::Unusable { record, .. } => record.clone(),
         }
     }
 
     fn sobject(&self) -> Option<&SObject> {
         match self {
             Arrival::Notification { sobject, .. } | Arrival::Row { sobject } => Some(sobject),
-            Arrival::Stored { .. } | Arrival::Unusable { .. } => None,
+            Arrival::Stored { .. } | Arrival::Answered { .. } | Arrival::Unusable { .. } => None,
         }
     }
+}
+
+/// What a bulk job answered for one record, with what was sent for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// The fingerprint of the mapped fields sent.
+    pub fingerprint: String,
+    /// The organization given to a user.
+    pub organization: Option<u64>,
+    pub answer: crate::destination::zendesk::bulk::ItemAnswer,
 }
 
 /// How the step treats an arrival.
@@ -404,7 +423,7 @@ async fn email_keys_for<K: Kv>(kv: &K, arrival: &Arrival, mapping: &Mapping) -> 
         };
         email_key_of(&so, mapping)
     });
-    if let Arrival::Stored { .. } = arrival {
+    if let Arrival::Stored { .. } | Arrival::Answered { .. } = arrival {
         return EmailKeys {
             synced: old,
             replaced: None,
@@ -646,13 +665,17 @@ async fn sync_record<K: Kv, H: Http>(
     let now = ctx.now;
 
     let from_file = matches!(arrival, Arrival::Row { .. });
+    let mut answered = None;
     let (mut record, sobject, delivery) = match arrival {
         Arrival::Unusable { id, problem, .. } => {
             let record = existing
                 .unwrap_or_else(|| SyncRecord::new(&reference.object, &reference.id, process));
             return Ok(record_unusable(record, id, problem, process, ctx));
         }
-        Arrival::Stored { .. } => {
+        Arrival::Stored { .. } | Arrival::Answered { .. } => {
+            if let Arrival::Answered { answer, .. } = arrival {
+                answered = Some(answer);
+            }
             let Some(record) = existing else {
                 return Ok((Outcome::Unknown, None));
             };
@@ -723,7 +746,16 @@ async fn sync_record<K: Kv, H: Http>(
 
     record.last_trigger = process;
     let waited_for = record.waiting_for.clone();
-    apply(process, options, &mut record, &sobject, state, ctx).await;
+    apply(
+        process,
+        options,
+        &mut record,
+        &sobject,
+        answered.as_deref(),
+        state,
+        ctx,
+    )
+    .await;
     note_waiting(waited_for, &mut record, ctx).await;
     // A delivery is remembered as applied only when its outcome is final, so
     // that the redelivery of a transient or configuration failure is synced
@@ -773,11 +805,13 @@ fn record_unusable<K: Kv, H: Http>(
 /// Bring `record` up to date with `so`, the record as Salesforce sent it:
 /// check the mapping and the object's triggers, honour pause, skip when no
 /// mapped field changed (unless forced), map, push, and note the outcome.
+#[allow(clippy::too_many_arguments)]
 async fn apply<K: Kv, H: Http>(
     process: Process,
     options: SyncOptions,
     record: &mut SyncRecord,
     so: &SObject,
+    answered: Option<&Answer>,
     state: &SyncState,
     ctx: &Context<'_, K, H>,
 ) {
@@ -875,8 +909,27 @@ async fn apply<K: Kv, H: Http>(
         );
         return;
     }
-    record.destination_calls += 1;
-    match destination::push(ctx, &state.mapping, &so.object_type, &mapped, record).await {
+    // A bulk job's answer stands for the push when the record's fields are
+    // still those it sent; otherwise the job may have written older fields
+    // after a newer push, and the record is pushed again.
+    let pushed = match answered.filter(|a| a.fingerprint == fingerprint) {
+        Some(a) => {
+            destination::zendesk::bulk::settle(
+                ctx,
+                &state.mapping,
+                &mapped,
+                record,
+                &a.answer,
+                a.organization,
+            )
+            .await
+        }
+        None => {
+            record.destination_calls += 1;
+            destination::push(ctx, &state.mapping, &so.object_type, &mapped, record).await
+        }
+    };
+    match pushed {
         Ok(Pushed {
             destination,
             payload,
@@ -903,6 +956,30 @@ async fn apply<K: Kv, H: Http>(
         }
         Err(failure) => record.mark_error(now, failure),
     }
+}
+
+/// What [`apply`] would push for `so` now, when nothing stands in its way
+/// (the object is mapped, its trigger on, it fits the destination, sync is
+/// not paused, the mapping applies): the mapped record and its
+/// fingerprint. Bulk calls ([`crate::bulk`]) take such records; anything
+/// else goes through [`sync`], which records why.
+pub fn ready_to_push(
+    process: Process,
+    so: &SObject,
+    state: &SyncState,
+    settings: &crate::settings::Settings,
+) -> Option<(crate::mapping::Mapped, String)> {
+    if state.paused {
+        return None;
+    }
+    let object_mapping = state.mapping.object(&so.object_type)?;
+    if !object_mapping.accepts(process)
+        || !check_object_for_destination(object_mapping, settings.destination).is_empty()
+    {
+        return None;
+    }
+    let mapped = object_mapping.apply(so).ok()?;
+    Some((mapped, object_mapping.fingerprint(so)))
 }
 
 /// Keep the waiting lists in step with the record: on the list of what it

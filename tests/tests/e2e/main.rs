@@ -19,6 +19,7 @@
 
 mod admin;
 mod backfill;
+mod bulk;
 mod concurrency;
 mod contract;
 mod dashboard;

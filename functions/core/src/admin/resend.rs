@@ -10,12 +10,19 @@
 //!
 //! Each record is one [`SyncInput`] with [`Arrival::Stored`] and `force`, run
 //! through the same [`pipeline`] as the triggers.
+//!
+//! On Zendesk, a call of [`bulk::MIN_RECORDS`] records or more sends those
+//! it can in bulk calls of a hundred ([`crate::bulk`]): they are answered
+//! `queued`, and their outcome is written when their job's answer is
+//! collected — by the next resend call, or by `{"collect":true}` alone.
+//! Every call collects first and says how many jobs are still open.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::AdminError;
 use super::filter::{self, Filter};
+use crate::bulk;
 use crate::context::Context;
 use crate::io::{Http, Kv};
 use crate::pipeline::{self, Arrival, Outcome, SyncInput, SyncOptions, SyncOutcome, SyncState};
@@ -41,6 +48,9 @@ pub enum ResendOutcome {
     Unknown,
     /// Another request is syncing the record: nothing done; resend it again.
     Busy,
+    /// Sent in a bulk job: its outcome is written when the job's answer is
+    /// collected (`collected` of a later call).
+    Queued,
 }
 
 impl From<Status> for ResendOutcome {
@@ -103,9 +113,17 @@ pub struct ResendReply {
     pub run_id: String,
     pub results: Vec<ResendResult>,
     pub next_cursor: Option<String>,
+    /// Records of earlier bulk jobs whose answers this call wrote.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collected: Vec<ResendResult>,
+    /// Bulk jobs still waiting for Zendesk after this call.
+    #[serde(default)]
+    pub open_jobs: u64,
 }
 
 enum Targets {
+    /// Only collect the answers of bulk jobs.
+    Collect,
     List(Vec<RecordRef>),
     Filter {
         filter: Filter,
@@ -120,11 +138,19 @@ fn parse(body: &[u8]) -> Result<Targets, String> {
     })?;
     let obj = v.as_object().ok_or("the body must be a JSON object")?;
     for key in obj.keys() {
-        if !["records", "filter", "limit", "cursor"].contains(&key.as_str()) {
+        if !["records", "filter", "limit", "cursor", "collect"].contains(&key.as_str()) {
             return Err(format!(
-                "unknown key \"{key}\"; use records, or filter with limit and cursor"
+                "unknown key \"{key}\"; use records, or filter with limit and cursor, or collect"
             ));
         }
+    }
+    match obj.get("collect") {
+        None | Some(Value::Bool(false)) => {}
+        Some(Value::Bool(true)) if obj.len() == 1 => return Ok(Targets::Collect),
+        Some(Value::Bool(true)) => {
+            return Err("collect goes alone: send {\"collect\":true} without records or filter (every resend call collects anyway)".into())
+        }
+        Some(other) => return Err(format!("collect must be true or false, not {other}")),
     }
     match (obj.get("records"), obj.get("filter")) {
         (Some(_), Some(_)) => Err("give either records or filter, not both".into()),
@@ -199,7 +225,12 @@ pub async fn handle<K: Kv, H: Http>(
             "sync is paused: nothing can be pushed; POST /admin/resume first, then resend".into(),
         ));
     }
+    let collected = match ctx.settings.destination {
+        crate::settings::DestinationKind::Zendesk => bulk::collect(ctx, &state).await?,
+        _ => bulk::Collected::default(),
+    };
     let (refs, next_cursor) = match targets {
+        Targets::Collect => (Vec::new(), None),
         Targets::List(refs) => (refs, None),
         Targets::Filter {
             filter,
@@ -212,7 +243,16 @@ pub async fn handle<K: Kv, H: Http>(
         }
     };
     let salt = refs.first().map(ToString::to_string).unwrap_or_default();
-    let inputs = refs
+    let prepared = if bulk::applies(ctx, refs.len()) {
+        bulk::prepare(ctx, &state, Process::Resend, refs.clone()).await
+    } else {
+        bulk::Prepared {
+            bulk: Vec::new(),
+            rest: refs.clone(),
+        }
+    };
+    let inputs = prepared
+        .rest
         .into_iter()
         .map(|record| SyncInput {
             process: Process::Resend,
@@ -220,19 +260,58 @@ pub async fn handle<K: Kv, H: Http>(
             options: SyncOptions { force: true },
         })
         .collect();
-    let outcomes = pipeline::sync_all(inputs, &state, ctx).await;
+    let mut outcomes = pipeline::sync_all(inputs, &state, ctx).await;
+    let submitted = bulk::submit(ctx, Process::Resend, prepared.bulk).await;
+    // Records whose bulk call failed (or was held off) have it written now.
+    outcomes.extend(pipeline::sync_all(submitted.not_sent, &state, ctx).await);
+    let jobs: std::collections::BTreeSet<u64> = submitted.sent.iter().map(|(_, s)| *s).collect();
+
     let mut run = Run::new(Process::Resend, ctx.now, &salt);
-    for o in &outcomes {
+    let mut results: Vec<ResendResult> = outcomes.iter().map(ResendResult::of).collect();
+    for o in outcomes.iter().chain(&collected.outcomes) {
         o.count_in(&mut run);
     }
+    for (record, slot) in submitted.sent {
+        run.add(&record.to_string(), Status::Pending, None);
+        results.push(ResendResult {
+            record,
+            outcome: ResendOutcome::Queued,
+            error: Some(format!(
+                "sent in bulk job {slot}; its outcome is written once Zendesk has done the job (the next resend call collects it)"
+            )),
+        });
+    }
+    for (record, e) in submitted.not_kept {
+        let why = format!(
+            "sent in a bulk job that could not be kept ({e}); its outcome is unknown: resend it"
+        );
+        run.add(&record.to_string(), Status::Error, Some(&why));
+        results.push(ResendResult {
+            record,
+            outcome: ResendOutcome::Error,
+            error: Some(why),
+        });
+    }
+    // In the order asked.
+    let order: std::collections::HashMap<String, usize> = refs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.to_string(), i))
+        .collect();
+    results.sort_by_key(|r| order.get(&r.record.to_string()).copied().unwrap_or(usize::MAX));
     run.finished_at = ctx.current_time();
-    let _ = crate::history::record(ctx.kv, &ctx.settings.history, ctx.now, &mut run).await;
+    // A collect that found nothing to write did nothing worth a run.
+    if !(refs.is_empty() && collected.outcomes.is_empty()) {
+        let _ = crate::history::record(ctx.kv, &ctx.settings.history, ctx.now, &mut run).await;
+    }
     Ok(Response::json(
         200,
         &ResendReply {
             run_id: run.id,
-            results: outcomes.iter().map(ResendResult::of).collect(),
+            results,
             next_cursor,
+            collected: collected.outcomes.iter().map(ResendResult::of).collect(),
+            open_jobs: collected.open + jobs.len() as u64,
         },
     ))
 }

@@ -263,6 +263,90 @@ impl<'a, H: Http> Client<'a, H> {
     }
 }
 
+/// The bulk endpoints: which records one call of a hundred carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BulkEntity {
+    Users,
+    Organizations,
+}
+
+impl BulkEntity {
+    /// The field of the body that holds the list.
+    pub fn field(self) -> &'static str {
+        match self {
+            BulkEntity::Users => "users",
+            BulkEntity::Organizations => "organizations",
+        }
+    }
+}
+
+/// One job's status as `job_statuses` shows it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct JobStatus {
+    #[serde(deserialize_with = "id_text")]
+    pub id: String,
+    /// `queued`, `working`, `completed`, `failed` or `killed`.
+    pub status: String,
+    #[serde(default)]
+    pub message: Option<String>,
+    /// One entry per input once the job ends: `{"index","id","action"}` or
+    /// `{"index","error","details"}`.
+    #[serde(default)]
+    pub results: Vec<Value>,
+}
+
+impl<H: Http> Client<'_, H> {
+    /// `{users|organizations}/create_or_update_many`: the job's id.
+    pub async fn create_or_update_many(
+        &self,
+        entity: BulkEntity,
+        items: Vec<Value>,
+    ) -> Result<String, Failure> {
+        let field = entity.field();
+        let resp = self
+            .call_found(
+                "POST",
+                &format!("/api/v2/{field}/create_or_update_many"),
+                Some(json!({ field: items })),
+            )
+            .await?;
+        let job: JobId = Self::field(&resp, "job_status")?;
+        Ok(job.id)
+    }
+
+    /// `job_statuses/show_many`: the status of up to 100 jobs in one call.
+    /// A job Zendesk no longer keeps is missing from the answer.
+    pub async fn job_statuses(&self, ids: &[String]) -> Result<Vec<JobStatus>, Failure> {
+        let list: Vec<String> = ids.iter().map(|i| percent_encode(i)).collect();
+        let resp = self
+            .call_found(
+                "GET",
+                &format!("/api/v2/job_statuses/show_many?ids={}", list.join(",")),
+                None,
+            )
+            .await?;
+        Self::field(&resp, "job_statuses")
+    }
+}
+
+#[derive(Deserialize)]
+struct JobId {
+    #[serde(deserialize_with = "id_text")]
+    id: String,
+}
+
+/// Job ids are strings in Zendesk's answers; a number is taken as its text.
+fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match Value::deserialize(d)? {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!(
+            "a job id must be a string, not {other}"
+        ))),
+    }
+}
+
 #[derive(Deserialize)]
 struct IdOnly {
     id: u64,

@@ -14,6 +14,7 @@
 //!   `email/{email}`.
 
 pub mod api;
+pub mod bulk;
 pub mod repair;
 pub mod rules;
 
@@ -44,6 +45,16 @@ fn with_external_id(mapped: &Mapped) -> Value {
     let mut fields: Map<String, Value> = mapped.fields.clone();
     fields.insert("external_id".into(), Value::String(mapped.key.clone()));
     Value::Object(fields)
+}
+
+/// Whether users follow the multiple-organization rules: the variable is
+/// on and the mapping sends Accounts to organizations.
+fn multi_org<K, H>(ctx: &Context<'_, K, H>, mapping: &Mapping) -> bool {
+    ctx.settings.zendesk_multi_org
+        && mapping
+            .objects
+            .values()
+            .any(|o| ZendeskEntity::parse(&o.entity) == Some(ZendeskEntity::Organization))
 }
 
 fn synced(id: u64, organization_ids: Vec<u64>) -> DestinationRef {
@@ -126,11 +137,7 @@ async fn push_user<K: Kv, H: Http, C: Http>(
         Some(a) => account_organization(ctx, client, a).await?,
         None => None,
     };
-    let accounts_mapped = mapping
-        .objects
-        .values()
-        .any(|o| ZendeskEntity::parse(&o.entity) == Some(ZendeskEntity::Organization));
-    let multi_org = ctx.settings.zendesk_multi_org && accounts_mapped;
+    let multi_org = multi_org(ctx, mapping);
     let email = mapped
         .fields
         .get("email")
