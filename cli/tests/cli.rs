@@ -560,11 +560,18 @@ fn a_bulk_resend_waits_for_its_jobs_and_counts_every_record() {
     let id = sfsync_tests::soap::contact_id(9);
     let mut moved = sfsync_tests::soap::lone_contact(9, "taken@example.com");
     moved.notification_id = "04l000000000000999".into();
-    app.send_message("/sf/updated", &sfsync_tests::soap::message(ORG_ID, &[moved]));
+    app.send_message(
+        "/sf/updated",
+        &sfsync_tests::soap::message(ORG_ID, &[moved]),
+    );
     fake.clear_log();
 
     let out = sfsync(&base, &["resend", "--object", "Contact", "--batch", "1000"]);
-    assert_eq!(out.code, 2, "one record failed: {} {}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code, 2,
+        "one record failed: {} {}",
+        out.stdout, out.stderr
+    );
     assert!(
         out.stdout.contains("resent 60: 59 synced, 1 failed"),
         "{} {}",
@@ -578,5 +585,9 @@ fn a_bulk_resend_waits_for_its_jobs_and_counts_every_record() {
     );
     assert_eq!(fake.count("POST", "/api/v2/users/create_or_update_many"), 1);
     let out = sfsync(&base, &["resend", "--collect"]);
-    assert_eq!(out.code, 0, "nothing left to collect: {} {}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code, 0,
+        "nothing left to collect: {} {}",
+        out.stdout, out.stderr
+    );
 }

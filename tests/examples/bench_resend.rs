@@ -29,7 +29,7 @@ use sfsync_tests::app::{zendesk_variables, Store, TestApp};
 use sfsync_tests::fake_zendesk::FakeZendesk;
 use sync_core::admin::wire::{ResendOutcome, ResendReply};
 use sync_core::index;
-use sync_core::memory::MemoryKv;
+use sync_core::memory::{Backend, MemoryKv};
 use sync_core::record::{DestinationRef, Process, SyncRecord};
 use sync_core::settings::DestinationKind;
 use sync_core::sobject::FieldValue;
@@ -51,11 +51,15 @@ fn contact_id(i: usize) -> String {
 }
 
 /// The store after `n` Contacts (and their Accounts) synced to `fake`.
-fn seeded(n: usize, fake: &FakeZendesk) -> Vec<(String, Vec<u8>)> {
-    let kv = MemoryKv::new();
+fn seeded(n: usize, fake: &FakeZendesk, backend: Backend) -> Vec<(String, Vec<u8>)> {
+    let kv = MemoryKv::with_backend(backend);
+    let free = match backend {
+        Backend::Sqlite => 0i64.to_le_bytes().to_vec(),
+        Backend::Redis => b"0".to_vec(),
+    };
     let text = |s: String| FieldValue::Text(s);
     let mut orgs = Vec::new();
-    let mut save = |mut r: SyncRecord, zendesk: u64, orgs: Vec<String>| {
+    let save = |mut r: SyncRecord, zendesk: u64, orgs: Vec<String>| {
         r.status = sync_core::record::Status::Synced;
         r.ever_synced = true;
         r.last_synced_at = Some(at(0));
@@ -71,12 +75,7 @@ fn seeded(n: usize, fake: &FakeZendesk) -> Vec<(String, Vec<u8>)> {
         let key = store::record_key(&r.reference());
         block_on(index::save(&kv, Generation::default(), None, &mut r)).expect("seeded");
         // Records synced before have their lease key (free).
-        block_on(sync_core::io::Kv::set(
-            &kv,
-            &store::lease_key(&key),
-            &0i64.to_le_bytes(),
-        ))
-        .expect("lease");
+        block_on(sync_core::io::Kv::set(&kv, &store::lease_key(&key), &free)).expect("lease");
     };
     for a in 0..ACCOUNTS {
         let id = account_id(a);
@@ -95,6 +94,24 @@ fn seeded(n: usize, fake: &FakeZendesk) -> Vec<(String, Vec<u8>)> {
         let org = orgs[i % ACCOUNTS];
         let user = fake.seed_user(&format!("Person {i}"), &email, Some(org));
         fake.set_user_external_id(user, &id);
+        // The user's email entry, and its lease key, as its sync left them.
+        let entry = store::EmailEntry {
+            user_id: user.to_string(),
+            syncing_record: None,
+        };
+        let email_key = store::email_key(&email);
+        block_on(sync_core::io::Kv::set(
+            &kv,
+            &email_key,
+            &serde_json::to_vec(&entry).expect("entry"),
+        ))
+        .expect("email");
+        block_on(sync_core::io::Kv::set(
+            &kv,
+            &store::lease_key(&email_key),
+            &free,
+        ))
+        .expect("email lease");
         let mut r = SyncRecord::new("Contact", &id, Process::Created);
         r.source_fields = BTreeMap::from([
             ("Id".into(), text(id.clone())),
@@ -102,7 +119,10 @@ fn seeded(n: usize, fake: &FakeZendesk) -> Vec<(String, Vec<u8>)> {
             ("Email".into(), text(email)),
             ("FirstName".into(), text("Person".into())),
             ("LastName".into(), text(format!("{i}"))),
-            ("LastModifiedDate".into(), text("2026-11-20T10:15:00.000Z".into())),
+            (
+                "LastModifiedDate".into(),
+                text("2026-11-20T10:15:00.000Z".into()),
+            ),
         ]);
         r.links = BTreeMap::from([("AccountId".into(), account_id(i % ACCOUNTS))]);
         save(r, user, vec![org.to_string()]);
@@ -111,7 +131,12 @@ fn seeded(n: usize, fake: &FakeZendesk) -> Vec<(String, Vec<u8>)> {
 }
 
 fn resend(app: &TestApp, body: serde_json::Value) -> ResendReply {
-    let resp = app.admin("POST", "/admin/resend", "application/json", body.to_string());
+    let resp = app.admin(
+        "POST",
+        "/admin/resend",
+        "application/json",
+        body.to_string(),
+    );
     assert_eq!(resp.status, 200, "{}", resp.text());
     serde_json::from_slice(&resp.body).expect("a resend reply")
 }
@@ -130,7 +155,12 @@ impl Tally {
                 ResendOutcome::Synced => self.synced += 1,
                 _ => {
                     if self.other < 3 {
-                        eprintln!("  {}: {:?} {}", r.record, r.outcome, r.error.as_deref().unwrap_or(""));
+                        eprintln!(
+                            "  {}: {:?} {}",
+                            r.record,
+                            r.outcome,
+                            r.error.as_deref().unwrap_or("")
+                        );
                     }
                     self.other += 1
                 }
@@ -146,10 +176,18 @@ fn main() {
         .unwrap_or(50_000);
     let fake = FakeZendesk::start(false);
     fake.set_job_delay(Duration::from_secs(1));
+    let store = match std::env::var("SFSYNC_TEST_REDIS_URL") {
+        Ok(url) if std::env::var("SFSYNC_TEST_KV").as_deref() == Ok("redis") => Store::Redis(url),
+        _ => Store::Sqlite,
+    };
+    let (store_name, backend) = match &store {
+        Store::Redis(_) => ("Redis", Backend::Redis),
+        _ => ("SQLite", Backend::Sqlite),
+    };
     let started = Instant::now();
-    let entries = seeded(n, &fake);
+    let entries = seeded(n, &fake, backend);
     let variables = zendesk_variables(&fake.url(), false);
-    let app = TestApp::with_options(variables, None, Store::Sqlite);
+    let app = TestApp::with_options(variables, None, store);
     app.kv_seed(&entries);
     eprintln!(
         "seeded {n} Contacts and {ACCOUNTS} Accounts ({} keys) in {:.1} s",
@@ -161,7 +199,9 @@ fn main() {
     // Per record, the baseline: 300 records in calls of 19, no limit.
     fake.clear_log();
     let sample = 300.min(n);
-    let refs: Vec<String> = (0..sample).map(|i| format!("Contact/{}", contact_id(i))).collect();
+    let refs: Vec<String> = (0..sample)
+        .map(|i| format!("Contact/{}", contact_id(i)))
+        .collect();
     let t = Instant::now();
     let mut tally = Tally::default();
     for chunk in refs.chunks(19) {
@@ -174,7 +214,9 @@ fn main() {
     // Bulk, at 700 a minute.
     fake.set_rate_limit(Some(RATE));
     fake.clear_log();
-    let faults = app.kv_faults().expect("the test host counts key-value calls");
+    let faults = app
+        .kv_faults()
+        .expect("the test host counts key-value calls");
     let (kv_before, writes_before) = (faults.calls(), faults.writes());
     let t = Instant::now();
     let mut tally = Tally::default();
@@ -189,6 +231,14 @@ fn main() {
         tally.add(&reply.results);
         tally.add(&reply.collected);
         open = reply.open_jobs;
+        if std::env::var_os("BENCH_VERBOSE").is_some() {
+            eprintln!(
+                "  page at {:.1} s: {} results, {} collected, {open} jobs open",
+                t.elapsed().as_secs_f64(),
+                reply.results.len(),
+                reply.collected.len()
+            );
+        }
         match reply.next_cursor {
             Some(c) => cursor = Some(c),
             None => break,
@@ -209,7 +259,11 @@ fn main() {
     let (kv, writes) = (faults.calls() - kv_before, faults.writes() - writes_before);
 
     let projected_min = per_record_calls * n as f64 / RATE as f64;
-    println!("resend of {n} Contacts to Zendesk at {RATE} calls a minute (test host, SQLite):");
+    let (write_us, _) = sfsync_tests::kv::sqlite_costs();
+    println!(
+        "resend of {n} Contacts to Zendesk at {RATE} calls a minute (test host, {store_name}; one SQLite write here: {:.2} ms):",
+        write_us / 1000.0
+    );
     println!(
         "  bulk:       {bulk_secs:>7.1} s, {calls} calls ({bulk_calls} create_or_update_many, {polls} job polls, {refused} refused), {:.4} calls/record; {} synced, {} other",
         calls as f64 / n as f64,

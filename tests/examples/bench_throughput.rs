@@ -109,27 +109,6 @@ fn kv_calls_per_message(app: &TestApp, size: usize, from: usize) -> Option<(f64,
 /// What one write and one read cost on Spin's SQLite store (the default),
 /// in microseconds: each write is a transaction committed to disk, which is
 /// what bounds a message's rate on this store.
-fn sqlite_costs() -> (f64, f64) {
-    use sfsync_tests::kv::{KvConfig, KvStore};
-    let dir = std::env::temp_dir().join(format!("sfsync-bench-kv-{}", std::process::id()));
-    let kv = KvStore::open(&KvConfig::Sqlite, &dir).unwrap_or_else(|e| panic!("store: {e}"));
-    let n = 500;
-    let t = Instant::now();
-    for i in 0..n {
-        kv.set("default", &format!("k{i}"), b"a value of some bytes")
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    let write = t.elapsed().as_secs_f64() * 1e6 / n as f64;
-    let t = Instant::now();
-    for i in 0..n {
-        kv.get("default", &format!("k{i}"))
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    let read = t.elapsed().as_secs_f64() * 1e6 / n as f64;
-    let _ = std::fs::remove_dir_all(dir);
-    (write, read)
-}
-
 fn size_of(file: &str) -> u64 {
     std::fs::metadata(root().join("target/wasm32-wasip2/release").join(file))
         .map(|m| m.len())
@@ -208,7 +187,7 @@ fn main() {
         println!("  key-value calls per message         {c1:>8.1} (1 notification)   {c100:.1} (100: {:.2} each)", c100 / 100.0);
         println!("  of them writes                      {w1:>8.1} (1 notification)   {w100:.1} (100: {:.2} each)", w100 / 100.0);
         println!("  baseline key-value calls            {:>8} (1 write)", 2);
-        let (write, read) = sqlite_costs();
+        let (write, read) = sfsync_tests::kv::sqlite_costs();
         println!(
             "  SQLite store: one write {write:.0} us, one read {read:.0} us ({:.0}x): a message's rate is bound by its writes",
             write / read

@@ -80,7 +80,8 @@ struct State {
     orgs: BTreeMap<u64, Map<String, Value>>,
     users: BTreeMap<u64, Map<String, Value>>,
     /// (membership id, user id, organization id, default)
-    memberships: Vec<(u64, u64, u64, bool)>,
+    /// By user: (membership id, user id, organization id, default).
+    memberships: HashMap<u64, Vec<(u64, u64, u64, bool)>>,
     /// Bulk jobs by id: queued until `due`, then done (their work applied).
     jobs: BTreeMap<u64, Job>,
     /// How long a bulk job takes.
@@ -271,8 +272,9 @@ impl FakeZendesk {
     pub fn memberships_of(&self, user_id: u64) -> Vec<(u64, bool)> {
         self.lock()
             .memberships
-            .iter()
-            .filter(|m| m.1 == user_id)
+            .get(&user_id)
+            .into_iter()
+            .flatten()
             .map(|m| (m.2, m.3))
             .collect()
     }
@@ -417,8 +419,12 @@ fn run_due_jobs(s: &mut State) {
 fn job_json(id: u64, job: &Job) -> Value {
     let url = format!("/api/v2/job_statuses/{id}.json");
     match &job.results {
-        None => json!({"id": id.to_string(), "url": url, "status": "queued", "total": job.inputs.len(), "progress": 0, "results": null}),
-        Some(results) => json!({"id": id.to_string(), "url": url, "status": "completed", "total": results.len(), "progress": results.len(), "results": results}),
+        None => {
+            json!({"id": id.to_string(), "url": url, "status": "queued", "total": job.inputs.len(), "progress": 0, "results": null})
+        }
+        Some(results) => {
+            json!({"id": id.to_string(), "url": url, "status": "completed", "total": results.len(), "progress": results.len(), "results": results})
+        }
     }
 }
 
@@ -462,7 +468,13 @@ fn queue_job(s: &mut State, entity: &'static str, body: &Value) -> Reply {
 
 fn user_json(s: &State, id: u64) -> Value {
     let mut u = s.users.get(&id).cloned().unwrap_or_default();
-    let default = s.memberships.iter().find(|m| m.1 == id && m.3).map(|m| m.2);
+    let default = s
+        .memberships
+        .get(&id)
+        .into_iter()
+        .flatten()
+        .find(|m| m.3)
+        .map(|m| m.2);
     u.insert("organization_id".into(), json!(default));
     Value::Object(u)
 }
@@ -470,19 +482,20 @@ fn user_json(s: &State, id: u64) -> Value {
 /// A user's first membership is its default; without multi-org a user has
 /// one organization, which a new one replaces.
 fn add_membership(s: &mut State, user_id: u64, org_id: u64) -> u64 {
-    if !s.multi_org {
-        s.memberships.retain(|m| m.1 != user_id);
+    let multi_org = s.multi_org;
+    let list = s.memberships.entry(user_id).or_default();
+    if !multi_org {
+        list.retain(|m| m.2 == org_id);
     }
-    if let Some(m) = s
-        .memberships
-        .iter()
-        .find(|m| m.1 == user_id && m.2 == org_id)
-    {
+    if let Some(m) = list.iter().find(|m| m.2 == org_id) {
         return m.0;
     }
-    let is_first = !s.memberships.iter().any(|m| m.1 == user_id);
+    let is_first = list.is_empty();
     let id = next_id(s);
-    s.memberships.push((id, user_id, org_id, is_first));
+    s.memberships
+        .entry(user_id)
+        .or_default()
+        .push((id, user_id, org_id, is_first));
     id
 }
 
@@ -731,15 +744,16 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
         ("POST", ["api", "v2", "users", "create_or_update"]) => {
             upsert_user(s, None, body.get("user"))
         }
-        ("POST", ["api", "v2", "users", "create_or_update_many"]) => {
-            queue_job(s, "users", body)
-        }
+        ("POST", ["api", "v2", "users", "create_or_update_many"]) => queue_job(s, "users", body),
         ("POST", ["api", "v2", "organizations", "create_or_update_many"]) => {
             queue_job(s, "organizations", body)
         }
         ("GET", ["api", "v2", "job_statuses", "show_many"]) => {
             let ids = query_param(query, "ids").unwrap_or_default();
-            let ids: Vec<u64> = ids.split(',').filter_map(|i| i.trim().parse().ok()).collect();
+            let ids: Vec<u64> = ids
+                .split(',')
+                .filter_map(|i| i.trim().parse().ok())
+                .collect();
             if ids.len() > 100 {
                 return (
                     400,
@@ -787,8 +801,9 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
                 Ok(id) if s.users.contains_key(&id) => {
                     let list: Vec<Value> = s
                     .memberships
-                    .iter()
-                    .filter(|m| m.1 == id)
+                    .get(&id)
+                    .into_iter()
+                    .flatten()
                     .map(|m| json!({"id": m.0, "user_id": m.1, "organization_id": m.2, "default": m.3}))
                     .collect();
                     (200, json!({"organization_memberships": list}))
@@ -804,14 +819,15 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
                 .and_then(Value::as_u64);
             match (user, org) {
                 (Some(u), Some(o)) if s.users.contains_key(&u) && s.orgs.contains_key(&o) => {
-                    if s.memberships.iter().any(|m| m.1 == u && m.2 == o) {
+                    let of_user = s.memberships.get(&u).cloned().unwrap_or_default();
+                    if of_user.iter().any(|m| m.2 == o) {
                         return invalid(
                             "user_id",
                             "User is already a member of this organization".into(),
                             "DuplicateValue",
                         );
                     }
-                    if !s.multi_org && s.memberships.iter().any(|m| m.1 == u) {
+                    if !s.multi_org && !of_user.is_empty() {
                         return invalid(
                             "organization_id",
                             "Multiple organizations is not enabled for this account".into(),
@@ -819,7 +835,12 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
                         );
                     }
                     let id = add_membership(s, u, o);
-                    let default = s.memberships.iter().any(|m| m.0 == id && m.3);
+                    let default = s
+                        .memberships
+                        .get(&u)
+                        .into_iter()
+                        .flatten()
+                        .any(|m| m.0 == id && m.3);
                     (
                         201,
                         json!({"organization_membership": {"id": id, "user_id": u, "organization_id": o, "default": default}}),
@@ -836,10 +857,14 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
             let (Ok(uid), Ok(mid)) = (uid.parse::<u64>(), mid.parse::<u64>()) else {
                 return not_found();
             };
-            if !s.memberships.iter().any(|m| m.0 == mid && m.1 == uid) {
+            let Some(list) = s
+                .memberships
+                .get_mut(&uid)
+                .filter(|l| l.iter().any(|m| m.0 == mid))
+            else {
                 return not_found();
-            }
-            for m in s.memberships.iter_mut().filter(|m| m.1 == uid) {
+            };
+            for m in list.iter_mut() {
                 m.3 = m.0 == mid;
             }
             (200, json!({"organization_memberships": []}))

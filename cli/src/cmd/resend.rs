@@ -172,7 +172,11 @@ pub fn run(
     while open_jobs > 0 && idle < COLLECT_IDLE_ROUNDS {
         std::thread::sleep(std::time::Duration::from_secs(1));
         let reply: ResendReply = client.post("/admin/resend", &json!({ "collect": true }))?;
-        idle = if reply.collected.is_empty() { idle + 1 } else { 0 };
+        idle = if reply.collected.is_empty() {
+            idle + 1
+        } else {
+            0
+        };
         open_jobs = step(&reply);
     }
     drop(step);

@@ -41,7 +41,10 @@ use serde_json::Value;
 use crate::context::Context;
 use crate::counter;
 use crate::destination::zendesk::api::{BulkEntity, Client};
-use crate::destination::zendesk::bulk::{answers, item_for, BulkItem, ItemAnswer, PER_CALL};
+use crate::destination::zendesk::bulk::{
+    answers, item_for, organizations_of, BulkItem, ItemAnswer, PER_CALL,
+};
+use crate::destination::zendesk::mapped_email;
 use crate::io::{Http, Kv, KvError};
 use crate::pacing::Paced;
 use crate::pipeline::{self, Arrival, Outcome, SyncInput, SyncOptions, SyncOutcome, SyncState};
@@ -55,8 +58,20 @@ use crate::store;
 /// outcome at once.
 pub const MIN_RECORDS: usize = 20;
 
-/// The most jobs one call polls and collects.
+/// The most jobs sfsync keeps open in Zendesk's queue, which takes 30 per
+/// account: the rest is left to the account's other clients.
+pub const MAX_OPEN_JOBS: u64 = 20;
+
+/// How long a call waits for Zendesk's queue between two collects.
+pub const JOB_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The most jobs one call polls (one `show_many` call).
 pub const MAX_COLLECTED: u64 = 100;
+
+/// The most ended jobs whose answers one collect writes to their records
+/// (a thousand records): a resend page collects about as many records as
+/// it sends, so Zendesk works on the next jobs while sfsync writes these.
+pub const WRITTEN_PER_COLLECT: usize = 10;
 
 /// A slot this far behind the newest and still without an entry is passed.
 pub const HOLE_AGE: u64 = 20;
@@ -127,30 +142,27 @@ pub async fn prepare<K: Kv, H: Http>(
             }
         }
     };
+    let mut ready = Vec::new();
     let mut out = Prepared::default();
     for (reference, key) in records.into_iter().zip(keys) {
         let record = found
             .get(&key)
             .and_then(|bytes| store::decode::<crate::record::SyncRecord>(&key, bytes).ok());
-        let ready = match &record {
-            Some(r) if !r.source_fields.is_empty() => {
-                let so = SObject {
-                    object_type: r.object.clone(),
-                    id: r.salesforce_id.clone(),
-                    fields: r.source_fields.clone(),
-                };
-                pipeline::ready_to_push(process, &so, state, ctx.settings)
+        let pushable = record
+            .as_ref()
+            .filter(|r| !r.source_fields.is_empty())
+            .and_then(|r| pipeline::ready_to_push(process, &so_of(r), state, ctx.settings));
+        match (pushable, record) {
+            (Some((mapped, fingerprint)), Some(record)) => {
+                ready.push((reference, record, mapped, fingerprint))
             }
-            _ => None,
-        };
-        let item = match (ready, &record) {
-            (Some((mapped, fingerprint)), Some(r)) => item_for(ctx, &state.mapping, &mapped, r)
-                .await
-                .map(|b| (fingerprint, b)),
-            _ => None,
-        };
-        match item {
-            Some((fingerprint, bulk)) => out.bulk.push((
+            _ => out.rest.push(reference),
+        }
+    }
+    let organizations = organizations_of(ctx.kv, ready.iter().map(|r| &r.2)).await;
+    for (reference, record, mapped, fingerprint) in ready {
+        match item_for(ctx, &state.mapping, &mapped, &record, &organizations) {
+            Some(bulk) => out.bulk.push((
                 JobItem {
                     record: reference,
                     fingerprint,
@@ -164,6 +176,15 @@ pub async fn prepare<K: Kv, H: Http>(
     out
 }
 
+/// The record as Salesforce last sent it.
+fn so_of(record: &crate::record::SyncRecord) -> SObject {
+    SObject {
+        object_type: record.object.clone(),
+        id: record.salesforce_id.clone(),
+        fields: record.source_fields.clone(),
+    }
+}
+
 /// What [`submit`] did with the prepared records.
 #[derive(Debug, Default)]
 pub struct Submitted {
@@ -174,13 +195,23 @@ pub struct Submitted {
     pub not_sent: Vec<SyncInput>,
     /// Sent, but the job could not be kept: nothing was written for them.
     pub not_kept: Vec<(RecordRef, KvError)>,
+    /// Records of earlier jobs collected while waiting for room in
+    /// Zendesk's job queue.
+    pub collected: Vec<SyncOutcome>,
+    /// Jobs open after the last call.
+    pub open: u64,
 }
 
 /// Send the prepared records in calls of a hundred and keep their jobs.
+/// `open` jobs are open already; while [`MAX_OPEN_JOBS`] are, the call
+/// waits for Zendesk (collecting every [`JOB_WAIT`]) as long as its budget
+/// allows, and leaves the rest not sent after that.
 pub async fn submit<K: Kv, H: Http>(
     ctx: &Context<'_, K, H>,
+    state: &SyncState,
     process: Process,
     prepared: Vec<(JobItem, BulkItem)>,
+    open: u64,
 ) -> Submitted {
     let mut by_entity: Vec<(BulkEntity, Vec<(JobItem, Value)>)> = Vec::new();
     for (item, bulk) in prepared {
@@ -191,45 +222,75 @@ pub async fn submit<K: Kv, H: Http>(
     }
     let paced = Paced { ctx };
     let client = Client::new(ctx.settings, &paced);
-    let mut out = Submitted::default();
+    let mut out = Submitted {
+        open,
+        ..Submitted::default()
+    };
     for (entity, list) in by_entity {
         let mut list = list.into_iter().peekable();
         while list.peek().is_some() {
             let chunk: Vec<(JobItem, Value)> = list.by_ref().take(PER_CALL).collect();
             let (items, bodies): (Vec<JobItem>, Vec<Value>) = chunk.into_iter().unzip();
-            let sent = match &client {
-                Ok(client) => client.create_or_update_many(entity, bodies).await,
-                Err(f) => Err(f.clone()),
+            let sent = match (&client, room_for_a_job(ctx, state, &mut out).await) {
+                (_, Err(why)) => Err(crate::failure::Failure::transient(why)),
+                (Ok(client), Ok(())) => client.create_or_update_many(entity, bodies).await,
+                (Err(f), Ok(())) => Err(f.clone()),
             };
             match sent {
                 Ok(id) => {
                     let refs: Vec<RecordRef> = items.iter().map(|i| i.record.clone()).collect();
                     match keep(ctx, entity, process, id, items).await {
-                        Ok(slot) => out.sent.extend(refs.into_iter().map(|r| (r, slot))),
+                        Ok(slot) => {
+                            out.open += 1;
+                            out.sent.extend(refs.into_iter().map(|r| (r, slot)))
+                        }
                         Err(e) => out
                             .not_kept
                             .extend(refs.into_iter().map(|r| (r, e.clone()))),
                     }
                 }
-                Err(failure) => {
-                    out.not_sent.extend(items.into_iter().map(|item| {
-                        answered(
-                            process,
-                            item,
-                            ItemAnswer::Lost {
-                                message: format!("{} (bulk call)", failure.message),
-                            },
-                        )
-                    }))
-                }
+                Err(failure) => out.not_sent.extend(items.into_iter().map(|item| {
+                    answered(
+                        process,
+                        item,
+                        ItemAnswer::Lost {
+                            message: format!("{} (bulk call)", failure.message),
+                        },
+                        false,
+                    )
+                })),
             }
         }
     }
     out
 }
 
+/// Wait, collecting, until fewer than [`MAX_OPEN_JOBS`] jobs are open, or
+/// say why the next job cannot be sent in this call.
+async fn room_for_a_job<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    state: &SyncState,
+    out: &mut Submitted,
+) -> Result<(), String> {
+    while out.open >= MAX_OPEN_JOBS {
+        if ctx.budget.remaining((ctx.elapsed)() + JOB_WAIT).is_err() {
+            return Err(format!(
+                "not sent: {} bulk jobs of sfsync's are still waiting in Zendesk's queue (it takes 30 per account; sfsync leaves room for other clients); run again",
+                out.open
+            ));
+        }
+        ctx.http.sleep(JOB_WAIT).await;
+        let collected = collect(ctx, state).await.map_err(|e| {
+            format!("not sent: the open bulk jobs could not be read ({e}); run again")
+        })?;
+        out.open = collected.open;
+        out.collected.extend(collected.outcomes);
+    }
+    Ok(())
+}
+
 /// The pipeline's input for a job's answer about one item.
-fn answered(process: Process, item: JobItem, answer: ItemAnswer) -> SyncInput {
+fn answered(process: Process, item: JobItem, answer: ItemAnswer, email_settled: bool) -> SyncInput {
     SyncInput {
         process,
         arrival: Arrival::Answered {
@@ -238,6 +299,7 @@ fn answered(process: Process, item: JobItem, answer: ItemAnswer) -> SyncInput {
                 fingerprint: item.fingerprint,
                 organization: item.organization,
                 answer,
+                email_settled,
             }),
         },
         options: SyncOptions { force: true },
@@ -319,50 +381,78 @@ pub async fn collect<K: Kv, H: Http>(
         }
     }
 
+    let answered_before: Vec<bool> = jobs.iter().map(|j| j.answers.is_some()).collect();
     poll(ctx, &mut jobs).await;
 
-    // Every ended job's answers, written to their records in one batch.
-    let mut inputs = Vec::new();
+    // The first ended jobs' answers, written to their records in one batch;
+    // later ones keep their answers in their entries for the next call.
     let mut owners = Vec::new();
+    let mut ended = Vec::new();
+    let mut written: Vec<bool> = vec![false; jobs.len()];
     for (j, job) in jobs.iter().enumerate() {
         let Some(answers) = &job.answers else {
             continue;
         };
+        if written.iter().filter(|w| **w).count() >= WRITTEN_PER_COLLECT {
+            continue;
+        }
+        written[j] = true;
         for (i, (item, answer)) in job.items.iter().zip(answers).enumerate() {
             owners.push((j, i));
-            inputs.push(answered(job.process, item.clone(), answer.clone()));
+            ended.push((job.process, item, answer));
         }
     }
+    let settled = emails_settled(ctx, state, &ended).await;
+    let inputs: Vec<SyncInput> = ended
+        .into_iter()
+        .zip(settled)
+        .map(|((process, item, answer), settled)| {
+            answered(process, item.clone(), answer.clone(), settled)
+        })
+        .collect();
     let outcomes = pipeline::sync_all(inputs, state, ctx).await;
     // A busy or unwritten record keeps its answer for the next call.
     let mut kept: Vec<Vec<usize>> = vec![Vec::new(); jobs.len()];
     let mut collected = Collected::default();
     for ((j, i), outcome) in owners.into_iter().zip(outcomes) {
-        if matches!(outcome.outcome, Outcome::Busy { .. } | Outcome::NotStored(_)) {
+        if matches!(
+            outcome.outcome,
+            Outcome::Busy { .. } | Outcome::NotStored(_)
+        ) {
             kept[j].push(i);
         } else {
             collected.outcomes.push(outcome);
         }
     }
-    for (job, keep) in jobs.iter_mut().zip(kept) {
+    for ((job, keep), written) in jobs.iter_mut().zip(kept).zip(&written) {
+        if !written {
+            continue;
+        }
         let Some(answers) = job.answers.take() else {
             continue;
         };
-        job.items = keep.iter().filter_map(|i| job.items.get(*i).cloned()).collect();
-        job.answers = Some(keep.iter().filter_map(|i| answers.get(*i).cloned()).collect());
+        job.items = keep
+            .iter()
+            .filter_map(|i| job.items.get(*i).cloned())
+            .collect();
+        job.answers = Some(
+            keep.iter()
+                .filter_map(|i| answers.get(*i).cloned())
+                .collect(),
+        );
     }
 
     // Write back what changed: tombstones for the jobs done, the answers of
     // the others, and the new low mark.
     let mut writes = Vec::new();
-    for job in &jobs {
+    for ((job, written), before) in jobs.iter().zip(&written).zip(&answered_before) {
         let done = job.items.is_empty();
         if done {
             writes.push((job_key(job.slot), TOMBSTONE.to_vec()));
             if let Some(s) = slots.iter_mut().find(|(s, _)| *s == job.slot) {
                 s.1 = Some(true);
             }
-        } else if job.answers.is_some() {
+        } else if job.answers.is_some() && (*written || !before) {
             let bytes = serde_json::to_vec(job).map_err(|e| KvError(e.to_string()))?;
             writes.push((job_key(job.slot), bytes));
         }
@@ -394,6 +484,61 @@ pub async fn collect<K: Kv, H: Http>(
     let open_here = jobs.iter().filter(|j| !j.items.is_empty()).count() as u64;
     collected.open = open_here + newest.saturating_sub(last);
     Ok(collected)
+}
+
+/// For each answer, whether writing it leaves the user's `email/` entry
+/// as it is: the record still has the fields sent, and the entry already
+/// names the user (or the record has no email). Read in two batches.
+async fn emails_settled<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    state: &SyncState,
+    ended: &[(Process, &JobItem, &ItemAnswer)],
+) -> Vec<bool> {
+    let keys: Vec<String> = ended
+        .iter()
+        .map(|(_, item, _)| store::record_key(&item.record))
+        .collect();
+    let mut records = std::collections::BTreeMap::new();
+    for chunk in keys.chunks(100) {
+        records.extend(ctx.kv.get_many(chunk).await.unwrap_or_default());
+    }
+    // What each answer needs of its email entry: nothing, or this user.
+    let needs: Vec<Option<(Option<String>, u64)>> = ended
+        .iter()
+        .zip(&keys)
+        .map(|((process, item, answer), key)| {
+            let ItemAnswer::Done { id } = answer else {
+                return None;
+            };
+            let record: crate::record::SyncRecord = store::decode(key, records.get(key)?).ok()?;
+            let (mapped, fingerprint) =
+                pipeline::ready_to_push(*process, &so_of(&record), state, ctx.settings)?;
+            (fingerprint == item.fingerprint).then(|| (mapped_email(&mapped), *id))
+        })
+        .collect();
+    let email_keys: Vec<String> = needs
+        .iter()
+        .flatten()
+        .filter_map(|(email, _)| email.as_deref().map(store::email_key))
+        .collect();
+    let mut entries = std::collections::BTreeMap::new();
+    for chunk in email_keys.chunks(100) {
+        entries.extend(ctx.kv.get_many(chunk).await.unwrap_or_default());
+    }
+    needs
+        .into_iter()
+        .map(|need| match need {
+            None => false,
+            Some((None, _)) => true,
+            Some((Some(email), id)) => {
+                let key = store::email_key(&email);
+                entries
+                    .get(&key)
+                    .and_then(|bytes| store::decode::<store::EmailEntry>(&key, bytes).ok())
+                    .is_some_and(|entry| entry.user_id == id.to_string())
+            }
+        })
+        .collect()
 }
 
 /// Ask Zendesk about the jobs without answers; fill in the answers of those
@@ -504,8 +649,14 @@ mod tests {
     #[test]
     fn a_slot_far_behind_the_newest_is_a_dead_submission_and_is_passed() {
         let (kv, collected) = collect_with(2 + HOLE_AGE);
-        assert_eq!(collected.outcomes.len(), HOLE_AGE as usize);
-        assert_eq!(low(&kv), Some((3 + HOLE_AGE).to_string()));
+        assert_eq!(
+            collected.outcomes.len(),
+            WRITTEN_PER_COLLECT,
+            "one collect writes the first ten jobs"
+        );
+        assert_eq!(collected.open, HOLE_AGE - WRITTEN_PER_COLLECT as u64);
+        let after_ten = 3 + WRITTEN_PER_COLLECT as u64;
+        assert_eq!(low(&kv), Some(after_ten.to_string()));
         assert_eq!(block_on(kv.get(&job_key(5))).expect("read"), None);
     }
 }

@@ -43,6 +43,26 @@ pub trait Kv {
     /// be a false report (Spin's Redis store answers it every time), so the
     /// caller reads the key to know.
     async fn swap(&self, key: &str, expected: &[u8], new: &[u8]) -> Result<Swap, KvError>;
+    /// Compare-and-swap from what `key` holds now: `next` sees the value
+    /// (`None`: absent) and answers what to write instead, or `None` to
+    /// write nothing. Answers the value seen, and the swap's answer (`None`
+    /// when nothing was written; an absent key is never written). A host
+    /// with a compare-and-swap handle reads the key once for both; the
+    /// default reads it, then [`Kv::swap`]s.
+    async fn swap_from(
+        &self,
+        key: &str,
+        next: impl FnOnce(&[u8]) -> Option<Vec<u8>>,
+    ) -> Result<(Option<Vec<u8>>, Option<Swap>), KvError> {
+        let Some(seen) = self.get(key).await? else {
+            return Ok((None, None));
+        };
+        let Some(new) = next(&seen) else {
+            return Ok((Some(seen), None));
+        };
+        let swapped = self.swap(key, &seen, &new).await?;
+        Ok((Some(seen), Some(swapped)))
+    }
     /// The values of those of `keys` that exist, in any order (Spin answers
     /// in key order). One call to the host where it has `wasi:keyvalue`
     /// batch; the default reads one key at a time.

@@ -118,8 +118,67 @@ pub async fn claim<K: Kv>(
 ) -> Result<Claim, KvError> {
     let key = store::lease_key(guarded);
     let busy = |value| held_at(value, now).map(|until| Claim::Busy { until });
-    let bytes = match kv.get(&key).await? {
-        Some(bytes) => bytes,
+    let mine = lease_value(now, token);
+    // First try: read and swap in one go, when the lease is free.
+    let first = kv
+        .swap_from(&key, |current| {
+            let (form, value) = Form::read(current)?;
+            held_at(value, now).is_none().then(|| form.write(mine))
+        })
+        .await;
+    let (seen, swapped) = match first {
+        Ok(answer) => answer,
+        Err(e) => {
+            // The swap may have been written all the same: give back
+            // what is ours, in whichever form the store keeps.
+            for form in [Form::LittleEndian, Form::Decimal] {
+                let held = form.write(mine);
+                release(
+                    kv,
+                    Lease {
+                        key: key.clone(),
+                        held,
+                        form,
+                    },
+                )
+                .await;
+            }
+            return Err(e);
+        }
+    };
+    let bytes = match seen {
+        Some(bytes) => {
+            let (form, value) = read(&key, &bytes)?;
+            if let Some(b) = busy(value) {
+                return Ok(b);
+            }
+            let lease = Lease {
+                key: key.clone(),
+                held: form.write(mine),
+                form,
+            };
+            match swapped {
+                Some(Swap::Done) => return Ok(Claim::Held(lease)),
+                // Not done, or a false report (Spin's Redis store answers
+                // it every time): read the key to know.
+                Some(Swap::NotDone) => match kv.get(&key).await {
+                    Ok(Some(now_there)) if now_there == lease.held => {
+                        return Ok(Claim::Held(lease))
+                    }
+                    Ok(Some(now_there)) if now_there != bytes => {
+                        let (_, value) = read(&key, &now_there)?;
+                        return Ok(busy(value).unwrap_or(Claim::Busy { until: now }));
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        release(kv, lease).await;
+                        return Err(e);
+                    }
+                },
+                None => {}
+            }
+            bytes
+        }
         None => {
             kv.increment(&key, 0).await?;
             kv.get(&key).await?.ok_or_else(|| {
@@ -133,7 +192,6 @@ pub async fn claim<K: Kv>(
     if let Some(b) = busy(seen) {
         return Ok(b);
     }
-    let mine = lease_value(now, token);
     let lease = Lease {
         key: key.clone(),
         held: form.write(mine),

@@ -171,16 +171,26 @@ mod tests {
     fn calls_go_on_until_only_the_reserve_is_left() {
         let mut pace = Pace::default();
         pace.observe(
-            &answer(200, &[("x-rate-limit", "700"), ("x-rate-limit-remaining", "600")]),
+            &answer(
+                200,
+                &[("x-rate-limit", "700"), ("x-rate-limit-remaining", "600")],
+            ),
             at(0),
         );
         assert_eq!(pace.wait(at(1)), None);
         pace.observe(
-            &answer(200, &[("x-rate-limit", "700"), ("x-rate-limit-remaining", "70")]),
+            &answer(
+                200,
+                &[("x-rate-limit", "700"), ("x-rate-limit-remaining", "70")],
+            ),
             at(20),
         );
         let (wait, why) = pace.wait(at(20)).expect("down to the reserve");
-        assert_eq!(wait, Duration::from_secs(40), "until the window that began at 0 ends");
+        assert_eq!(
+            wait,
+            Duration::from_secs(40),
+            "until the window that began at 0 ends"
+        );
         assert!(why.contains("70 of Zendesk's 700"), "{why}");
         assert_eq!(pace.wait(at(60)), None, "a new minute");
     }

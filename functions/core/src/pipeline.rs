@@ -229,6 +229,11 @@ pub struct Answer {
     /// The organization given to a user.
     pub organization: Option<u64>,
     pub answer: crate::destination::zendesk::bulk::ItemAnswer,
+    /// Writing the answer leaves the user's `email/` entry as it is (it
+    /// already names the user): the sync takes no email lease. Should the
+    /// record have changed since, the answer waits for a later collect,
+    /// which pushes it again under the email's lease.
+    pub email_settled: bool,
 }
 
 /// How the step treats an arrival.
@@ -545,7 +550,9 @@ async fn sync_one<K: Kv, H: Http>(
     let reference = input.arrival.record();
     let mut guarded = vec![store::record_key(&reference)];
     let mut emails = EmailKeys::default();
-    if ctx.settings.destination == crate::settings::DestinationKind::Zendesk {
+    let email_settled =
+        matches!(&input.arrival, Arrival::Answered { answer, .. } if answer.email_settled);
+    if ctx.settings.destination == crate::settings::DestinationKind::Zendesk && !email_settled {
         emails = email_keys_for(ctx.kv, &input.arrival, &state.mapping).await;
         // Email leases in key order, so that two records trading emails
         // wait for each other instead of each holding what the other needs.
@@ -689,6 +696,18 @@ async fn sync_record<K: Kv, H: Http>(
                 id: record.salesforce_id.clone(),
                 fields: record.source_fields.clone(),
             };
+            // Changed since its job, and synced without the email's lease:
+            // left for a later collect, which takes it.
+            let changed = |a: &Answer| {
+                ready_to_push(process, &so, state, ctx.settings)
+                    .is_none_or(|(_, fingerprint)| fingerprint != a.fingerprint)
+            };
+            if answered
+                .as_deref()
+                .is_some_and(|a| a.email_settled && changed(a))
+            {
+                return Ok((Outcome::Busy { until: now }, None));
+            }
             (record, so, None)
         }
         Arrival::Notification { id, sobject } => {
@@ -921,6 +940,7 @@ async fn apply<K: Kv, H: Http>(
                 record,
                 &a.answer,
                 a.organization,
+                a.email_settled,
             )
             .await
         }

@@ -147,6 +147,29 @@ impl Kv for SpinKv {
         self.with_bucket(|b| batch::set_many(b, entries).map_err(wasi_err))
     }
 
+    async fn swap_from(
+        &self,
+        key: &str,
+        next: impl FnOnce(&[u8]) -> Option<Vec<u8>>,
+    ) -> Result<(Option<Vec<u8>>, Option<Swap>), KvError> {
+        self.keys.borrow_mut().take();
+        self.with_bucket(|b| {
+            let cas = atomics::Cas::new(b, key).map_err(wasi_err)?;
+            let Some(seen) = cas.current().map_err(wasi_err)? else {
+                return Ok((None, None));
+            };
+            let Some(new) = next(&seen) else {
+                return Ok((Some(seen), None));
+            };
+            let swapped = match atomics::swap(cas, &new) {
+                Ok(()) => Swap::Done,
+                Err(atomics::CasError::CasFailed(_)) => Swap::NotDone,
+                Err(atomics::CasError::StoreError(e)) => return Err(wasi_err(e)),
+            };
+            Ok((Some(seen), Some(swapped)))
+        })
+    }
+
     async fn swap(&self, key: &str, expected: &[u8], new: &[u8]) -> Result<Swap, KvError> {
         self.keys.borrow_mut().take();
         self.with_bucket(|b| {

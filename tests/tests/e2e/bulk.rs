@@ -47,7 +47,12 @@ fn synced(n: usize, multi_org: bool) -> (FakeZendesk, TestApp) {
 }
 
 fn resend(app: &TestApp, body: Value) -> ResendReply {
-    let resp = app.admin("POST", "/admin/resend", "application/json", body.to_string());
+    let resp = app.admin(
+        "POST",
+        "/admin/resend",
+        "application/json",
+        body.to_string(),
+    );
     assert_eq!(resp.status, 200, "{}", resp.text());
     serde_json::from_slice(&resp.body).expect("a resend reply")
 }
@@ -100,14 +105,18 @@ fn a_large_resend_goes_a_hundred_to_a_call_and_every_record_gets_its_outcome() {
             .iter()
             .all(|r| r.outcome == ResendOutcome::Queued),
         "{:?}",
-        reply.results.iter().find(|r| r.outcome != ResendOutcome::Queued)
+        reply
+            .results
+            .iter()
+            .find(|r| r.outcome != ResendOutcome::Queued)
     );
     assert_eq!(reply.open_jobs, 2, "150 records: two jobs");
     assert_eq!(fake.count("POST", "/api/v2/users/create_or_update_many"), 2);
     assert!(
         fake.log()
             .iter()
-            .all(|l| l.path != "/api/v2/users/create_or_update" && !l.path.starts_with("/api/v2/users/1")),
+            .all(|l| l.path != "/api/v2/users/create_or_update"
+                && !l.path.starts_with("/api/v2/users/1")),
         "no per-record call"
     );
 
@@ -122,7 +131,9 @@ fn a_large_resend_goes_a_hundred_to_a_call_and_every_record_gets_its_outcome() {
     assert_eq!(errors[0].outcome, ResendOutcome::Error);
     let refused = view(&app, &contact_id(7));
     assert_eq!(refused["status"], "error");
-    let says = refused["last_error"]["message"].as_str().unwrap_or_default();
+    let says = refused["last_error"]["message"]
+        .as_str()
+        .unwrap_or_default();
     assert!(
         says.contains("bulk job") && says.contains("already being used"),
         "{says}"
@@ -131,7 +142,11 @@ fn a_large_resend_goes_a_hundred_to_a_call_and_every_record_gets_its_outcome() {
     assert_eq!(one["status"], "synced");
     // Every call: 2 bulk calls, and the polls (one call each, for both jobs).
     let calls = fake.log().len();
-    assert!(calls <= 2 + 4, "{calls} calls for 150 records: {:?}", fake.log().iter().map(|l| &l.path).collect::<Vec<_>>());
+    assert!(
+        calls <= 2 + 4,
+        "{calls} calls for 150 records: {:?}",
+        fake.log().iter().map(|l| &l.path).collect::<Vec<_>>()
+    );
     assert!(fake.count("GET", "/api/v2/job_statuses/show_many") >= 1);
     // Users keep their organization (sent as organization_id).
     let org = fake.organizations()[0]["id"].as_u64().expect("org");
@@ -156,7 +171,10 @@ fn a_large_resend_goes_a_hundred_to_a_call_and_every_record_gets_its_outcome() {
 fn a_record_changed_while_its_job_ran_is_pushed_again_so_zendesk_has_the_newer_fields() {
     let (fake, app) = synced(30, false);
     fake.set_job_delay(Duration::from_millis(1500));
-    let reply = resend(&app, json!({"filter": {"object": "Contact"}, "limit": 1000}));
+    let reply = resend(
+        &app,
+        json!({"filter": {"object": "Contact"}, "limit": 1000}),
+    );
     assert_eq!(reply.open_jobs, 1);
     // Contact 3 changes in Salesforce: pushed at once, before the job runs.
     let mut newer = contact(3, "person3@example.com");
@@ -180,11 +198,7 @@ fn a_record_changed_while_its_job_ran_is_pushed_again_so_zendesk_has_the_newer_f
     assert!(collected.iter().all(|r| r.outcome == ResendOutcome::Synced));
     let user = fake.user_by_email("person3@example.com").expect("user");
     assert_eq!(user["name"], "Newer Lima", "pushed again after the job");
-    let pushes = fake
-        .log()
-        .iter()
-        .filter(|l| l.method != "GET")
-        .count();
+    let pushes = fake.log().iter().filter(|l| l.method != "GET").count();
     assert_eq!(pushes, 1, "only the changed record is pushed again");
 }
 
@@ -192,7 +206,10 @@ fn a_record_changed_while_its_job_ran_is_pushed_again_so_zendesk_has_the_newer_f
 fn a_job_zendesk_forgot_is_said_on_its_records_and_a_resend_heals_them() {
     let (fake, app) = synced(25, false);
     fake.set_job_delay(Duration::from_secs(60));
-    let reply = resend(&app, json!({"filter": {"object": "Contact"}, "limit": 1000}));
+    let reply = resend(
+        &app,
+        json!({"filter": {"object": "Contact"}, "limit": 1000}),
+    );
     assert_eq!(reply.open_jobs, 1);
     fake.forget_jobs();
     let collected = collect_all(&app);
@@ -229,7 +246,10 @@ fn with_multiple_organizations_only_syncing_records_go_in_bulk() {
     assert_eq!(fake.users().len(), 25);
     fake.clear_log();
 
-    let reply = resend(&app, json!({"filter": {"object": "Contact"}, "limit": 1000}));
+    let reply = resend(
+        &app,
+        json!({"filter": {"object": "Contact"}, "limit": 1000}),
+    );
     let queued = reply
         .results
         .iter()

@@ -261,10 +261,13 @@ pub async fn handle<K: Kv, H: Http>(
         })
         .collect();
     let mut outcomes = pipeline::sync_all(inputs, &state, ctx).await;
-    let submitted = bulk::submit(ctx, Process::Resend, prepared.bulk).await;
+    let mut submitted =
+        bulk::submit(ctx, &state, Process::Resend, prepared.bulk, collected.open).await;
+    let mut collected = collected;
+    collected.outcomes.append(&mut submitted.collected);
+    collected.open = submitted.open;
     // Records whose bulk call failed (or was held off) have it written now.
     outcomes.extend(pipeline::sync_all(submitted.not_sent, &state, ctx).await);
-    let jobs: std::collections::BTreeSet<u64> = submitted.sent.iter().map(|(_, s)| *s).collect();
 
     let mut run = Run::new(Process::Resend, ctx.now, &salt);
     let mut results: Vec<ResendResult> = outcomes.iter().map(ResendResult::of).collect();
@@ -298,7 +301,12 @@ pub async fn handle<K: Kv, H: Http>(
         .enumerate()
         .map(|(i, r)| (r.to_string(), i))
         .collect();
-    results.sort_by_key(|r| order.get(&r.record.to_string()).copied().unwrap_or(usize::MAX));
+    results.sort_by_key(|r| {
+        order
+            .get(&r.record.to_string())
+            .copied()
+            .unwrap_or(usize::MAX)
+    });
     run.finished_at = ctx.current_time();
     // A collect that found nothing to write did nothing worth a run.
     if !(refs.is_empty() && collected.outcomes.is_empty()) {
@@ -311,7 +319,7 @@ pub async fn handle<K: Kv, H: Http>(
             results,
             next_cursor,
             collected: collected.outcomes.iter().map(ResendResult::of).collect(),
-            open_jobs: collected.open + jobs.len() as u64,
+            open_jobs: collected.open,
         },
     ))
 }

@@ -291,8 +291,8 @@ pub struct JobStatus {
     #[serde(default)]
     pub message: Option<String>,
     /// One entry per input once the job ends: `{"index","id","action"}` or
-    /// `{"index","error","details"}`.
-    #[serde(default)]
+    /// `{"index","error","details"}` (`null` while it runs).
+    #[serde(default, deserialize_with = "list_or_null")]
     pub results: Vec<Value>,
 }
 
@@ -334,6 +334,10 @@ impl<H: Http> Client<'_, H> {
 struct JobId {
     #[serde(deserialize_with = "id_text")]
     id: String,
+}
+
+fn list_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
+    Ok(Option::<Vec<Value>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Job ids are strings in Zendesk's answers; a number is taken as its text.

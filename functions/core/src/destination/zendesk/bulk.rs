@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::api::{BulkEntity, JobStatus};
-use super::{linked_id, multi_org, remember_email, synced, with_external_id};
+use super::{linked_id, mapped_email, multi_org, remember_email, synced, with_external_id};
 use crate::context::Context;
 use crate::destination::Pushed;
 use crate::failure::Failure;
@@ -61,11 +61,12 @@ pub enum ItemAnswer {
 
 /// The bulk entry for `record`, or `None` when it must take the per-record
 /// path (see the module doc).
-pub async fn item_for<K: Kv, H: Http>(
+pub fn item_for<K, H>(
     ctx: &Context<'_, K, H>,
     mapping: &Mapping,
     mapped: &Mapped,
     record: &SyncRecord,
+    organizations: &Organizations,
 ) -> Option<BulkItem> {
     let mut body = with_external_id(mapped);
     let linked = linked_id(record);
@@ -83,7 +84,7 @@ pub async fn item_for<K: Kv, H: Http>(
         ZendeskEntity::User => {
             let organization = match mapped.links.get(ZendeskEntity::ORGANIZATION_LINK) {
                 None => None,
-                Some(account) => Some(known_organization(ctx, account).await?),
+                Some(account) => Some(*organizations.get(account)?),
             };
             // sfsync wrote this user's external_id on every earlier push; an
             // imported link may name a user without it.
@@ -119,20 +120,42 @@ pub async fn item_for<K: Kv, H: Http>(
     }
 }
 
-/// The Account's organization, when the Account's own sync linked one.
-async fn known_organization<K: Kv, H: Http>(
-    ctx: &Context<'_, K, H>,
-    account: &str,
-) -> Option<u64> {
-    store::load_record(ctx.kv, &RecordRef::new("Account", account))
-        .await
-        .ok()
-        .flatten()
-        .as_ref()
-        .and_then(linked_id)
+/// The organizations of Accounts, by Salesforce id, as their own syncs
+/// linked them.
+pub type Organizations = std::collections::BTreeMap<String, u64>;
+
+/// The organizations of the Accounts these mapped records link to, read in
+/// one batch.
+pub async fn organizations_of<'m, K: Kv>(
+    kv: &K,
+    mapped: impl Iterator<Item = &'m Mapped>,
+) -> Organizations {
+    let accounts: std::collections::BTreeSet<&str> = mapped
+        .filter_map(|m| m.links.get(ZendeskEntity::ORGANIZATION_LINK))
+        .map(String::as_str)
+        .collect();
+    let keys: Vec<String> = accounts
+        .iter()
+        .map(|a| store::record_key(&RecordRef::new("Account", *a)))
+        .collect();
+    let mut out = Organizations::new();
+    for chunk in keys.chunks(100) {
+        let Ok(found) = kv.get_many(chunk).await else {
+            continue;
+        };
+        for (key, bytes) in found {
+            if let Some(account) = store::decode::<SyncRecord>(&key, &bytes).ok() {
+                if let Some(org) = linked_id(&account) {
+                    out.insert(account.salesforce_id, org);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// What a record's answer means: the push it stands for, or its failure.
+/// `email_settled`: the user's `email/` entry is known to name it already.
 pub async fn settle<K: Kv, H: Http>(
     ctx: &Context<'_, K, H>,
     mapping: &Mapping,
@@ -140,6 +163,7 @@ pub async fn settle<K: Kv, H: Http>(
     record: &SyncRecord,
     answer: &ItemAnswer,
     organization: Option<u64>,
+    email_settled: bool,
 ) -> Result<Pushed, Failure> {
     let id = match answer {
         ItemAnswer::Done { id } => *id,
@@ -160,13 +184,10 @@ pub async fn settle<K: Kv, H: Http>(
     } else {
         organization.into_iter().collect()
     };
-    let email = mapped
-        .fields
-        .get("email")
-        .and_then(Value::as_str)
-        .map(|e| e.trim().to_lowercase())
-        .filter(|e| !e.is_empty());
-    remember_email(ctx, email.as_deref(), id, None).await?;
+    // A settled email entry already names this user (read just before).
+    if !email_settled {
+        remember_email(ctx, mapped_email(mapped).as_deref(), id, None).await?;
+    }
     let mut pushed = Pushed::to(synced(id, organizations));
     pushed.syncing_record = multi.then_some(true);
     pushed.fields_synced = multi.then_some(true);
@@ -244,7 +265,7 @@ mod tests {
 
     #[test]
     fn a_running_job_has_no_answers_yet() {
-        assert_eq!(answers(&job("queued", json!([])), 2), None);
+        assert_eq!(answers(&job("queued", Value::Null), 2), None);
         assert_eq!(answers(&job("working", json!([])), 2), None);
     }
 

@@ -57,6 +57,16 @@ fn multi_org<K, H>(ctx: &Context<'_, K, H>, mapping: &Mapping) -> bool {
             .any(|o| ZendeskEntity::parse(&o.entity) == Some(ZendeskEntity::Organization))
 }
 
+/// The user's email as `email/` entries are keyed: trimmed, lower case.
+pub fn mapped_email(mapped: &Mapped) -> Option<String> {
+    mapped
+        .fields
+        .get("email")
+        .and_then(Value::as_str)
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty())
+}
+
 fn synced(id: u64, organization_ids: Vec<u64>) -> DestinationRef {
     DestinationRef {
         kind: DestinationKind::Zendesk,
@@ -138,12 +148,7 @@ async fn push_user<K: Kv, H: Http, C: Http>(
         None => None,
     };
     let multi_org = multi_org(ctx, mapping);
-    let email = mapped
-        .fields
-        .get("email")
-        .and_then(Value::as_str)
-        .map(|e| e.trim().to_lowercase())
-        .filter(|e| !e.is_empty());
+    let email = mapped_email(mapped);
     let body = with_external_id(mapped);
     let this = RecordRef::new(object, &mapped.key).to_string();
 
