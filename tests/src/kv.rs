@@ -523,6 +523,29 @@ pub fn fresh_redis_database(base: &str) -> Result<String> {
     Ok(url)
 }
 
+/// What one write and one read cost on Spin's SQLite store on this machine,
+/// in microseconds (500 of each, in a fresh file): what benchmarks print
+/// beside their figures.
+pub fn sqlite_costs() -> (f64, f64) {
+    let dir = std::env::temp_dir().join(format!("sfsync-bench-kv-{}", std::process::id()));
+    let kv = KvStore::open(&KvConfig::Sqlite, &dir).unwrap_or_else(|e| panic!("store: {e}"));
+    let n = 500;
+    let t = std::time::Instant::now();
+    for i in 0..n {
+        kv.set("default", &format!("k{i}"), b"a value of some bytes")
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let write = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let t = std::time::Instant::now();
+    for i in 0..n {
+        kv.get("default", &format!("k{i}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let read = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let _ = std::fs::remove_dir_all(dir);
+    (write, read)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -630,27 +653,4 @@ mod tests {
             );
         }
     }
-}
-
-/// What one write and one read cost on Spin's SQLite store on this machine,
-/// in microseconds (500 of each, in a fresh file): what benchmarks print
-/// beside their figures.
-pub fn sqlite_costs() -> (f64, f64) {
-    let dir = std::env::temp_dir().join(format!("sfsync-bench-kv-{}", std::process::id()));
-    let kv = KvStore::open(&KvConfig::Sqlite, &dir).unwrap_or_else(|e| panic!("store: {e}"));
-    let n = 500;
-    let t = std::time::Instant::now();
-    for i in 0..n {
-        kv.set("default", &format!("k{i}"), b"a value of some bytes")
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    let write = t.elapsed().as_secs_f64() * 1e6 / n as f64;
-    let t = std::time::Instant::now();
-    for i in 0..n {
-        kv.get("default", &format!("k{i}"))
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    let read = t.elapsed().as_secs_f64() * 1e6 / n as f64;
-    let _ = std::fs::remove_dir_all(dir);
-    (write, read)
 }

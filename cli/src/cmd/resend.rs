@@ -179,7 +179,6 @@ pub fn run(
         };
         open_jobs = step(&reply);
     }
-    drop(step);
     if tally.queued > 0 {
         tally.errors += tally.queued;
         tally.failures.push(format!(

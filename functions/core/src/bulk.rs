@@ -591,7 +591,7 @@ mod tests {
             submitted_at: DateTime::from_timestamp(0, 0).unwrap_or_default(),
             zendesk_id: format!("z{slot}"),
             items: vec![JobItem {
-                record: RecordRef::new("Contact", &format!("003{slot:012}AAA")),
+                record: RecordRef::new("Contact", format!("003{slot:012}AAA")),
                 fingerprint: "f".into(),
                 organization: None,
             }],

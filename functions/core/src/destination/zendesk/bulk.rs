@@ -144,7 +144,7 @@ pub async fn organizations_of<'m, K: Kv>(
             continue;
         };
         for (key, bytes) in found {
-            if let Some(account) = store::decode::<SyncRecord>(&key, &bytes).ok() {
+            if let Ok(account) = store::decode::<SyncRecord>(&key, &bytes) {
                 if let Some(org) = linked_id(&account) {
                     out.insert(account.salesforce_id, org);
                 }
