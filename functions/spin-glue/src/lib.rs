@@ -186,6 +186,29 @@ impl Kv for SpinKv {
     }
 }
 
+/// What went wrong on the way, in words (the host's error codes' own
+/// `Debug` form costs the component several kilobytes).
+fn transport_error(code: &ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::DnsTimeout | ErrorCode::DnsError(_) => {
+            "the host name could not be resolved (DNS)"
+        }
+        ErrorCode::DestinationNotFound => "the destination was not found",
+        ErrorCode::DestinationUnavailable => "the destination is unavailable",
+        ErrorCode::DestinationIpProhibited | ErrorCode::DestinationIpUnroutable => {
+            "the destination's address cannot be reached from here"
+        }
+        ErrorCode::ConnectionRefused => "the connection was refused",
+        ErrorCode::ConnectionTerminated => "the connection was closed before an answer",
+        ErrorCode::ConnectionLimitReached => "too many connections are open",
+        ErrorCode::TlsProtocolError | ErrorCode::TlsAlertReceived(_) => "TLS failed",
+        ErrorCode::TlsCertificateError => "the destination's TLS certificate was refused",
+        ErrorCode::HttpProtocolError => "the answer was not valid HTTP",
+        ErrorCode::HttpResponseIncomplete => "the answer ended early",
+        _ => "the transport failed",
+    }
+}
+
 /// Outbound HTTP through the host (subject to `allowed_outbound_hosts`).
 pub struct SpinHttp;
 
@@ -287,7 +310,7 @@ impl SpinHttp {
                 | ErrorCode::ConnectionWriteTimeout
                 | ErrorCode::HttpResponseTimeout,
             ) => HttpError::Timeout,
-            SendError::Http(code) => HttpError::Connection(format!("{code:?}")),
+            SendError::Http(code) => HttpError::Connection(transport_error(&code).into()),
             SendError::Io(e) => HttpError::BodyNotSent(format!("{e:?}")),
             other => HttpError::Other(other.to_string()),
         })?;

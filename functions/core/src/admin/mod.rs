@@ -160,7 +160,11 @@ async fn route<K: Kv, H: Http>(
             _,
             ["stats"] | ["records"] | ["records", _, _] | ["runs"] | ["runs", _] | ["export.csv"],
         ) => Err(method_not_allowed(method, path, "GET")),
-        ("POST", ["resend"]) => resend::handle(req, ctx).await,
+        // `POST /admin/resend` is the resend function's own route; a path
+        // that reaches this one instead (a trailing slash) is told so.
+        ("POST", ["resend"]) => Err(AdminError::NotFound(
+            "resend is POST /admin/resend, without a trailing slash".into(),
+        )),
         (_, ["import"] | ["pause"] | ["resume"] | ["resend"]) => {
             Err(method_not_allowed(method, path, "POST"))
         }
