@@ -182,6 +182,7 @@ fn main() {
         ("field_updated.wasm", "POST", "/sf/updated?token=wrong"),
         ("resend.wasm", "POST", "/admin/resend"),
         ("admin.wasm", "GET", "/admin/stats"),
+        ("admin_write.wasm", "POST", "/admin/backfill"),
     ]
     .into_iter()
     .map(|(file, method, path)| {

@@ -32,7 +32,13 @@ pub fn root() -> PathBuf {
 }
 
 /// The components the manifest names.
-pub const COMPONENTS: &[&str] = &["record-created", "field-updated", "resend", "admin"];
+pub const COMPONENTS: &[&str] = &[
+    "record-created",
+    "field-updated",
+    "resend",
+    "admin",
+    "admin-write",
+];
 
 /// Build the components for wasm32-wasip2 (once per test process), so the
 /// tests never run a stale `.wasm`. Cargo makes this a no-op when up to date.

@@ -483,7 +483,7 @@ pub async fn outbound_message(trigger: Process, req: IncomingRequest) -> Respons
     from_core(sync_core::inbound::handle_outbound_message(trigger, &req, &env.context()).await)
 }
 
-/// `admin`: every `/admin/...` route but resend. The bearer and length are
+/// `admin`: the dashboard and the reading routes of `/admin/...`. The bearer and length are
 /// checked before the body is read.
 pub async fn admin(req: IncomingRequest, out: ResponseOutparam) {
     let env = match Env::open(Caller::AdminTooling) {
@@ -541,6 +541,19 @@ async fn send_whole(out: ResponseOutparam, resp: Response) {
         }
         Err(e) => eprintln!("sfsync admin: could not answer: {e}"),
     }
+}
+
+/// `admin-write`: the mapping, backfill, import and repair.
+pub async fn admin_write(req: IncomingRequest) -> Response {
+    let env = match Env::open(Caller::AdminTooling) {
+        Ok(env) => env,
+        Err(resp) => return resp,
+    };
+    let req = match admitted(req, |h| admission::admit_admin(h, &env.settings)).await {
+        Ok(req) => req,
+        Err(resp) => return from_core(resp),
+    };
+    from_core(sync_core::admin::handle_write(&req, &env.context()).await)
 }
 
 /// `resend`: push stored records again with the current mapping.

@@ -28,7 +28,13 @@ fn components_import_only_the_host_contract() {
             "wasi:keyvalue/batch@0.2.0-draft2",
         ]
     );
-    for file in ["record_created", "field_updated", "resend", "admin"] {
+    for file in [
+        "record_created",
+        "field_updated",
+        "resend",
+        "admin",
+        "admin_write",
+    ] {
         let path = root().join(format!("target/wasm32-wasip2/release/{file}.wasm"));
         let imports = component_imports(&path).expect("imports");
         for name in &imports {

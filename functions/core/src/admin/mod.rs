@@ -2,10 +2,20 @@
 //! its module: [`filter`] (record lists, cursors), [`stats`], [`mapping`],
 //! [`runs`], [`export`], [`import`], [`resend`], [`backfill`], [`repair`].
 //!
+//! Three functions serve the API, each carrying only its own routes' code:
+//!
+//! | function | routes | entry point |
+//! |---|---|---|
+//! | `admin` | the dashboard, stats, records, runs, export, pause, resume, reindex | [`handle_streaming`] |
+//! | `admin-write` | mapping, backfill, import, repair ([`is_write_path`]) | [`handle_write`] |
+//! | `resend` | resend | [`handle_resend`] |
+//!
+//! [`handle`] answers all of them, for hosts that serve every route from one
+//! function, and for tests.
+//!
 //! Every route but the dashboard page needs `Authorization: Bearer
-//! {admin_token}`, checked once by [`authorize`] before any route runs, for
-//! the `admin` function ([`handle`]) and the `resend` function
-//! ([`handle_resend`]) alike; while `admin_token` is unset the API refuses
+//! {admin_token}`, checked once by [`authorize`] before any route runs, in
+//! every function alike; while `admin_token` is unset the API refuses
 //! everything. Errors are `{"error": "what is wrong and how to fix it"}`.
 
 pub mod backfill;
@@ -95,11 +105,54 @@ pub async fn handle_streaming<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K
             Err(e) => Reply::Whole(e.into_response()),
         };
     }
-    Reply::Whole(handle(req, ctx).await)
+    Reply::Whole(handle_read(req, ctx).await)
 }
 
-/// Handle any `/admin/...` request (the export as one body).
+/// Handle a route of the `admin-write` function: the mapping, backfill,
+/// import and repair ([`is_write_path`]). Kept apart from the
+/// `admin` function's routes so that neither component carries the other's
+/// code (the write routes bring the sync pipeline, the CSV readers and the
+/// mapping parser).
+pub async fn handle_write<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> Response {
+    let answer = match authorize(ctx.settings, req) {
+        Ok(()) => route_write(req, ctx).await,
+        Err(e) => Err(e),
+    };
+    answer.unwrap_or_else(AdminError::into_response)
+}
+
+/// The `/admin/...` paths the `admin-write` function serves (its routes in
+/// `spin.toml`): `mapping/…`, `backfill`, `import`, `repair/…`.
+pub fn is_write_path(path: &str) -> bool {
+    let rest = path.strip_prefix("/admin").unwrap_or(path);
+    let first = rest.split('/').find(|s| !s.is_empty()).unwrap_or("");
+    matches!(first, "mapping" | "backfill" | "import" | "repair")
+}
+
+fn segments_of(req: &Request) -> (&str, Vec<&str>) {
+    let path = req.path.trim_end_matches('/');
+    let rest = path.strip_prefix("/admin").unwrap_or(path);
+    (path, rest.split('/').filter(|s| !s.is_empty()).collect())
+}
+
+fn no_route(method: &str, path: &str) -> AdminError {
+    AdminError::NotFound(format!(
+        "no admin route {method} {path}; see the README for the admin API"
+    ))
+}
+
+/// Handle any `/admin/...` request, the write routes included (the export
+/// as one body): every admin route in one place, for hosts that serve them
+/// all from one function, and for tests.
 pub async fn handle<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> Response {
+    if is_write_path(&req.path) {
+        return handle_write(req, ctx).await;
+    }
+    handle_read(req, ctx).await
+}
+
+/// Handle a route of the `admin` function (the export as one body).
+async fn handle_read<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> Response {
     if is_dashboard(req) {
         return Response::new(200, "text/html; charset=utf-8", DASHBOARD)
             .with_header(
@@ -119,9 +172,7 @@ async fn route<K: Kv, H: Http>(
 ) -> Result<Response, AdminError> {
     authorize(ctx.settings, req)?;
     let kv = ctx.kv;
-    let path = req.path.trim_end_matches('/');
-    let rest = path.strip_prefix("/admin").unwrap_or(path);
-    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let (path, segments) = segments_of(req);
     let method = req.method.as_str();
     match (method, segments.as_slice()) {
         ("GET", ["stats"]) => {
@@ -134,7 +185,6 @@ async fn route<K: Kv, H: Http>(
         ("GET", ["runs"]) => runs::list(req, ctx).await,
         ("GET", ["runs", id]) => runs::one(ctx, id).await,
         ("GET", ["export.csv"]) => export(req, kv).await,
-        ("POST", ["import"]) => import(req, ctx).await,
         ("POST", ["pause"]) => {
             store::set_paused(kv, Some(ctx.now)).await?;
             Ok(Response::json(
@@ -149,13 +199,6 @@ async fn route<K: Kv, H: Http>(
                 &json!({"paused": false, "note": "resend the records left pending: POST /admin/resend {\"filter\":{\"status\":\"pending\"}}"}),
             ))
         }
-        ("GET", ["mapping"]) => mapping::get(kv).await,
-        ("PUT", ["mapping"]) => mapping::put(req, ctx).await,
-        ("POST", ["mapping", "validate"]) => Ok(mapping::validate(req, ctx.settings)),
-        ("GET", ["mapping", "history"]) => mapping::history(kv).await,
-        (_, ["mapping"]) => Err(method_not_allowed(method, path, "GET, PUT")),
-        (_, ["mapping", "validate"]) => Err(method_not_allowed(method, path, "POST")),
-        (_, ["mapping", "history"]) => Err(method_not_allowed(method, path, "GET")),
         (
             _,
             ["stats"] | ["records"] | ["records", _, _] | ["runs"] | ["runs", _] | ["export.csv"],
@@ -165,18 +208,37 @@ async fn route<K: Kv, H: Http>(
         ("POST", ["resend"]) => Err(AdminError::NotFound(
             "resend is POST /admin/resend, without a trailing slash".into(),
         )),
-        (_, ["import"] | ["pause"] | ["resume"] | ["resend"]) => {
+        ("POST", ["reindex"]) => reindex::handle(req, ctx).await,
+        (_, ["pause"] | ["resume"] | ["resend"] | ["reindex"]) => {
             Err(method_not_allowed(method, path, "POST"))
         }
+        _ => Err(no_route(method, path)),
+    }
+}
+
+/// The routes of the `admin-write` function.
+async fn route_write<K: Kv, H: Http>(
+    req: &Request,
+    ctx: &Context<'_, K, H>,
+) -> Result<Response, AdminError> {
+    let kv = ctx.kv;
+    let (path, segments) = segments_of(req);
+    let method = req.method.as_str();
+    match (method, segments.as_slice()) {
+        ("GET", ["mapping"]) => mapping::get(kv).await,
+        ("PUT", ["mapping"]) => mapping::put(req, ctx).await,
+        ("POST", ["mapping", "validate"]) => Ok(mapping::validate(req, ctx.settings)),
+        ("GET", ["mapping", "history"]) => mapping::history(kv).await,
+        (_, ["mapping"]) => Err(method_not_allowed(method, path, "GET, PUT")),
+        (_, ["mapping", "validate"]) => Err(method_not_allowed(method, path, "POST")),
+        (_, ["mapping", "history"]) => Err(method_not_allowed(method, path, "GET")),
+        ("POST", ["import"]) => import(req, ctx).await,
+        (_, ["import"]) => Err(method_not_allowed(method, path, "POST")),
         ("POST", ["backfill"]) => backfill::handle(req, ctx).await,
         (_, ["backfill"]) => Err(method_not_allowed(method, path, "POST")),
         ("POST", ["repair", "ids"]) => repair::handle(req, ctx).await,
-        ("POST", ["reindex"]) => reindex::handle(req, ctx).await,
-        (_, ["reindex"]) => Err(method_not_allowed(method, path, "POST")),
         (_, ["repair", "ids"]) => Err(method_not_allowed(method, path, "POST")),
-        _ => Err(AdminError::NotFound(format!(
-            "no admin route {method} {path}; see the README for the admin API"
-        ))),
+        _ => Err(no_route(method, path)),
     }
 }
 
