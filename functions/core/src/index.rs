@@ -400,12 +400,16 @@ async fn register<K: Kv>(
         object.as_bytes().to_vec(),
     );
     // The registry keeps the object even if its first record's write
-    // fails: the retry takes slot 2 of `all` and would not register it.
+    // fails: the retry takes slot 2 of `all` and would not register it. So
+    // the entry is written at once, before the record's batch (one write per
+    // object and generation), then with the batch, and by the undo should
+    // the batch fail (which the pipeline tries again after a pause).
     placed.taken.push(Taken {
         entry: entry.clone(),
         out: None,
     });
-    placed.writes.push(entry);
+    placed.writes.push(entry.clone());
+    let _ = kv.set(&entry.0, &entry.1).await;
     Ok(())
 }
 
@@ -414,15 +418,22 @@ async fn register<K: Kv>(
 /// which takes new ones, does not count the record twice and readers pass
 /// the unused slot; an object entered in the registry stays there. When
 /// this fails too, the counts stay one too high until a rebuild.
-pub async fn undo<K: Kv>(kv: &K, placed: &Placed) -> Result<(), KvError> {
-    for out in placed.taken.iter().filter_map(|t| t.out.as_ref()) {
-        kv.increment(out, 1).await?;
-    }
+///
+/// The dead entries are written first: when that fails nothing was
+/// changed, and the undo may be tried again. The `out` additions that fail
+/// after are answered, for the caller to try again with its other counters.
+pub async fn undo<K: Kv>(kv: &K, placed: &Placed) -> Result<Vec<(String, i64)>, KvError> {
     let entries: Vec<(String, Vec<u8>)> = placed.taken.iter().map(|t| t.entry.clone()).collect();
-    if entries.is_empty() {
-        return Ok(());
+    if !entries.is_empty() {
+        kv.set_many(&entries).await?;
     }
-    kv.set_many(&entries).await
+    let outs: Vec<(String, i64)> = placed
+        .taken
+        .iter()
+        .filter_map(|t| t.out.clone())
+        .map(|out| (out, 1))
+        .collect();
+    Ok(settle(kv, &outs).await)
 }
 
 /// Add what [`place`] left for after the write; answers the additions that

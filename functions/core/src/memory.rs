@@ -46,6 +46,9 @@ pub struct MemoryKv {
     pub fail_prefix: RefCell<Option<String>>,
     /// Every key `increment` was called on, in order.
     pub incremented: RefCell<Vec<String>>,
+    /// This many next `set` or `set_many` calls fail (a store busy for a
+    /// moment: SQLite shared by two nodes answers "database is locked").
+    pub fail_next_sets: std::cell::Cell<u32>,
 }
 
 impl MemoryKv {
@@ -77,6 +80,15 @@ impl MemoryKv {
         Ok(())
     }
 
+    fn check_set(&self) -> Result<(), KvError> {
+        let left = self.fail_next_sets.get();
+        if left > 0 {
+            self.fail_next_sets.set(left - 1);
+            return Err(KvError("database is locked".into()));
+        }
+        Ok(())
+    }
+
     /// A copy of everything stored.
     pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
         self.map.borrow().clone()
@@ -89,6 +101,7 @@ impl Kv for MemoryKv {
     }
 
     async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        self.check_set()?;
         self.check_write(key)?;
         self.map
             .borrow_mut()
@@ -111,6 +124,7 @@ impl Kv for MemoryKv {
 
     /// All or nothing, as one SQLite transaction.
     async fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), KvError> {
+        self.check_set()?;
         for (key, _) in entries {
             self.check_write(key)?;
         }

@@ -130,9 +130,19 @@ impl SyncState {
                 }
             }
             Err(e) => {
-                // Redelivered: the retry takes its slots afresh.
+                // Redelivered: the retry takes its slots afresh. The undo is
+                // tried again after a pause, as the counters' additions are:
+                // the write may have failed on a store busy for a moment.
                 for (input, p) in &placed {
-                    let _ = index::undo(ctx.kv, p).await;
+                    for pause in SETTLE_PAUSES_MS.iter().map(|ms| Some(*ms)).chain([None]) {
+                        if let Ok(failed) = index::undo(ctx.kv, p).await {
+                            self.defer(&failed);
+                            break;
+                        }
+                        if let Some(ms) = pause {
+                            ctx.http.sleep(std::time::Duration::from_millis(ms)).await;
+                        }
+                    }
                     if let Some(i) = input {
                         self.failed.borrow_mut().insert(*i, e.clone());
                     }
@@ -1342,5 +1352,30 @@ mod tests {
         assert_eq!(contacts_tally(&memory, index::Log::All), 4);
         assert_eq!(contacts_tally(&memory, index::Log::Synced), 4);
         assert_eq!(contacts_listed(&memory, index::Log::All).len(), 4);
+    }
+
+    /// A store busy for a moment when an object's first records are written
+    /// (their batch fails, and so does the first undo) still leaves the
+    /// object in the registry: the retry counts and lists them.
+    #[test]
+    fn an_objects_first_batch_failing_on_a_busy_store_keeps_it_registered() {
+        let memory = MemoryKv::new();
+        // The registry's own write, the batch and the first undo fail.
+        memory.fail_next_sets.set(3);
+        let outcomes = batch(&memory, &[1, 2]);
+        assert!(
+            outcomes.iter().any(|o| matches!(o, Outcome::NotStored(_))),
+            "{outcomes:?}"
+        );
+        // Salesforce sends the message again.
+        let outcomes = batch(&memory, &[1, 2]);
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, Outcome::Stored { .. } | Outcome::Repeat)),
+            "{outcomes:?}"
+        );
+        assert_eq!(contacts_tally(&memory, index::Log::All), 2);
+        assert_eq!(contacts_listed(&memory, index::Log::All).len(), 2);
     }
 }
