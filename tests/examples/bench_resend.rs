@@ -131,14 +131,7 @@ fn seeded(n: usize, fake: &FakeZendesk, backend: Backend) -> Vec<(String, Vec<u8
 }
 
 fn resend(app: &TestApp, body: serde_json::Value) -> ResendReply {
-    let resp = app.admin(
-        "POST",
-        "/admin/resend",
-        "application/json",
-        body.to_string(),
-    );
-    assert_eq!(resp.status, 200, "{}", resp.text());
-    serde_json::from_slice(&resp.body).expect("a resend reply")
+    app.resend(body)
 }
 
 #[derive(Default)]

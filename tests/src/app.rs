@@ -376,6 +376,18 @@ impl TestApp {
         })
     }
 
+    /// `POST /admin/resend` with this JSON body; the reply, which must be a 200.
+    pub fn resend(&self, body: serde_json::Value) -> sync_core::admin::wire::ResendReply {
+        let resp = self.admin(
+            "POST",
+            "/admin/resend",
+            "application/json",
+            body.to_string(),
+        );
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        serde_json::from_slice(&resp.body).expect("a resend reply")
+    }
+
     /// Write entries straight into the `default` store (to seed benchmarks);
     /// the app reads them like its own.
     pub fn kv_seed(&self, entries: &[(String, Vec<u8>)]) {

@@ -543,28 +543,28 @@ async fn send_whole(out: ResponseOutparam, resp: Response) {
     }
 }
 
+/// An admin request's world and its admitted request (bearer and length
+/// checked before the body is read), or the answer that refuses it.
+async fn admin_request(req: IncomingRequest) -> Result<(Env, web::Request), Response> {
+    let env = Env::open(Caller::AdminTooling)?;
+    match admitted(req, |h| admission::admit_admin(h, &env.settings)).await {
+        Ok(req) => Ok((env, req)),
+        Err(resp) => Err(from_core(resp)),
+    }
+}
+
 /// `admin-write`: the mapping, backfill, import and repair.
 pub async fn admin_write(req: IncomingRequest) -> Response {
-    let env = match Env::open(Caller::AdminTooling) {
-        Ok(env) => env,
-        Err(resp) => return resp,
-    };
-    let req = match admitted(req, |h| admission::admit_admin(h, &env.settings)).await {
-        Ok(req) => req,
-        Err(resp) => return from_core(resp),
-    };
-    from_core(sync_core::admin::handle_write(&req, &env.context()).await)
+    match admin_request(req).await {
+        Ok((env, req)) => from_core(sync_core::admin::handle_write(&req, &env.context()).await),
+        Err(resp) => resp,
+    }
 }
 
 /// `resend`: push stored records again with the current mapping.
 pub async fn resend(req: IncomingRequest) -> Response {
-    let env = match Env::open(Caller::AdminTooling) {
-        Ok(env) => env,
-        Err(resp) => return resp,
-    };
-    let req = match admitted(req, |h| admission::admit_admin(h, &env.settings)).await {
-        Ok(req) => req,
-        Err(resp) => return from_core(resp),
-    };
-    from_core(sync_core::admin::handle_resend(&req, &env.context()).await)
+    match admin_request(req).await {
+        Ok((env, req)) => from_core(sync_core::admin::handle_resend(&req, &env.context()).await),
+        Err(resp) => resp,
+    }
 }

@@ -46,15 +46,8 @@ fn synced(n: usize, multi_org: bool) -> (FakeZendesk, TestApp) {
     (fake, app)
 }
 
-fn resend(app: &TestApp, body: Value) -> ResendReply {
-    let resp = app.admin(
-        "POST",
-        "/admin/resend",
-        "application/json",
-        body.to_string(),
-    );
-    assert_eq!(resp.status, 200, "{}", resp.text());
-    serde_json::from_slice(&resp.body).expect("a resend reply")
+fn resend(app: &TestApp, body: serde_json::Value) -> ResendReply {
+    app.resend(body)
 }
 
 /// Collect until no job is open; every record collected.
