@@ -171,18 +171,10 @@ impl Kv for SpinKv {
     }
 
     async fn swap(&self, key: &str, expected: &[u8], new: &[u8]) -> Result<Swap, KvError> {
-        self.keys.borrow_mut().take();
-        self.with_bucket(|b| {
-            let cas = atomics::Cas::new(b, key).map_err(wasi_err)?;
-            if cas.current().map_err(wasi_err)?.as_deref() != Some(expected) {
-                return Ok(Swap::NotDone);
-            }
-            match atomics::swap(cas, new) {
-                Ok(()) => Ok(Swap::Done),
-                Err(atomics::CasError::CasFailed(_)) => Ok(Swap::NotDone),
-                Err(atomics::CasError::StoreError(e)) => Err(wasi_err(e)),
-            }
-        })
+        let (_, swapped) = self
+            .swap_from(key, |current| (current == expected).then(|| new.to_vec()))
+            .await?;
+        Ok(swapped.unwrap_or(Swap::NotDone))
     }
 }
 
