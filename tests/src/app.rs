@@ -246,6 +246,35 @@ impl TestApp {
         Some(app)
     }
 
+    /// The log lines a component wrote to its stdout so far, each parsed as
+    /// JSON (`<state dir>/logs/<component>_stdout.txt`, where Spin keeps
+    /// them too). A line that is not JSON fails the test: sfsync writes
+    /// only JSON lines.
+    pub fn log_lines(&self, component: &str) -> Vec<serde_json::Value> {
+        let path = self
+            .state
+            .path()
+            .join("logs")
+            .join(format!("{component}_stdout.txt"));
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.lines()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("{}: not a JSON line ({e}): {l}", path.display()))
+            })
+            .collect()
+    }
+
+    /// Everything the components logged, stdout and stderr, as text.
+    pub fn all_logs(&self) -> String {
+        let dir = self.state.path().join("logs");
+        let mut out = String::new();
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            out.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+        out
+    }
+
     /// The Redis URL this app's store is on, if any.
     pub fn redis_url(&self) -> Option<&str> {
         match &self.options.kv {

@@ -788,6 +788,10 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
             let users: Vec<Value> = found.map(|id| vec![user_json(s, id)]).unwrap_or_default();
             (200, json!({"users": users, "count": users.len()}))
         }
+        ("GET", ["api", "v2", "users", "me" | "me.json"]) => (
+            200,
+            json!({"user": {"id": 1, "email": s.credentials.0, "role": "admin", "name": "sfsync agent"}}),
+        ),
         ("GET", ["api", "v2", "users", id]) => match id.parse::<u64>() {
             Ok(id) if s.users.contains_key(&id) => (200, json!({"user": user_json(s, id)})),
             _ => not_found(),

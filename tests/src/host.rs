@@ -686,6 +686,9 @@ pub struct Host {
     failing_variables: Vec<String>,
     /// Key-value faults to inject ([`KvFaults`]).
     pub kv_faults: Arc<KvFaults>,
+    /// `<state dir>/logs`: each component's stdout and stderr, as Spin
+    /// keeps them (`<id>_stdout.txt`, `<id>_stderr.txt`).
+    log_dir: PathBuf,
 }
 
 impl Host {
@@ -787,7 +790,25 @@ impl Host {
             kv: KvStore::open(&options.kv, state_dir)?,
             failing_variables: options.failing_variables.clone(),
             kv_faults: Arc::default(),
+            log_dir: {
+                let dir = state_dir.join("logs");
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                dir
+            },
         })
+    }
+
+    /// A component's log file, opened to append: every instance of it
+    /// writes to the same file, line by line, as under Spin.
+    fn log_file(&self, component: &str, stream: &str) -> Result<wasmtime_wasi::cli::OutputFile> {
+        let path = self.log_dir.join(format!("{component}_{stream}.txt"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        Ok(wasmtime_wasi::cli::OutputFile::new(file))
     }
 
     /// Run one request through its component.
@@ -892,7 +913,10 @@ impl Host {
         let hyper_req = builder.body(body)?;
 
         let state = HostState {
-            wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
+            wasi: WasiCtx::builder()
+                .stdout(self.log_file(&matched.component, "stdout")?)
+                .stderr(self.log_file(&matched.component, "stderr")?)
+                .build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             hooks: OutboundHooks {

@@ -10,13 +10,15 @@
 //! Destinations call out through [`Context::outbound`], which holds every
 //! call to the request's [`Budget`]; the raw [`Http`] is for waiting only.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::budget::{Budget, Guarded};
 use crate::io::{Http, Kv};
+use crate::log::RunNote;
+use crate::run::Run;
 use crate::settings::Settings;
 
 /// One request's world.
@@ -34,6 +36,8 @@ pub struct Context<'a, K, H> {
     /// many it has taken.
     lease_seed: u32,
     leases_taken: Cell<u32>,
+    /// The run this request wrote, for its log line ([`crate::log`]).
+    noted_run: RefCell<Option<RunNote>>,
 }
 
 impl<'a, K: Kv, H: Http> Context<'a, K, H> {
@@ -56,6 +60,7 @@ impl<'a, K: Kv, H: Http> Context<'a, K, H> {
             budget: Budget::default(),
             lease_seed,
             leases_taken: Cell::new(0),
+            noted_run: RefCell::new(None),
         }
     }
 
@@ -77,6 +82,17 @@ impl<'a, K: Kv, H: Http> Context<'a, K, H> {
             budget: &self.budget,
             elapsed: self.elapsed,
         }
+    }
+
+    /// Remember the run this request wrote (the last one, if several), for
+    /// the request's log line.
+    pub fn note_run(&self, run: &Run) {
+        *self.noted_run.borrow_mut() = Some(RunNote::of(run));
+    }
+
+    /// The run [`Context::note_run`] remembered.
+    pub fn noted_run(&self) -> Option<RunNote> {
+        self.noted_run.borrow().clone()
     }
 
     /// A token for the next lease this request takes: unique within the

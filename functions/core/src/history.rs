@@ -30,8 +30,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::context::Context;
 use crate::counter;
-use crate::io::{Kv, KvError};
+use crate::io::{Http, Kv, KvError};
 use crate::run::Run;
 use crate::settings::HistoryLimits;
 use crate::store;
@@ -119,6 +120,22 @@ pub async fn record<K: Kv>(
     // Removing old runs is housekeeping: a failure leaves them for the next.
     let _ = trim(kv, limits, now, seq).await;
     Ok(())
+}
+
+/// How many runs the ring holds at most now (expired runs not yet removed
+/// included), and the newest run's number.
+pub async fn size<K: Kv>(kv: &K, limits: &HistoryLimits) -> Result<(u64, u64), KvError> {
+    let newest = counter_at(kv, SEQ_KEY).await?;
+    let tail = counter_at(kv, TAIL_KEY).await?;
+    Ok((newest.saturating_sub(tail).min(limits.kept), newest))
+}
+
+/// Keep `run` as [`record`] does, and note it for the request's log line
+/// (noted even when it could not be written: the line says what happened).
+pub async fn keep<K: Kv, H: Http>(ctx: &Context<'_, K, H>, run: &mut Run) -> Result<(), KvError> {
+    let kept = record(ctx.kv, &ctx.settings.history, ctx.now, run).await;
+    ctx.note_run(run);
+    kept
 }
 
 /// Remove up to [`TRIMS_PER_RUN`] of the oldest runs if they expired.

@@ -56,15 +56,13 @@ const SHOWN: usize = 5;
 
 impl Refusal {
     pub fn into_response(self) -> Response {
-        let client = |msg: &str| Response::soap(500, soap::fault(FaultCode::Client, msg));
-        let server = |msg: &str| Response::soap(500, soap::fault(FaultCode::Server, msg));
+        let client = |msg: &str| fault(500, FaultCode::Client, msg);
+        let server = |msg: &str| fault(500, FaultCode::Server, msg);
         match self {
-            Refusal::NotPost => Response::soap(
+            Refusal::NotPost => fault(
                 405,
-                soap::fault(
-                    FaultCode::Client,
-                    "this endpoint takes Salesforce Outbound Messages sent with POST",
-                ),
+                FaultCode::Client,
+                "this endpoint takes Salesforce Outbound Messages sent with POST",
             )
             .with_header("allow", "POST"),
             Refusal::NoEndpointToken => server(
@@ -80,21 +78,17 @@ impl Refusal {
                 "the ?token= in the endpoint URL does not match sfsync's sf_endpoint_token; correct the Outbound Message endpoint URL",
             ),
             Refusal::NotAMessage(e) => client(&e.to_string()),
-            Refusal::TooLarge { limit } => Response::soap(
+            Refusal::TooLarge { limit } => fault(
                 413,
-                soap::fault(
-                    FaultCode::Client,
-                    &format!(
-                        "message body is over sfsync's limit of {limit} bytes and was not read; send fewer or smaller notifications"
-                    ),
+                FaultCode::Client,
+                &format!(
+                    "message body is over sfsync's limit of {limit} bytes and was not read; send fewer or smaller notifications"
                 ),
             ),
-            Refusal::TooSlow { secs } => Response::soap(
+            Refusal::TooSlow { secs } => fault(
                 408,
-                soap::fault(
-                    FaultCode::Client,
-                    &format!("the message body did not arrive within {secs} s; Salesforce will retry"),
-                ),
+                FaultCode::Client,
+                &format!("the message body did not arrive within {secs} s; Salesforce will retry"),
             ),
             Refusal::ForeignOrganization(org) => client(&format!(
                 "OrganizationId {org} is not the org this sfsync deployment serves (sf_organization_id); send from the right org or deploy sfsync for this one"
@@ -126,6 +120,11 @@ impl Refusal {
             }
         }
     }
+}
+
+/// A SOAP Fault answer, its text kept as the log line's reason.
+fn fault(status: u16, code: FaultCode, msg: &str) -> Response {
+    Response::soap(status, soap::fault(code, msg)).with_reason(msg)
 }
 
 /// What a message must show before its body is read: `POST`, sfsync
@@ -271,7 +270,7 @@ async fn record_run<K: Kv, H: Http>(
         run.note(&u.label(), counted, &u.problem.to_string());
     }
     run.finished_at = ctx.current_time();
-    crate::history::record(ctx.kv, &ctx.settings.history, ctx.now, &mut run).await
+    crate::history::keep(ctx, &mut run).await
 }
 
 #[cfg(test)]

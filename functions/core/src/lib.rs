@@ -15,12 +15,13 @@
 //! | [`sobject`] | a Salesforce record: fields that are absent, null or text; ids and API names |
 //! | [`budget`] | the request's deadline and the destination's "wait", for every call |
 //! | [`settings`] | the variables: destination, org id, tokens; secrets |
-//! | [`context`] | one request's world: settings, `Kv`, `Http`, clock |
 //! | [`soap`] | reading Outbound Messages; Ack and SOAP Fault answers |
 //! | [`reference`](mod@reference) | `Object/SalesforceId`, parsed and printed in one place |
 //! | [`failure`] | the one failure type, from the destination to the record view |
 //! | [`record`] | `SyncRecord`, its transitions, skip and ignore reasons, the record view |
 //! | [`run`] | the history of trigger, resend and backfill invocations |
+//! | [`log`] | the one JSON line each message, resend, backfill and admin change writes to stdout |
+//! | [`context`] | one request's world: settings, `Kv`, `Http`, clock, the run it wrote |
 //! | [`mapping`] | the mapping file: checks, applying it, fingerprints |
 //! | [`store`] | every key and prefix in the key-value store, and decoding |
 //! | [`counter`] | counters the store increments, in each backend's form |
@@ -50,6 +51,7 @@ pub mod inbound;
 pub mod index;
 pub mod io;
 pub mod lease;
+pub mod log;
 pub mod mapping;
 pub mod pacing;
 pub mod pipeline;

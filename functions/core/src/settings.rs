@@ -173,6 +173,9 @@ pub struct Settings {
     /// outbound call of the component, whichever destination is active.
     pub blank_url_variables: Vec<&'static str>,
     pub history: HistoryLimits,
+    /// The variables of [`VARIABLES`] that hold a value (not their
+    /// defaults), for `GET /admin/health`.
+    pub set_variables: Vec<&'static str>,
 }
 
 /// What the host answered for one variable.
@@ -280,7 +283,17 @@ impl Settings {
                 });
             }
         }
+        let set_variables = VARIABLES
+            .iter()
+            .copied()
+            .filter(|name| match *name {
+                "zendesk_url" => zendesk_url.is_some(),
+                "webhook_url" => webhook_url.is_some(),
+                _ => var(name).is_some(),
+            })
+            .collect();
         Ok(Settings {
+            set_variables,
             destination,
             zendesk_url,
             zendesk_email: var("zendesk_email"),

@@ -230,11 +230,16 @@ pub async fn set_paused<K: Kv>(kv: &K, at: Option<DateTime<Utc>>) -> Result<(), 
 pub const MAPPING_HISTORY_KEPT: usize = 50;
 
 /// A mapping an admin put, with who and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredMapping {
     pub toml: String,
     pub updated_at: DateTime<Utc>,
     pub updated_by: String,
+    /// The TOML as checked when it was put, so that syncs read it without
+    /// the TOML parser (which only `admin-write` carries). Absent in
+    /// mappings put by sfsync before 0.2 and in the history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compiled: Option<Mapping>,
 }
 
 /// Load a record; `None` when never seen.
@@ -267,13 +272,18 @@ pub async fn active_mapping<K: Kv>(kv: &K) -> Result<Mapping, KvError> {
     mapping_from(kv.get(MAPPING_KEY).await?.as_deref())
 }
 
+/// What an upgraded deployment's syncs answer while its mapping was put by
+/// a version that stored only the TOML.
+pub const UNCOMPILED_MAPPING: &str = "the active mapping was put by an sfsync older than 0.2 and must be put again once: sfsync mapping get > mapping.toml && sfsync mapping put mapping.toml (nothing is lost meanwhile: messages are retried by Salesforce)";
+
 fn mapping_from(stored: Option<&[u8]>) -> Result<Mapping, KvError> {
     match stored {
         None => Ok(Mapping::bundled()),
         Some(bytes) => {
             let stored: StoredMapping = decode(MAPPING_KEY, bytes)?;
-            Mapping::from_toml(&stored.toml)
-                .map_err(|e| KvError(format!("{MAPPING_KEY} does not load: {e}")))
+            stored
+                .compiled
+                .ok_or_else(|| KvError(UNCOMPILED_MAPPING.to_string()))
         }
     }
 }
@@ -308,7 +318,8 @@ pub async fn sync_settings<K: Kv>(kv: &K) -> Result<(Mapping, bool, Generation),
 /// Make `new` the active mapping, keeping the one it replaces in the history.
 /// Returns how many earlier versions are kept.
 pub async fn put_mapping<K: Kv>(kv: &K, new: &StoredMapping) -> Result<usize, KvError> {
-    if let Some(old) = stored_mapping(kv).await? {
+    if let Some(mut old) = stored_mapping(kv).await? {
+        old.compiled = None;
         let key = format!(
             "{MAPPING_HISTORY_PREFIX}{}",
             old.updated_at.to_rfc3339_opts(SecondsFormat::Millis, true)

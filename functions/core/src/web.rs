@@ -79,6 +79,9 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// What went wrong, in the words the caller was given, for the log
+    /// line ([`crate::log`]); never sent.
+    pub reason: Option<String>,
 }
 
 impl Response {
@@ -87,6 +90,7 @@ impl Response {
             status,
             headers: vec![("content-type".into(), content_type.into())],
             body: body.into(),
+            reason: None,
         }
     }
 
@@ -108,6 +112,12 @@ impl Response {
     /// A SOAP answer (Ack or Fault) for Salesforce.
     pub fn soap(status: u16, xml: String) -> Response {
         Response::new(status, "text/xml; charset=utf-8", xml)
+    }
+
+    /// The same, with the reason its log line gives.
+    pub fn with_reason(mut self, reason: &str) -> Response {
+        self.reason = Some(reason.to_string());
+        self
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Response {

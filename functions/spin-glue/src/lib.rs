@@ -26,6 +26,7 @@ use sync_core::admission::{self, BodyCap};
 use sync_core::context::Context;
 use sync_core::inbound::Refusal;
 use sync_core::io::{Http, HttpError, HttpRequest, HttpResponse, Kv, KvError, Swap};
+use sync_core::log::{Line, RunNote};
 use sync_core::record::Process;
 use sync_core::settings::{ConfigError, Settings, VariableRead};
 use sync_core::web;
@@ -392,11 +393,11 @@ pub async fn read_body(
 /// The whole request, for a function that admitted its head.
 async fn admitted(
     req: IncomingRequest,
+    arrival: &Arrival,
     admit: impl FnOnce(&web::Request) -> Result<BodyCap, web::Response>,
 ) -> Result<web::Request, web::Response> {
-    let head = head_of(&req);
-    let cap = admit(&head)?;
-    read_body(req, head, cap).await
+    let cap = admit(&arrival.head)?;
+    read_body(req, arrival.head.clone(), cap).await
 }
 
 /// The core's response to spin-sdk's.
@@ -424,22 +425,43 @@ pub struct Env {
     elapsed: Box<dyn Fn() -> Duration>,
 }
 
+/// A request's head and when it arrived: what its log line names.
+struct Arrival {
+    head: web::Request,
+    started: std::time::Instant,
+}
+
+impl Arrival {
+    fn of(req: &IncomingRequest) -> Arrival {
+        Arrival {
+            head: head_of(req),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// Write the request's log line, if it has one ([`sync_core::log`]), to
+    /// stdout, which Spin keeps in the component's log; then convert.
+    fn answer(&self, resp: web::Response, run: Option<RunNote>) -> Response {
+        if let Some(line) = Line::for_request(&self.head, &resp, run, now(), self.started.elapsed())
+        {
+            println!("{}", line.to_json());
+        }
+        from_core(resp)
+    }
+}
+
 impl Env {
     /// Read the settings and open the store; `Err` is the answer to send,
     /// written by the surface's own error type.
-    pub fn open(caller: Caller) -> Result<Env, Response> {
+    pub fn open(caller: Caller) -> Result<Env, web::Response> {
         let started = std::time::Instant::now();
-        let settings = settings().map_err(|e| {
-            from_core(match caller {
-                Caller::Salesforce => Refusal::Misconfigured(e.to_string()).into_response(),
-                Caller::AdminTooling => AdminError::Misconfigured(e.to_string()).into_response(),
-            })
+        let settings = settings().map_err(|e| match caller {
+            Caller::Salesforce => Refusal::Misconfigured(e.to_string()).into_response(),
+            Caller::AdminTooling => AdminError::Misconfigured(e.to_string()).into_response(),
         })?;
-        let kv = SpinKv::open_default().map_err(|e| {
-            from_core(match caller {
-                Caller::Salesforce => Refusal::StateUnreadable(e).into_response(),
-                Caller::AdminTooling => AdminError::StateUnreadable(e).into_response(),
-            })
+        let kv = SpinKv::open_default().map_err(|e| match caller {
+            Caller::Salesforce => Refusal::StateUnreadable(e).into_response(),
+            Caller::AdminTooling => AdminError::StateUnreadable(e).into_response(),
         })?;
         Ok(Env {
             settings,
@@ -464,30 +486,35 @@ impl Env {
 /// `record-created` and `field-updated`: one Outbound Message. The head
 /// (method, token, length) is checked before the body is read.
 pub async fn outbound_message(trigger: Process, req: IncomingRequest) -> Response {
+    let arrival = Arrival::of(&req);
     let env = match Env::open(Caller::Salesforce) {
         Ok(env) => env,
-        Err(resp) => return resp,
+        Err(resp) => return arrival.answer(resp, None),
     };
-    let req = match admitted(req, |h| admission::admit_outbound(h, &env.settings)).await {
+    let req = match admitted(req, &arrival, |h| {
+        admission::admit_outbound(h, &env.settings)
+    })
+    .await
+    {
         Ok(req) => req,
-        Err(resp) => return from_core(resp),
+        Err(resp) => return arrival.answer(resp, None),
     };
-    from_core(sync_core::inbound::handle_outbound_message(trigger, &req, &env.context()).await)
+    let ctx = env.context();
+    let resp = sync_core::inbound::handle_outbound_message(trigger, &req, &ctx).await;
+    arrival.answer(resp, ctx.noted_run())
 }
 
 /// `admin`: the dashboard and the reading routes of `/admin/...`. The bearer and length are
 /// checked before the body is read.
 pub async fn admin(req: IncomingRequest, out: ResponseOutparam) {
-    let env = match Env::open(Caller::AdminTooling) {
-        Ok(env) => env,
+    let arrival = Arrival::of(&req);
+    let (env, req) = match admin_request(req, &arrival).await {
+        Ok(admitted) => admitted,
         Err(resp) => return send_whole(out, resp).await,
     };
-    let req = match admitted(req, |h| admission::admit_admin(h, &env.settings)).await {
-        Ok(req) => req,
-        Err(resp) => return send_whole(out, from_core(resp)).await,
-    };
-    match sync_core::admin::handle_streaming(&req, &env.context()).await {
-        Reply::Whole(resp) => send_whole(out, from_core(resp)).await,
+    let ctx = env.context();
+    match sync_core::admin::handle_streaming(&req, &ctx).await {
+        Reply::Whole(resp) => send_whole(out, arrival.answer(resp, ctx.noted_run())).await,
         Reply::Export(head, mut export) => {
             // Each page of the export is written as it is read; a store
             // failure part-way cuts the body short (the client sees an
@@ -505,7 +532,9 @@ pub async fn admin(req: IncomingRequest, out: ResponseOutparam) {
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        eprintln!("sfsync admin: export cut short: {e}");
+                        let cut = web::Response::new(500, "text/csv", Vec::new())
+                            .with_reason(&format!("export cut short: {e}"));
+                        let _ = arrival.answer(cut, None);
                         return;
                     }
                 }
@@ -537,26 +566,39 @@ async fn send_whole(out: ResponseOutparam, resp: Response) {
 
 /// An admin request's world and its admitted request (bearer and length
 /// checked before the body is read), or the answer that refuses it.
-async fn admin_request(req: IncomingRequest) -> Result<(Env, web::Request), Response> {
-    let env = Env::open(Caller::AdminTooling)?;
-    match admitted(req, |h| admission::admit_admin(h, &env.settings)).await {
+async fn admin_request(
+    req: IncomingRequest,
+    arrival: &Arrival,
+) -> Result<(Env, web::Request), Response> {
+    let env = Env::open(Caller::AdminTooling).map_err(|resp| arrival.answer(resp, None))?;
+    match admitted(req, arrival, |h| admission::admit_admin(h, &env.settings)).await {
         Ok(req) => Ok((env, req)),
-        Err(resp) => Err(from_core(resp)),
+        Err(resp) => Err(arrival.answer(resp, None)),
     }
 }
 
 /// `admin-write`: the mapping, backfill, import and repair.
 pub async fn admin_write(req: IncomingRequest) -> Response {
-    match admin_request(req).await {
-        Ok((env, req)) => from_core(sync_core::admin::handle_write(&req, &env.context()).await),
+    let arrival = Arrival::of(&req);
+    match admin_request(req, &arrival).await {
+        Ok((env, req)) => {
+            let ctx = env.context();
+            let resp = sync_core::admin::handle_write(&req, &ctx).await;
+            arrival.answer(resp, ctx.noted_run())
+        }
         Err(resp) => resp,
     }
 }
 
 /// `resend`: push stored records again with the current mapping.
 pub async fn resend(req: IncomingRequest) -> Response {
-    match admin_request(req).await {
-        Ok((env, req)) => from_core(sync_core::admin::handle_resend(&req, &env.context()).await),
+    let arrival = Arrival::of(&req);
+    match admin_request(req, &arrival).await {
+        Ok((env, req)) => {
+            let ctx = env.context();
+            let resp = sync_core::admin::handle_resend(&req, &ctx).await;
+            arrival.answer(resp, ctx.noted_run())
+        }
         Err(resp) => resp,
     }
 }

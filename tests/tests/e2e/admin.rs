@@ -566,6 +566,39 @@ fn export_is_rfc4180_csv_of_the_record_view() {
         "a message with commas survives quoting: {:?}",
         &rows[1][14]
     );
+    for row in &rows {
+        let view = app
+            .admin_get(&format!("/admin/records/{}/{}", &row[0], &row[1]))
+            .json();
+        for (column, cell) in headers.iter().zip(row.iter()) {
+            let expected = match column.as_str() {
+                "destination_kind" => view["destination"]["kind"].clone(),
+                "destination_id" => view["destination"]["id"].clone(),
+                "organization_ids" => serde_json::json!(view["destination"]["organization_ids"]
+                    .as_array()
+                    .map(|ids| ids
+                        .iter()
+                        .filter_map(|i| i.as_str())
+                        .collect::<Vec<_>>()
+                        .join(";"))
+                    .unwrap_or_default()),
+                "last_error_kind" => view["last_error"]["kind"].clone(),
+                "last_error_http_status" => view["last_error"]["http_status"].clone(),
+                "last_error_message" => view["last_error"]["message"].clone(),
+                other => view[other].clone(),
+            };
+            let expected = match expected {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) => s,
+                v => v.to_string(),
+            };
+            assert_eq!(
+                cell, expected,
+                "column {column} of {} disagrees with the record view",
+                &row[1]
+            );
+        }
+    }
     let errors = app.admin_get("/admin/export.csv?status=error");
     assert_eq!(
         csv::Reader::from_reader(errors.body.as_slice())

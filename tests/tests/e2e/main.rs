@@ -8,6 +8,7 @@
 //! | [`contract`] | the host contract: component imports, the manifest under each Spin release's rules, many nodes on Redis, process cleanup |
 //! | [`concurrency`] | two nodes on one store under 200+ parallel deliveries: newest state, no duplicates, nothing lost |
 //! | [`faults`] | the fault matrix: the store failing at each call, the destination failing each way at each call |
+//! | [`health`] | `GET /admin/health`: variables, destination, mapping, store, sizes |
 //! | [`hostile`] | hostile requests over a real socket: bodies over their cap, declared or streamed; slow bodies |
 //! | [`skeleton`] | routes, refusals, Acks and the store, end to end |
 //! | [`mapping`] | the field mapping, run-time mapping changes, updates |
@@ -16,6 +17,7 @@
 //! | [`admin`] | the admin API: records, stats, resend, runs, export, import, pause |
 //! | [`backfill`] | backfill from Salesforce CSV exports |
 //! | [`dashboard`] | the dashboard page in headless Chromium |
+//! | [`logs`] | the log line of each message, resend, backfill and admin change |
 
 mod admin;
 mod backfill;
@@ -24,7 +26,9 @@ mod concurrency;
 mod contract;
 mod dashboard;
 mod faults;
+mod health;
 mod hostile;
+mod logs;
 mod mapping;
 mod skeleton;
 mod webhook;

@@ -337,7 +337,7 @@ pub async fn handle<K: Kv, H: Http>(
         run.fail(&format!("line {}", r.line), &r.error);
     }
     run.finished_at = ctx.current_time();
-    let _ = crate::history::record(ctx.kv, &ctx.settings.history, ctx.now, &mut run).await;
+    let _ = crate::history::keep(ctx, &mut run).await;
     let next_cursor = (end < file.rows.len()).then(|| {
         URL_SAFE_NO_PAD.encode(
             serde_json::to_vec(&Cursor {

@@ -46,7 +46,14 @@ impl From<KvError> for AdminError {
 impl AdminError {
     pub fn into_response(self) -> Response {
         let reply = |status: u16, error: String, problems: Vec<ProblemView>| {
-            Response::json(status, &ErrorReply { error, problems })
+            Response::json(
+                status,
+                &ErrorReply {
+                    error: error.clone(),
+                    problems,
+                },
+            )
+            .with_reason(&error)
         };
         match self {
             AdminError::Unauthorized(m) => {

@@ -110,6 +110,7 @@ pub async fn put<K: Kv, H: Http>(
         toml: text,
         updated_at: ctx.now,
         updated_by: by,
+        compiled: Some(mapping.clone()),
     };
     let kept = store::put_mapping(ctx.kv, &stored).await?;
     Ok(Response::json(

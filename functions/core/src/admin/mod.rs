@@ -6,8 +6,8 @@
 //!
 //! | function | routes | entry point |
 //! |---|---|---|
-//! | `admin` | the dashboard, stats, records, runs, export, pause, resume, reindex | [`handle_streaming`] |
-//! | `admin-write` | mapping, backfill, import, repair ([`is_write_path`]) | [`handle_write`] |
+//! | `admin` | the dashboard, health, stats, records, runs, export, mapping, pause, resume, reindex | [`handle_streaming`] |
+//! | `admin-write` | backfill, import, repair ([`is_write_path`]) | [`handle_write`] |
 //! | `resend` | resend | [`handle_resend`] |
 //!
 //! [`handle`] answers all of them, for hosts that serve every route from one
@@ -23,6 +23,7 @@ pub mod csv_upload;
 pub mod error;
 pub mod export;
 pub mod filter;
+pub mod health;
 pub mod import;
 pub mod mapping;
 pub mod reindex;
@@ -108,11 +109,11 @@ pub async fn handle_streaming<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K
     Reply::Whole(handle_read(req, ctx).await)
 }
 
-/// Handle a route of the `admin-write` function: the mapping, backfill,
-/// import and repair ([`is_write_path`]). Kept apart from the
-/// `admin` function's routes so that neither component carries the other's
-/// code (the write routes bring the sync pipeline, the CSV readers and the
-/// mapping parser).
+/// Handle a route of the `admin-write` function: backfill, import and
+/// repair ([`is_write_path`]). Kept apart from the `admin` function's routes
+/// so that neither component carries the other's code (the write routes
+/// bring the sync pipeline and the CSV readers; the admin function the
+/// mapping parser and the dashboard).
 pub async fn handle_write<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>) -> Response {
     let answer = match authorize(ctx.settings, req) {
         Ok(()) => route_write(req, ctx).await,
@@ -122,11 +123,11 @@ pub async fn handle_write<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>
 }
 
 /// The `/admin/...` paths the `admin-write` function serves (its routes in
-/// `spin.toml`): `mapping/…`, `backfill`, `import`, `repair/…`.
+/// `spin.toml`): `backfill`, `import`, `repair/…`.
 pub fn is_write_path(path: &str) -> bool {
     let rest = path.strip_prefix("/admin").unwrap_or(path);
     let first = rest.split('/').find(|s| !s.is_empty()).unwrap_or("");
-    matches!(first, "mapping" | "backfill" | "import" | "repair")
+    matches!(first, "backfill" | "import" | "repair")
 }
 
 fn segments_of(req: &Request) -> (&str, Vec<&str>) {
@@ -180,6 +181,7 @@ async fn route<K: Kv, H: Http>(
             stats.warnings = ctx.settings.warnings();
             Ok(Response::json(200, &stats))
         }
+        ("GET", ["health"]) => health::handle(ctx).await,
         ("GET", ["records", object, id]) => record_view(kv, object, id).await,
         ("GET", ["records"]) => records(req, kv).await,
         ("GET", ["runs"]) => runs::list(req, ctx).await,
@@ -201,13 +203,26 @@ async fn route<K: Kv, H: Http>(
         }
         (
             _,
-            ["stats"] | ["records"] | ["records", _, _] | ["runs"] | ["runs", _] | ["export.csv"],
+            ["stats"]
+            | ["health"]
+            | ["records"]
+            | ["records", _, _]
+            | ["runs"]
+            | ["runs", _]
+            | ["export.csv"],
         ) => Err(method_not_allowed(method, path, "GET")),
         // `POST /admin/resend` is the resend function's own route; a path
         // that reaches this one instead (a trailing slash) is told so.
         ("POST", ["resend"]) => Err(AdminError::NotFound(
             "resend is POST /admin/resend, without a trailing slash".into(),
         )),
+        ("GET", ["mapping"]) => mapping::get(kv).await,
+        ("PUT", ["mapping"]) => mapping::put(req, ctx).await,
+        ("POST", ["mapping", "validate"]) => Ok(mapping::validate(req, ctx.settings)),
+        ("GET", ["mapping", "history"]) => mapping::history(kv).await,
+        (_, ["mapping"]) => Err(method_not_allowed(method, path, "GET, PUT")),
+        (_, ["mapping", "validate"]) => Err(method_not_allowed(method, path, "POST")),
+        (_, ["mapping", "history"]) => Err(method_not_allowed(method, path, "GET")),
         ("POST", ["reindex"]) => reindex::handle(req, ctx).await,
         (_, ["pause"] | ["resume"] | ["resend"] | ["reindex"]) => {
             Err(method_not_allowed(method, path, "POST"))
@@ -221,17 +236,9 @@ async fn route_write<K: Kv, H: Http>(
     req: &Request,
     ctx: &Context<'_, K, H>,
 ) -> Result<Response, AdminError> {
-    let kv = ctx.kv;
     let (path, segments) = segments_of(req);
     let method = req.method.as_str();
     match (method, segments.as_slice()) {
-        ("GET", ["mapping"]) => mapping::get(kv).await,
-        ("PUT", ["mapping"]) => mapping::put(req, ctx).await,
-        ("POST", ["mapping", "validate"]) => Ok(mapping::validate(req, ctx.settings)),
-        ("GET", ["mapping", "history"]) => mapping::history(kv).await,
-        (_, ["mapping"]) => Err(method_not_allowed(method, path, "GET, PUT")),
-        (_, ["mapping", "validate"]) => Err(method_not_allowed(method, path, "POST")),
-        (_, ["mapping", "history"]) => Err(method_not_allowed(method, path, "GET")),
         ("POST", ["import"]) => import(req, ctx).await,
         (_, ["import"]) => Err(method_not_allowed(method, path, "POST")),
         ("POST", ["backfill"]) => backfill::handle(req, ctx).await,

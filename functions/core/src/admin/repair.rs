@@ -201,7 +201,7 @@ pub async fn handle<K: Kv, H: Http>(
     }
     run.finished_at = ctx.current_time();
     if !q.dry_run {
-        crate::history::record(ctx.kv, &ctx.settings.history, ctx.now, &mut run).await?;
+        crate::history::keep(ctx, &mut run).await?;
     }
     reply.run_id = run.id;
     Ok(Response::json(200, &reply))

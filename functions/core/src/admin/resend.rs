@@ -310,7 +310,7 @@ pub async fn handle<K: Kv, H: Http>(
     run.finished_at = ctx.current_time();
     // A collect that found nothing to write did nothing worth a run.
     if !(refs.is_empty() && collected.outcomes.is_empty()) {
-        let _ = crate::history::record(ctx.kv, &ctx.settings.history, ctx.now, &mut run).await;
+        let _ = crate::history::keep(ctx, &mut run).await;
     }
     Ok(Response::json(
         200,

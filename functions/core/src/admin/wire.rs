@@ -46,6 +46,15 @@ pub struct ProblemView {
     pub message: String,
 }
 
+impl From<&crate::mapping::Problem> for ProblemView {
+    fn from(p: &crate::mapping::Problem) -> ProblemView {
+        ProblemView {
+            path: p.path.clone(),
+            message: p.message.clone(),
+        }
+    }
+}
+
 /// Every error of the admin API: what is wrong and how to fix it, and for a
 /// refused mapping each of its problems.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

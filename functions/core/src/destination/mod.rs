@@ -76,6 +76,34 @@ pub async fn push<K: Kv, H: Http>(
     }
 }
 
+/// What a destination answered to an authenticated call that changes
+/// nothing (`GET /admin/health`, `sfsync doctor`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Probe {
+    pub kind: DestinationKind,
+    /// `None` for dry-run, which has nothing to reach.
+    pub reachable: Option<bool>,
+    /// Why it is not reachable, in the words a failed push would record.
+    pub error: Option<String>,
+}
+
+/// Call the configured destination once without changing anything there:
+/// Zendesk `GET /api/v2/users/me` (it checks the credentials), the webhook
+/// `HEAD {webhook_url}/` (any answer but 401, 403 or a 5xx is reachable).
+pub async fn probe<K: Kv, H: Http>(ctx: &Context<'_, K, H>) -> Probe {
+    let kind = ctx.settings.destination;
+    let answer = match kind {
+        DestinationKind::DryRun => None,
+        DestinationKind::Zendesk => Some(zendesk::probe(ctx.settings, &ctx.outbound()).await),
+        DestinationKind::Webhook => Some(webhook::probe(ctx.settings, &ctx.outbound()).await),
+    };
+    Probe {
+        kind,
+        reachable: answer.as_ref().map(Result::is_ok),
+        error: answer.and_then(Result::err).map(|f| f.message),
+    }
+}
+
 /// Send a request; when the answer is 429 or 503 with a `Retry-After` of at
 /// most [`MAX_INLINE_RETRY_AFTER`], wait that long and send it once more.
 /// Longer waits are left to Salesforce's redelivery.

@@ -57,6 +57,30 @@ pub async fn push<H: Http>(
     }
 }
 
+/// `HEAD {webhook_url}/`: whether the API answers, and takes the
+/// credentials. Nothing is written; any answer but 401, 403 or a 5xx counts.
+pub async fn probe<H: Http>(settings: &Settings, http: &H) -> Result<(), Failure> {
+    let Some(base) = &settings.webhook_url else {
+        return Err(Failure::config("destination is webhook but the variable webhook_url is not set; set it to the API's scheme://host[:port]"));
+    };
+    let mut req = HttpRequest::json("HEAD", format!("{base}/"), None);
+    if let Some(auth) = &settings.webhook_auth {
+        req = req.with_header("authorization", auth.expose());
+    }
+    match http.send(req).await {
+        Ok(resp) if matches!(resp.status, 401 | 403) || resp.status >= 500 => {
+            Err(status_failure(WHO, &resp))
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(transport_failure(
+            WHO,
+            "webhook_url",
+            &settings.blank_url_variables,
+            &e,
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;

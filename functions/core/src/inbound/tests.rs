@@ -322,6 +322,7 @@ fn an_update_of_a_record_never_seen_syncs_and_trigger_switches_apply() {
         toml: only_created.into(),
         updated_at: DateTime::from_timestamp(0, 0).expect("epoch"),
         updated_by: "test".into(),
+        compiled: Some(crate::mapping::Mapping::from_toml(only_created).expect("valid")),
     };
     block_on(crate::store::put_mapping(&kv, &stored_mapping)).expect("put");
     let m = message(

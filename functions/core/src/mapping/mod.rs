@@ -25,6 +25,8 @@ pub mod suggest;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 use crate::record::Process;
 
 pub use apply::{MapError, Mapped};
@@ -64,13 +66,16 @@ impl ZendeskEntity {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// A checked mapping. It is stored beside its TOML when an admin puts one
+/// ([`crate::store::StoredMapping::compiled`]), in this JSON form, so that a
+/// sync reads it without parsing or checking the TOML again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mapping {
     pub objects: BTreeMap<String, ObjectMapping>,
 }
 
 /// How one Salesforce object is synced.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObjectMapping {
     /// API name: `Contact`, `Event_Registration__c`.
     pub object: String,
@@ -88,7 +93,7 @@ pub struct ObjectMapping {
 
 /// How one destination field is computed, in this order: source, transforms,
 /// value map, default, required, type.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldRule {
     pub source: Source,
     pub transforms: Vec<Transform>,
@@ -104,21 +109,22 @@ pub struct FieldRule {
 }
 
 /// Where a value comes from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Source {
     Field(String),
     Template(Vec<Piece>),
 }
 
 /// A piece of a template.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Piece {
     Text(String),
     Field(String),
 }
 
 /// A text transform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Transform {
     Trim,
     Lower,
@@ -144,18 +150,10 @@ impl Transform {
 impl Mapping {
     /// The bundled default mapping, built by code generated from
     /// `config/mapping.toml` (`bundled.rs`): no request parses it. A unit
-    /// test keeps the code equal to the checked file, and a file edited
-    /// since is parsed instead. The bundled file is valid (a unit test), so
-    /// the fallback to an empty mapping is never taken in a release.
+    /// test fails while the code differs from the file, and says how to
+    /// regenerate it.
     pub fn bundled() -> Mapping {
-        if bundled::SOURCE == DEFAULT_MAPPING_TOML {
-            return bundled::mapping();
-        }
-        // config/mapping.toml changed since bundled.rs was generated: parse
-        // it (slower, never wrong). The unit test says to regenerate.
-        Mapping::from_toml(DEFAULT_MAPPING_TOML).unwrap_or(Mapping {
-            objects: BTreeMap::new(),
-        })
+        bundled::mapping()
     }
 
     /// Read and check a mapping; see [`load`].

@@ -453,11 +453,9 @@ fn rust_source(m: &Mapping) -> String {
         }
     }
     let mut out = String::from(
-        "//! The bundled mapping (`config/mapping.toml`) as code, so that no request\n//! parses it. Generated: do not edit. After changing the file, run\n//! `SFSYNC_BLESS=1 cargo test -p sync-core bundled_is_the_config_file_as_code`\n//! (until then the components parse the file, as [`SOURCE`] differs).\n\nuse std::collections::{BTreeMap, BTreeSet};\n\nuse super::*;\nuse crate::record::Process;\n\n",
+        "//! The bundled mapping (`config/mapping.toml`) as code, so that no request\n//! parses it. Generated: do not edit. After changing the file, run\n//! `SFSYNC_BLESS=1 cargo test -p sync-core bundled_is_the_config_file_as_code`\n//! (until then that test fails: the components would carry the older mapping).\n\nuse std::collections::{BTreeMap, BTreeSet};\n\nuse super::*;\nuse crate::record::Process;\n\n",
     );
-    out.push_str(&format!(
-        "/// The file this code was generated from.\npub const SOURCE: &str = {DEFAULT_MAPPING_TOML:?};\n\npub fn mapping() -> Mapping {{\n    let mut objects = BTreeMap::new();\n"
-    ));
+    out.push_str("pub fn mapping() -> Mapping {\n    let mut objects = BTreeMap::new();\n");
     for (name, o) in &m.objects {
         let triggers: Vec<String> = o
             .triggers
@@ -518,4 +516,36 @@ fn bundled_is_the_config_file_as_code() {
         current == source,
         "src/mapping/bundled.rs is older than config/mapping.toml: run SFSYNC_BLESS=1 cargo test -p sync-core bundled_is_the_config_file_as_code"
     );
+}
+
+/// The compiled form a put mapping is stored in reads back as the same
+/// mapping: what a sync applies is what the admin checked.
+#[test]
+fn a_compiled_mapping_reads_back_unchanged() {
+    let text = "[objects.Lead]\nentity = \"user\"\n[objects.Lead.fields]\nemail = { from = \"Email\", transforms = [\"trim\", \"lower\"] }\nname = { template = \"{FirstName} {LastName}\", required = true }\n\"user_fields.score\" = { from = \"Score__c\", type = \"integer\", map = { A = \"1\" }, fallback = \"0\", default = \"2\" }\n";
+    for m in [Mapping::bundled(), Mapping::from_toml(text).expect("valid")] {
+        let json = serde_json::to_vec(&m).expect("encodes");
+        let back: Mapping = serde_json::from_slice(&json).expect("decodes");
+        assert_eq!(back, m);
+    }
+}
+
+/// A mapping stored by a version that kept only the TOML is not parsed by
+/// the syncs (they do not carry the parser): they refuse with the fix.
+#[test]
+fn a_mapping_stored_without_its_compiled_form_says_to_put_it_again() {
+    let kv = crate::memory::MemoryKv::default();
+    let legacy = serde_json::json!({
+        "toml": DEFAULT_MAPPING_TOML,
+        "updated_at": "2026-11-01T00:00:00Z",
+        "updated_by": "admin",
+    });
+    futures::executor::block_on(crate::io::Kv::set(
+        &kv,
+        crate::store::MAPPING_KEY,
+        legacy.to_string().as_bytes(),
+    ))
+    .expect("set");
+    let err = futures::executor::block_on(crate::store::active_mapping(&kv)).expect_err("refused");
+    assert!(err.0.contains("sfsync mapping put"), "{err}");
 }

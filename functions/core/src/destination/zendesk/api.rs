@@ -126,6 +126,13 @@ impl<'a, H: Http> Client<'a, H> {
             })
     }
 
+    /// `users/me`: the authenticated agent; a call that changes nothing.
+    pub async fn me(&self) -> Result<(), Failure> {
+        self.call_found("GET", "/api/v2/users/me", None)
+            .await
+            .map(|_| ())
+    }
+
     /// `organizations/create_or_update`: the organization's id.
     pub async fn upsert_organization(&self, organization: Value) -> Result<u64, Failure> {
         let resp = self

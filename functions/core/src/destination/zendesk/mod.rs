@@ -76,6 +76,12 @@ fn synced(id: u64, organization_ids: Vec<u64>) -> DestinationRef {
 }
 
 /// Push one mapped record to Zendesk.
+/// `GET /api/v2/users/me`: whether Zendesk answers and takes the
+/// credentials, changing nothing.
+pub async fn probe<H: Http>(settings: &crate::settings::Settings, http: &H) -> Result<(), Failure> {
+    Client::new(settings, http)?.me().await
+}
+
 pub async fn push<K: Kv, H: Http>(
     ctx: &Context<'_, K, H>,
     mapping: &Mapping,
