@@ -138,6 +138,16 @@ impl Client {
         })
     }
 
+    /// The admin token, if one was given.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// Send a request; any status comes back as a [`Reply`].
     pub fn send(
         &self,

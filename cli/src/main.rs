@@ -10,6 +10,7 @@ mod batches;
 mod client;
 mod cmd;
 mod output;
+mod profile;
 mod sample;
 
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 
 use client::{enc, Client};
+use output::{Outcome, Output, Usage};
 
 #[derive(Parser)]
 #[command(
@@ -28,24 +30,31 @@ use client::{enc, Client};
     about = "Admin CLI for sfsync, the Salesforce sync connector"
 )]
 #[command(
-    after_help = "Examples:\n  export SFSYNC_URL=https://sfsync.example.com SFSYNC_TOKEN=...\n  sfsync status\n  sfsync records --status error\n  sfsync resend --status error --object Contact"
+    after_help = "Examples:\n  export SFSYNC_URL=https://sfsync.example.com SFSYNC_TOKEN=...\n  sfsync doctor\n  sfsync status\n  sfsync records --status error\n  sfsync --profile prod resend --status error --object Contact\n\nOutput: tables for people; --json prints one JSON object, or one per line for lists.\nExit codes: 0 done, 1 error, 2 usage (wrong flags, a refused confirmation), 3 some records failed."
 )]
 struct Cli {
-    /// Base URL of sfsync.
-    #[arg(
-        long,
-        env = "SFSYNC_URL",
-        default_value = "http://127.0.0.1:3000",
-        global = true
-    )]
-    url: String,
+    /// Base URL of sfsync [default: the profile's, else http://127.0.0.1:3000].
+    #[arg(long, env = "SFSYNC_URL", global = true)]
+    url: Option<String>,
     /// A PEM file of a CA to trust for https:// (a private CA); the system's
     /// roots are always trusted.
     #[arg(long, env = "SFSYNC_CA_CERT", global = true, value_name = "FILE")]
-    ca_cert: Option<std::path::PathBuf>,
+    ca_cert: Option<PathBuf>,
     /// The admin token (the admin_token variable).
     #[arg(long, env = "SFSYNC_TOKEN", global = true, hide_env_values = true)]
     token: Option<String>,
+    /// A named profile of the config file (URL, token, CA).
+    #[arg(long, env = "SFSYNC_PROFILE", global = true)]
+    profile: Option<String>,
+    /// The config file [default: $SFSYNC_CONFIG, else ~/.config/sfsync/config.toml].
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// JSON on stdout: one object, or one object per line for lists.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Act on more than 100 records without asking.
+    #[arg(long, short = 'y', global = true)]
+    yes: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -108,10 +117,7 @@ impl FilterArgs {
 enum Command {
     /// Totals by status, overall and per object.
     #[command(after_help = "Example:\n  sfsync status")]
-    Status {
-        #[arg(long)]
-        json: bool,
-    },
+    Status,
     /// List records, with the API's filters.
     #[command(
         after_help = "Examples:\n  sfsync records --status error --object Contact\n  sfsync records --q ana@example.com --json\n  sfsync records --all --status synced"
@@ -125,8 +131,6 @@ enum Command {
         /// Follow every page.
         #[arg(long)]
         all: bool,
-        #[arg(long)]
-        json: bool,
     },
     /// One record in full.
     #[command(after_help = "Example:\n  sfsync show Contact/003000000000001AAA")]
@@ -136,7 +140,7 @@ enum Command {
     },
     /// Push records again with the current mapping (by id, or by filter).
     #[command(
-        after_help = "Examples:\n  sfsync resend Contact/003000000000001AAA Lead/00Q000000000001AAA\n  sfsync resend --status error\n  sfsync resend --status pending --object Contact --batch 500\nExits 2 when some records still failed."
+        after_help = "Examples:\n  sfsync resend Contact/003000000000001AAA Lead/00Q000000000001AAA\n  sfsync resend --status error --dry-run\n  sfsync resend --status pending --object Contact --batch 500 --yes\nAsks before resending more than 100 records (--yes does not ask).\nExits 3 when some records still failed."
     )]
     Resend {
         /// Records as Object/SalesforceId.
@@ -150,6 +154,9 @@ enum Command {
         /// Only collect the outcomes of open Zendesk bulk jobs.
         #[arg(long, conflicts_with_all = ["records"])]
         collect: bool,
+        /// Say which records would be sent, and where; send nothing.
+        #[arg(long, conflicts_with = "collect")]
+        dry_run: bool,
     },
     /// Export the sync status of records as CSV.
     #[command(after_help = "Example:\n  sfsync export -o errors.csv --status error")]
@@ -187,12 +194,10 @@ enum Command {
         since: Option<String>,
         #[arg(long)]
         until: Option<String>,
-        #[arg(long)]
-        json: bool,
     },
     /// Initial load: sync every row of a Salesforce CSV export.
     #[command(
-        after_help = "Examples:\n  sfsync backfill --object Account accounts.csv\n  sfsync backfill --object Contact contacts.csv\nBackfill Accounts before Contacts so that Contacts find their organizations.\nInterrupted? Run the same command again: it resumes from the last batch\n(the cursor is kept in FILE.sfsync-cursor; --restart starts over).\nExits 2 when some rows were rejected or failed."
+        after_help = "Examples:\n  sfsync backfill --object Account accounts.csv\n  sfsync backfill --object Contact contacts.csv\nBackfill Accounts before Contacts so that Contacts find their organizations.\nInterrupted? Run the same command again: it resumes from the last batch\n(the cursor is kept in FILE.sfsync-cursor; --restart starts over).\nA report export works too: its column labels (\"First Name\") are matched to\nfield API names; --columns \"Label=ApiName,...\" names the others.\nAsks before sending more than 100 rows (--yes does not ask).\nExits 3 when some rows were rejected or failed."
     )]
     Backfill {
         /// The Salesforce object of the rows, e.g. Contact.
@@ -206,6 +211,13 @@ enum Command {
         /// Ignore a saved cursor and start from the first row.
         #[arg(long)]
         restart: bool,
+        /// Header names to API names, for columns sfsync cannot match
+        /// itself: "Account Name=Name,Web Address=Website".
+        #[arg(long, value_name = "LABEL=API,...")]
+        columns: Option<String>,
+        /// Check the file and say what would be sent; send nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Rewrite records written with 15-character Salesforce ids (sfsync's
     /// store, Zendesk external_id) to the 18-character form.
@@ -213,7 +225,7 @@ enum Command {
         name = "repair-ids",
         after_help = "Run once after upgrading from a version that did not normalise ids
 (see the README's Upgrading notes). --dry-run first to see what would change.
-Exits 2 when some records need a person (two Zendesk records, one under each form)."
+Exits 3 when some records need a person (two Zendesk records, one under each form)."
     )]
     RepairIds {
         /// Report what would be done; change nothing.
@@ -234,6 +246,17 @@ Example:\n  sfsync reindex"
         #[arg(long)]
         from_keys: bool,
     },
+    /// Check the deployment: variables, destination, mapping, store; each
+    /// problem with its fix.
+    #[command(
+        after_help = "Example:\n  sfsync doctor\nExits 1 when something blocks sync (GET /admin/health answered 503)."
+    )]
+    Doctor,
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  sfsync completions bash > ~/.local/share/bash-completion/completions/sfsync\n  sfsync completions zsh > ~/.zfunc/_sfsync\n  sfsync completions fish > ~/.config/fish/completions/sfsync.fish"
+    )]
+    Completions { shell: clap_complete::Shell },
     /// Send an Outbound Message built from a TOML/JSON record description.
     #[command(
         after_help = "Example (contact.toml):\n  object = \"Contact\"\n  nulls = [\"Phone\"]\n  [fields]\n  Id = \"003000000000001AAA\"\n  Email = \"ana@example.com\"\n  FirstName = \"Ana\"\n  LastName = \"Lima\"\n\n  sfsync send-sample contact.toml --endpoint-token dev-endpoint-token --org-id 00D000000000062EAA"
@@ -268,65 +291,126 @@ enum MappingCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(code) => code,
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::Partial) => ExitCode::from(3),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<Usage>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
-    let client = Client::new(&cli.url, cli.token.clone(), cli.ca_cert.as_deref())?;
-    let done = |r: Result<()>| r.map(|()| ExitCode::SUCCESS);
+/// The client, from the flags and environment over the profile.
+fn client(cli: &Cli) -> Result<Client> {
+    let profile = profile::load(cli.config.as_deref(), cli.profile.as_deref())?;
+    let url = cli
+        .url
+        .clone()
+        .or(profile.url.clone())
+        .unwrap_or_else(|| "http://127.0.0.1:3000".into());
+    let token = match &cli.token {
+        Some(t) => Some(t.clone()),
+        None => profile.token()?,
+    };
+    let ca = cli.ca_cert.clone().or(profile.ca_cert());
+    Client::new(&url, token, ca.as_deref())
+}
+
+fn run(cli: Cli) -> Result<Outcome> {
+    let out = Output::new(cli.json);
+    if let Command::Completions { shell } = &cli.command {
+        use clap::CommandFactory as _;
+        clap_complete::generate(
+            *shell,
+            &mut Cli::command(),
+            "sfsync",
+            &mut std::io::stdout(),
+        );
+        return Ok(Outcome::Done);
+    }
+    let client = client(&cli)?;
+    let done = |r: Result<()>| r.map(|()| Outcome::Done);
+    let yes = cli.yes;
     match cli.command {
-        Command::Status { json } => done(cmd::status::status(&client, json)),
-        Command::Pause => done(cmd::status::pause(&client)),
-        Command::Resume => done(cmd::status::resume(&client)),
-        Command::Records {
-            filter,
-            limit,
-            all,
-            json,
-        } => done(cmd::records::list(&client, &filter, limit, all, json)),
-        Command::Show { record } => done(cmd::records::show(&client, &record)),
+        Command::Completions { .. } => Ok(Outcome::Done),
+        Command::Status => done(cmd::status::status(&client, &out)),
+        Command::Doctor => cmd::doctor::run(&client, &out),
+        Command::Pause => done(cmd::status::pause(&client, &out)),
+        Command::Resume => done(cmd::status::resume(&client, &out)),
+        Command::Records { filter, limit, all } => {
+            done(cmd::records::list(&client, &out, &filter, limit, all))
+        }
+        Command::Show { record } => done(cmd::records::show(&client, &out, &record)),
         Command::Resend {
             records,
             filter,
             batch,
             collect,
-        } => cmd::resend::run(&client, records, filter, batch, collect),
+            dry_run,
+        } => cmd::resend::run(
+            &client,
+            &out,
+            cmd::resend::Request {
+                records,
+                filter,
+                batch,
+                collect,
+                dry_run,
+                yes,
+            },
+        ),
         Command::Backfill {
             object,
             file,
             batch,
             restart,
-        } => cmd::backfill::run(&client, &object, &file, batch, restart),
-        Command::Export { output, filter } => done(cmd::files::export(&client, &output, &filter)),
-        Command::Import { file } => cmd::files::import(&client, &file),
-        Command::Mapping(MappingCommand::Get) => done(cmd::mapping::get(&client)),
-        Command::Mapping(MappingCommand::Put { file }) => done(cmd::mapping::put(&client, &file)),
+            columns,
+            dry_run,
+        } => cmd::backfill::run(
+            &client,
+            &out,
+            &cmd::backfill::Request {
+                object,
+                file,
+                batch,
+                restart,
+                columns,
+                dry_run,
+                yes,
+            },
+        ),
+        Command::Export { output, filter } => {
+            done(cmd::files::export(&client, &out, &output, &filter))
+        }
+        Command::Import { file } => cmd::files::import(&client, &out, &file),
+        Command::Mapping(MappingCommand::Get) => done(cmd::mapping::get(&client, &out)),
+        Command::Mapping(MappingCommand::Put { file }) => {
+            done(cmd::mapping::put(&client, &out, &file))
+        }
         Command::Mapping(MappingCommand::Validate { file }) => {
-            done(cmd::mapping::validate(&client, &file))
+            done(cmd::mapping::validate(&client, &out, &file))
         }
         Command::Runs {
             process,
             status,
             since,
             until,
-            json,
         } => done(cmd::runs::run(
             &client,
+            &out,
             &cmd::runs::RunFilter {
                 process,
                 status,
                 since,
                 until,
             },
-            json,
         )),
-        Command::RepairIds { dry_run, batch } => cmd::repair::run(&client, dry_run, batch),
-        Command::Reindex { from_keys } => done(cmd::reindex::run(&client, from_keys)),
+        Command::RepairIds { dry_run, batch } => cmd::repair::run(&client, &out, dry_run, batch),
+        Command::Reindex { from_keys } => done(cmd::reindex::run(&client, &out, from_keys)),
         Command::SendSample {
             file,
             updated,
@@ -334,6 +418,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             org_id,
         } => done(cmd::send_sample::run(
             &client,
+            &out,
             &file,
             updated,
             &endpoint_token,

@@ -19,6 +19,8 @@ fn sfsync(base: &str, args: &[&str]) -> Out {
         .env("SFSYNC_TOKEN", ADMIN_TOKEN)
         .env("SFSYNC_ENDPOINT_TOKEN", ENDPOINT_TOKEN)
         .env("SFSYNC_ORG_ID", ORG_ID)
+        .env("SFSYNC_CONFIG", "/nonexistent/sfsync/config.toml")
+        .env_remove("SFSYNC_PROFILE")
         .output()
         .expect("run sfsync");
     Out {
@@ -89,9 +91,15 @@ fn every_subcommand_against_the_app_and_the_fake_zendesk() {
     let out = sfsync(&base, &["records", "--json", "--all", "--limit", "1"]);
     assert_eq!(out.stdout.lines().count(), 2, "{}", out.stdout);
 
-    let out = sfsync(&base, &["show", "Contact/003000000000001AAA"]);
+    let out = sfsync(&base, &["show", "Contact/003000000000001AAA", "--json"]);
     let view: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     assert_eq!(view["status"], "synced");
+    let out = sfsync(&base, &["show", "Contact/003000000000001AAA"]);
+    assert!(
+        out.stdout.contains("status") && out.stdout.contains("synced") && !out.stdout.contains('{'),
+        "a readable panel, not JSON: {}",
+        out.stdout
+    );
 
     // resend by filter heals the 503 record.
     let out = sfsync(&base, &["resend", "--status", "error"]);
@@ -111,7 +119,7 @@ fn every_subcommand_against_the_app_and_the_fake_zendesk() {
         ],
     );
     assert_eq!(
-        out.code, 2,
+        out.code, 3,
         "an unknown record is a failure: {}",
         out.stdout
     );
@@ -133,7 +141,7 @@ fn every_subcommand_against_the_app_and_the_fake_zendesk() {
     )
     .expect("write");
     let out = sfsync(&base, &["import", &path("refs.csv")]);
-    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert_eq!(out.code, 3, "{}", out.stdout);
     assert!(
         out.stdout.contains("imported 1") && out.stderr.contains("line 3"),
         "{} {}",
@@ -171,8 +179,12 @@ fn every_subcommand_against_the_app_and_the_fake_zendesk() {
         out.stdout
     );
     let out = sfsync(&base, &["runs", "--status", "failed", "--json"]);
-    let runs: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
-    assert!(runs.as_array().is_some_and(|r| !r.is_empty()));
+    let runs: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert!(!runs.is_empty());
 
     // Two sent Contacts and the imported one: a rebuild enters all three.
     let out = sfsync(&base, &["reindex"]);
@@ -290,8 +302,8 @@ fn backfill_shows_a_summary_and_resumes_from_the_saved_cursor() {
         ],
     );
     assert_eq!(
-        out.code, 2,
-        "a rejected row makes the exit code 2: {} {}",
+        out.code, 3,
+        "a rejected row makes the exit code 3: {} {}",
         out.stdout, out.stderr
     );
     assert!(out.stderr.contains("resuming"), "{}", out.stderr);
@@ -347,7 +359,7 @@ fn import_sends_a_large_file_in_batches_with_the_files_own_lines() {
     }
     std::fs::write(&file, &csv).expect("write");
     let out = sfsync(&base, &["import", &file.to_string_lossy()]);
-    assert_eq!(out.code, 2, "{} {}", out.stdout, out.stderr);
+    assert_eq!(out.code, 3, "{} {}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("imported 1203 references"),
         "{}",
@@ -485,7 +497,7 @@ fn repair_ids_rewrites_what_15_character_ids_left_behind() {
 
     let dry = sfsync(&base, &["repair-ids", "--dry-run", "--batch", "2"]);
     assert_eq!(
-        dry.code, 2,
+        dry.code, 3,
         "a conflict needs a person: {}{}",
         dry.stdout, dry.stderr
     );
@@ -511,7 +523,7 @@ fn repair_ids_rewrites_what_15_character_ids_left_behind() {
         .any(|(k, _)| k == &format!("rec/Contact/{}", &c1[..15])));
 
     let real = sfsync(&base, &["repair-ids"]);
-    assert_eq!(real.code, 2, "{}{}", real.stdout, real.stderr);
+    assert_eq!(real.code, 3, "{}{}", real.stdout, real.stderr);
     assert_eq!(ext(u1), c1);
     assert_eq!(ext(u2), c2);
     assert_eq!(ext(u3), c3[..15], "the conflict is left alone");
@@ -568,7 +580,7 @@ fn a_bulk_resend_waits_for_its_jobs_and_counts_every_record() {
 
     let out = sfsync(&base, &["resend", "--object", "Contact", "--batch", "1000"]);
     assert_eq!(
-        out.code, 2,
+        out.code, 3,
         "one record failed: {} {}",
         out.stdout, out.stderr
     );
@@ -589,5 +601,286 @@ fn a_bulk_resend_waits_for_its_jobs_and_counts_every_record() {
         out.code, 0,
         "nothing left to collect: {} {}",
         out.stdout, out.stderr
+    );
+}
+
+/// `sfsync` with no URL or token from the environment: what a profile
+/// must supply.
+fn sfsync_bare(args: &[&str], envs: &[(&str, &str)]) -> Out {
+    let out = Command::new(env!("CARGO_BIN_EXE_sfsync"))
+        .args(args)
+        .env_remove("SFSYNC_TOKEN")
+        .env_remove("SFSYNC_URL")
+        .env_remove("SFSYNC_PROFILE")
+        .env("SFSYNC_CONFIG", "/nonexistent/sfsync/config.toml")
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run sfsync");
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json_lines(out: &Out) -> Vec<serde_json::Value> {
+    out.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect()
+}
+
+/// One rule for --json (one object, or one per line for lists), the exit
+/// codes, profiles, completions, and no colour without a terminal.
+#[test]
+fn json_exit_codes_profiles_and_completions_follow_one_rule() {
+    let app = TestApp::start();
+    let (base, _listener) = app.listen();
+    let contacts: Vec<_> = (1..=3)
+        .map(|i| sfsync_tests::soap::contact(i, &format!("c{i}@example.com")))
+        .collect();
+    app.send_message(
+        "/sf/created",
+        &sfsync_tests::soap::message(ORG_ID, &contacts),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // Objects: one line each.
+    for args in [
+        &["status", "--json"][..],
+        &["pause", "--json"],
+        &["resume", "--json"],
+        &["mapping", "get", "--json"],
+        &["doctor", "--json"],
+        &["show", "Contact/003000000000001AAA", "--json"],
+        &["reindex", "--json"],
+    ] {
+        let out = sfsync(&base, args);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+        assert_eq!(
+            json_lines(&out).len(),
+            1,
+            "{args:?}: one object: {}",
+            out.stdout
+        );
+    }
+    let export = dir.path().join("e.csv").to_string_lossy().into_owned();
+    let out = sfsync(&base, &["export", "-o", &export, "--json"]);
+    assert_eq!(json_lines(&out)[0]["records"], 3);
+    // Lists: one object per record or run.
+    let out = sfsync(&base, &["records", "--json"]);
+    assert_eq!(json_lines(&out).len(), 3);
+    let out = sfsync(&base, &["runs", "--json"]);
+    assert!(json_lines(&out).iter().all(|r| r["process"].is_string()));
+
+    // Tables without a terminal: no colour codes, one row a line.
+    let out = sfsync(&base, &["records"]);
+    assert!(!out.stdout.contains('\u{1b}'), "{:?}", out.stdout);
+    assert_eq!(out.stdout.lines().count(), 4, "{}", out.stdout);
+
+    // Exit codes: 2 for usage.
+    assert_eq!(sfsync(&base, &["resend"]).code, 2);
+    assert_eq!(sfsync(&base, &["--no-such-flag", "status"]).code, 2);
+    assert_eq!(sfsync(&base, &["show", "not-a-record"]).code, 2);
+    assert_eq!(
+        sfsync("http://127.0.0.1:9", &["status"]).code,
+        1,
+        "unreachable is an error"
+    );
+
+    // Completions.
+    for shell in ["bash", "zsh", "fish"] {
+        let out = sfsync_bare(&["completions", shell], &[]);
+        assert_eq!(out.code, 0);
+        assert!(
+            out.stdout.contains("resend") && out.stdout.contains("doctor"),
+            "{shell}"
+        );
+    }
+
+    // Profiles: URL and token from the config file, the token from a file.
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{ADMIN_TOKEN}\n")).expect("write");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "default = \"local\"\n[profiles.local]\nurl = \"{base}\"\ntoken_file = \"{}\"\n[profiles.byenv]\nurl = \"{base}\"\ntoken_env = \"MY_SFSYNC_TOKEN\"\n",
+            token_file.display()
+        ),
+    )
+    .expect("write");
+    let cfg = config.to_string_lossy().into_owned();
+    let out = sfsync_bare(&["--config", &cfg, "status", "--json"], &[]);
+    assert_eq!(out.code, 0, "the default profile: {}", out.stderr);
+    assert_eq!(json_lines(&out)[0]["total"], 3);
+    let out = sfsync_bare(
+        &["--profile", "byenv", "status"],
+        &[
+            ("SFSYNC_CONFIG", cfg.as_str()),
+            ("MY_SFSYNC_TOKEN", ADMIN_TOKEN),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = sfsync_bare(&["--config", &cfg, "--profile", "prod", "status"], &[]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("local, byenv") || out.stderr.contains("byenv, local"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// More than 100 records ask first; without a terminal the command refuses
+/// and says to pass --yes; --dry-run says what would be sent and sends
+/// nothing.
+#[test]
+fn acting_on_many_records_asks_first_and_dry_run_sends_nothing() {
+    let app = TestApp::start();
+    let (base, _listener) = app.listen();
+    let contacts: Vec<_> = (1..=120)
+        .map(|i| sfsync_tests::soap::contact(i, &format!("m{i}@example.com")))
+        .collect();
+    for part in contacts.chunks(60) {
+        let resp = app.send_message("/sf/created", &sfsync_tests::soap::message(ORG_ID, part));
+        assert!(resp.text().contains("<Ack>true</Ack>"), "{}", resp.text());
+    }
+    assert_eq!(app.admin_get("/admin/stats").json()["synced"], 120);
+    let runs_before = app.admin_get("/admin/runs").json()["runs"]
+        .as_array()
+        .map(Vec::len);
+
+    let out = sfsync(&base, &["resend", "--status", "synced"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("120 records") && out.stderr.contains("--yes"),
+        "{}",
+        out.stderr
+    );
+    let out = sfsync(&base, &["resend", "--status", "synced", "--dry-run"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("would resend 120 records"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        app.admin_get("/admin/runs").json()["runs"]
+            .as_array()
+            .map(Vec::len),
+        runs_before,
+        "a dry run sends nothing"
+    );
+    let out = sfsync(&base, &["resend", "--status", "synced", "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("resent 120"), "{}", out.stdout);
+}
+
+/// A report export (labels, a footer) backfills; --dry-run shows the
+/// columns and what the first rows would send; a column that matches no
+/// field is named.
+#[test]
+fn a_report_export_backfills_through_its_labels() {
+    let app = TestApp::start();
+    let (base, _listener) = app.listen();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("report.csv");
+    let mut csv = String::from("\u{feff}\"Contact ID\",\"First Name\",\"Last Name\",\"Email\",\"Account ID\",\"Fax Number\"\n");
+    for i in 1..=5 {
+        csv.push_str(&format!(
+            "\"{}\",\"Ana{i}\",\"Lima\",\"ana{i}@example.com\",\"\",\"\"\n",
+            sfsync_tests::soap::contact_id(i)
+        ));
+    }
+    csv.push_str("\n\"Confidential Information - Do Not Distribute\"\n\"Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved.\"\n");
+    std::fs::write(&file, csv).expect("write");
+    let f = file.to_string_lossy().into_owned();
+
+    let out = sfsync(&base, &["backfill", "--object", "Contact", &f, "--dry-run"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("First Name") && out.stdout.contains("FirstName"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("\"Fax Number\" matches no field"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("\"name\": \"Ana1 Lima\""),
+        "what would be sent: {}",
+        out.stdout
+    );
+    assert_eq!(
+        app.admin_get("/admin/stats").json()["total"],
+        0,
+        "nothing was sent"
+    );
+
+    let out = sfsync(&base, &["backfill", "--object", "Contact", &f]);
+    assert_eq!(out.code, 0, "{} {}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("5 synced"),
+        "the footer is not rows: {}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("Fax Number"), "{}", out.stderr);
+    let view = app
+        .admin_get(&format!(
+            "/admin/records/Contact/{}",
+            sfsync_tests::soap::contact_id(2)
+        ))
+        .json();
+    assert_eq!(
+        view["last_payload"]["fields"]["name"], "Ana2 Lima",
+        "{view}"
+    );
+
+    let out = sfsync(
+        &base,
+        &[
+            "backfill",
+            "--object",
+            "Contact",
+            &f,
+            "--columns",
+            "Fax Number",
+        ],
+    );
+    assert_eq!(
+        out.code, 2,
+        "a bad column map is a usage error: {}",
+        out.stderr
+    );
+}
+
+/// `sfsync doctor`: a checklist, exit 0 when nothing blocks sync; each
+/// problem with its fix and exit 1 when something does.
+#[test]
+fn doctor_prints_each_problem_with_its_fix() {
+    let fake = FakeZendesk::start(false);
+    let app = zendesk_app(&fake);
+    let (base, _listener) = app.listen();
+    let out = sfsync(&base, &["doctor"]);
+    assert_eq!(out.code, 0, "{} {}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("nothing blocks sync"), "{}", out.stdout);
+    assert!(out.stdout.contains("zendesk: answers"), "{}", out.stdout);
+
+    let mut vars = sfsync_tests::app::zendesk_variables(&fake.url(), false);
+    vars.insert("zendesk_api_token".into(), "wrong-token-wrong-token".into());
+    let broken = TestApp::with_variables(vars);
+    let (base, _listener) = broken.listen();
+    let out = sfsync(&base, &["doctor"]);
+    assert_eq!(out.code, 1, "{} {}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("problem:") && out.stdout.contains("fix:"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("wrong-token-wrong-token"),
+        "never a secret"
     );
 }

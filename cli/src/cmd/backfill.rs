@@ -2,18 +2,144 @@
 //! header and its own rows, with the file line of its first row, read from
 //! the file as they go ([`crate::batches`]) — with a progress bar, saving the
 //! next row in `FILE.sfsync-cursor` so that running the same command again
-//! resumes. Exits 2 when rows were rejected or failed.
+//! resumes. A report export's labels are matched to API names by the
+//! server (`--columns` names the others). More than 100 rows ask first
+//! (`--yes` does not); `--dry-run` reads the file, maps its first rows with
+//! the active mapping and prints what would be sent, sending nothing.
+//! Exits 3 when rows were rejected or failed.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use sync_core::admin::columns;
 use sync_core::admin::wire::BackfillReply;
+use sync_core::mapping::Mapping;
+use sync_core::sobject::{FieldValue, SObject};
 
 use crate::batches::{count_rows, Batches};
 use crate::client::{enc, Client};
+use crate::output::{confirm, usage, Outcome, Output};
+
+/// What `sfsync backfill` was asked.
+pub struct Request {
+    pub object: String,
+    pub file: PathBuf,
+    pub batch: usize,
+    pub restart: bool,
+    pub columns: Option<String>,
+    pub dry_run: bool,
+    pub yes: bool,
+}
+
+/// Rows `--dry-run` maps and prints.
+const DRY_RUN_ROWS: usize = 3;
+
+/// `--dry-run`: the file's columns as the server will read them, and what
+/// the first rows would send.
+fn dry_run(client: &Client, out: &Output, req: &Request, total: usize) -> Result<Outcome> {
+    let toml = client.admin("GET", "/admin/mapping", None, &[])?.text();
+    let mapping = Mapping::from_toml(&toml)
+        .map_err(|e| anyhow::anyhow!("the active mapping does not load here: {e}"))?;
+    let explicit = match &req.columns {
+        Some(c) => columns::parse_map(c).map_err(usage)?,
+        None => BTreeMap::new(),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(&req.file)
+        .with_context(|| format!("cannot read {}", req.file.display()))?;
+    let headers: Vec<String> = reader
+        .headers()?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+        .collect();
+    let resolved = columns::resolve(&headers, &req.object, &mapping, &explicit);
+    let Some(object) = mapping.object(&req.object) else {
+        return Err(usage(format!(
+            "the active mapping has no object {}; it maps {}",
+            req.object,
+            mapping
+                .objects
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    };
+    let mut samples = Vec::new();
+    for row in reader.records().take(DRY_RUN_ROWS) {
+        let row = row?;
+        let mut fields = BTreeMap::new();
+        for (name, cell) in resolved.names.iter().zip(row.iter()) {
+            if let Some(name) = name {
+                let v = if cell.is_empty() {
+                    FieldValue::Null
+                } else {
+                    FieldValue::Text(cell.to_string())
+                };
+                fields.insert(name.clone(), v);
+            }
+        }
+        let id = match fields.get("Id") {
+            Some(FieldValue::Text(id)) => id.trim().to_string(),
+            _ => String::new(),
+        };
+        let sent = match SObject::new(req.object.clone(), &id, fields) {
+            None => json!({"error": format!("Id {id:?} is not a Salesforce id")}),
+            Some(so) => match object.apply(&so) {
+                Ok(m) => {
+                    json!({"entity": m.entity, "key": m.key, "fields": m.fields, "links": m.links})
+                }
+                Err(e) => json!({"error": e.to_string()}),
+            },
+        };
+        samples.push(json!({"id": id, "would_send": sent}));
+    }
+    let columns: Vec<_> = headers
+        .iter()
+        .zip(&resolved.names)
+        .map(|(h, n)| json!({"column": h, "field": n}))
+        .collect();
+    if out.json {
+        out.object(&json!({
+            "dry_run": true,
+            "object": req.object,
+            "rows": total,
+            "columns": columns,
+            "unmapped_columns": resolved.unmapped,
+            "first_rows": samples,
+        }))?;
+        return Ok(Outcome::Done);
+    }
+    out.say(format!(
+        "{}: {total} rows of {} (nothing was sent)",
+        req.file.display(),
+        req.object
+    ));
+    let rows: Vec<Vec<String>> = headers
+        .iter()
+        .zip(&resolved.names)
+        .map(|(h, n)| vec![h.clone(), n.clone().unwrap_or_else(|| "(left out)".into())])
+        .collect();
+    out.table(&["column", "field"], &rows);
+    for u in &resolved.unmapped {
+        out.say(format!(
+            "column {u:?} matches no field the mapping reads; --columns \"{u}=ApiName\" to use it"
+        ));
+    }
+    for s in &samples {
+        out.say(format!(
+            "\n{} would send:\n{}",
+            s["id"],
+            serde_json::to_string_pretty(&s["would_send"])?
+        ));
+    }
+    Ok(Outcome::Done)
+}
 
 fn cursor_file(file: &Path) -> PathBuf {
     let mut name = file.as_os_str().to_owned();
@@ -21,14 +147,20 @@ fn cursor_file(file: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-pub fn run(
-    client: &Client,
-    object: &str,
-    file: &Path,
-    batch: usize,
-    restart: bool,
-) -> Result<ExitCode> {
+pub fn run(client: &Client, out: &Output, req: &Request) -> Result<Outcome> {
+    let (object, file, batch, restart) = (
+        req.object.as_str(),
+        req.file.as_path(),
+        req.batch,
+        req.restart,
+    );
+    if let Some(c) = &req.columns {
+        columns::parse_map(c).map_err(usage)?;
+    }
     let total = count_rows(file)?;
+    if req.dry_run {
+        return dry_run(client, out, req, total);
+    }
     let mut batches =
         Batches::open(file).with_context(|| format!("{} is not a CSV export", file.display()))?;
     let state = cursor_file(file);
@@ -47,6 +179,7 @@ pub fn run(
         })
     };
     let mut next = saved.unwrap_or(0).min(total);
+    confirm(req.yes, Some((total - next) as u64), "backfill")?;
     if next > 0 {
         eprintln!(
             "resuming at row {} of {} (saved in {}; --restart to start over)",
@@ -55,7 +188,11 @@ pub fn run(
             state.display()
         );
     }
-    let bar = ProgressBar::new(total as u64);
+    let bar = if out.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total as u64)
+    };
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} rows {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -65,16 +202,25 @@ pub fn run(
     let (mut synced, mut skipped, mut done_here) = (0u64, 0u64, 0u64);
     let mut problems: Vec<String> = Vec::new();
     let mut not_applied: Vec<String> = Vec::new();
+    let mut unmapped: Vec<String> = Vec::new();
     let batch = batch.clamp(1, 1000);
     batches.skip(next)?;
     while let Some(chunk) = batches.next_batch(batch)? {
         let to = next + chunk.rows;
-        let path = format!(
+        let mut path = format!(
             "/admin/backfill?object={}&first_line={}",
             enc(object),
             chunk.first_line
         );
+        if let Some(c) = &req.columns {
+            path.push_str(&format!("&columns={}", enc(c)));
+        }
         let reply: BackfillReply = client.send_typed("POST", &path, "text/csv", &chunk.body)?;
+        for u in &reply.unmapped_columns {
+            if !unmapped.contains(u) {
+                unmapped.push(u.clone());
+            }
+        }
         let c = &reply.counts;
         synced += u64::from(c.synced);
         skipped += u64::from(c.skipped + c.ignored);
@@ -112,33 +258,47 @@ pub fn run(
     }
     let _ = std::fs::remove_file(&state);
     bar.finish_and_clear();
-    println!(
-        "backfilled {object} from {}: {synced} synced, {skipped} skipped (unchanged), {} rejected or failed, in {:.1} s",
+    let seconds = started.elapsed().as_secs_f64();
+    out.object(&json!({
+        "object": object,
+        "file": file.display().to_string(),
+        "synced": synced,
+        "skipped": skipped,
+        "failed": problems.len(),
+        "seconds": seconds,
+        "problems": problems,
+        "not_applied": not_applied,
+        "unmapped_columns": unmapped,
+    }))?;
+    out.say(format!(
+        "backfilled {object} from {}: {synced} synced, {skipped} skipped (unchanged), {} rejected or failed, in {seconds:.1} s",
         file.display(),
         problems.len(),
-        started.elapsed().as_secs_f64()
-    );
+    ));
+    for u in &unmapped {
+        out.note(format!(
+            "column {u:?} matches no field the mapping reads and was left out; --columns \"{u}=ApiName\" to use it"
+        ));
+    }
     if !not_applied.is_empty() {
-        println!(
+        out.say(format!(
             "{} rows not applied (the stored state is newer, or the row has no stamp):",
             not_applied.len()
-        );
+        ));
         for n in not_applied.iter().take(10) {
-            println!("  {n}");
+            out.say(format!("  {n}"));
         }
     }
-    for p in problems.iter().take(30) {
-        eprintln!("  {p}");
+    if !out.json {
+        for p in problems.iter().take(30) {
+            out.note(format!("  {p}"));
+        }
+        if problems.len() > 30 {
+            out.note(format!(
+                "  … and {} more (sfsync records --status error)",
+                problems.len() - 30
+            ));
+        }
     }
-    if problems.len() > 30 {
-        eprintln!(
-            "  … and {} more (sfsync records --status error)",
-            problems.len() - 30
-        );
-    }
-    Ok(if problems.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
+    Ok(Outcome::partial_if(!problems.is_empty()))
 }

@@ -1,15 +1,17 @@
 //! `sfsync export` (records as CSV) and `sfsync import` (references).
 
 use std::path::Path;
-use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use sync_core::admin::wire::ImportResult;
 
+use serde_json::json;
+
 use crate::client::Client;
+use crate::output::{Outcome, Output};
 use crate::FilterArgs;
 
-pub fn export(client: &Client, output: &Path, filter: &FilterArgs) -> Result<()> {
+pub fn export(client: &Client, out: &Output, output: &Path, filter: &FilterArgs) -> Result<()> {
     let query: String = filter.query().trim_start_matches('&').to_string();
     let reply = client.admin("GET", &format!("/admin/export.csv?{query}"), None, &[])?;
     std::fs::write(output, &reply.body)
@@ -20,7 +22,8 @@ pub fn export(client: &Client, output: &Path, filter: &FilterArgs) -> Result<()>
         .filter(|b| **b == b'\n')
         .count()
         .saturating_sub(1);
-    println!("wrote {rows} records to {}", output.display());
+    out.object(&json!({"file": output.display().to_string(), "records": rows}))?;
+    out.say(format!("wrote {rows} records to {}", output.display()));
     Ok(())
 }
 
@@ -29,7 +32,7 @@ const IMPORT_BATCH: usize = 500;
 
 /// Send a references file in batches read from the file as they go, so a
 /// file of any size costs one batch of memory here and per call there.
-pub fn import(client: &Client, file: &Path) -> Result<ExitCode> {
+pub fn import(client: &Client, out: &Output, file: &Path) -> Result<Outcome> {
     let total = crate::batches::count_rows(file)?;
     let mut batches = crate::batches::Batches::open(file)
         .with_context(|| format!("{} is not a CSV file", file.display()))?;
@@ -43,17 +46,16 @@ pub fn import(client: &Client, file: &Path) -> Result<ExitCode> {
         bar.inc(batch.rows as u64);
     }
     bar.finish_and_clear();
-    println!("imported {imported} references");
+    out.object(&json!({"imported": imported, "rejected": rejected}))?;
+    out.say(format!("imported {imported} references"));
     for r in &rejected {
-        eprintln!("  line {}: {}", r.line, r.error);
+        out.note(format!("  line {}: {}", r.line, r.error));
     }
-    if rejected.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!(
+    if !rejected.is_empty() {
+        out.note(format!(
             "{} rows rejected; fix them and import those rows again",
             rejected.len()
-        );
-        Ok(ExitCode::from(2))
+        ));
     }
+    Ok(Outcome::partial_if(!rejected.is_empty()))
 }

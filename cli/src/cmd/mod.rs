@@ -3,6 +3,7 @@
 //! the typed answers of `sync_core::admin::wire`, and prints.
 
 pub mod backfill;
+pub mod doctor;
 pub mod files;
 pub mod mapping;
 pub mod records;

@@ -10,9 +10,12 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use sync_core::admin::wire::{ReindexReply, Stats};
 
-use crate::client::{enc, Client};
+use serde_json::json;
 
-pub fn run(client: &Client, from_keys: bool) -> Result<()> {
+use crate::client::{enc, Client};
+use crate::output::Output;
+
+pub fn run(client: &Client, out: &Output, from_keys: bool) -> Result<()> {
     let before: Stats = client.get("/admin/stats")?;
     let bar = ProgressBar::new(before.counts.total);
     bar.set_style(
@@ -47,8 +50,9 @@ pub fn run(client: &Client, from_keys: bool) -> Result<()> {
         }
     };
     bar.finish_and_clear();
-    println!(
+    out.object(&json!({"generation": generation, "indexed": indexed, "already": already}))?;
+    out.say(format!(
         "index generation {generation} built: {indexed} records entered, {already} already in it (written while it was built)"
-    );
+    ));
     Ok(())
 }

@@ -1,16 +1,17 @@
 //! `sfsync repair-ids`: find records written with a 15-character Salesforce
 //! id (in sfsync's store and as Zendesk `external_id`) and rewrite them to
 //! the 18-character form, a page at a time. `--dry-run` only reports.
-//! Exits 2 when some records need a person (conflicts) or failed.
-
-use std::process::ExitCode;
+//! Exits 3 when some records need a person (conflicts) or failed.
 
 use anyhow::Result;
 use sync_core::admin::wire::{RepairReply, Repaired};
 
-use crate::client::{enc, Client};
+use serde_json::json;
 
-pub fn run(client: &Client, dry_run: bool, batch: usize) -> Result<ExitCode> {
+use crate::client::{enc, Client};
+use crate::output::{Outcome, Output};
+
+pub fn run(client: &Client, out: &Output, dry_run: bool, batch: usize) -> Result<Outcome> {
     let mut cursor: Option<String> = None;
     let (mut checked, mut merged, mut rewritten) = (0usize, Vec::new(), Vec::new());
     let (mut conflicts, mut errors): (Vec<Repaired>, Vec<Repaired>) = (Vec::new(), Vec::new());
@@ -28,21 +29,33 @@ pub fn run(client: &Client, dry_run: bool, batch: usize) -> Result<ExitCode> {
         rewritten.extend(reply.rewritten);
         conflicts.extend(reply.conflicts);
         errors.extend(reply.errors);
-        eprint!("\rchecked {checked} records");
+        if !out.json {
+            eprint!("\rchecked {checked} records");
+        }
         match reply.next_cursor {
             Some(c) => cursor = Some(c),
             None => break,
         }
     }
-    eprintln!();
+    if !out.json {
+        eprintln!();
+    }
+    out.object(&json!({
+        "dry_run": dry_run,
+        "checked": checked,
+        "merged": merged,
+        "rewritten": rewritten,
+        "conflicts": conflicts,
+        "errors": errors,
+    }))?;
     let verb = if dry_run { "would be" } else { "were" };
-    println!(
+    out.say(format!(
         "checked {checked} records: {} store records {verb} merged, {} Zendesk records {verb} rewritten, {} need a person, {} failed",
         merged.len(),
         rewritten.len(),
         conflicts.len(),
         errors.len()
-    );
+    ));
     for (label, list) in [
         ("merged", &merged),
         ("rewritten", &rewritten),
@@ -50,12 +63,10 @@ pub fn run(client: &Client, dry_run: bool, batch: usize) -> Result<ExitCode> {
         ("failed", &errors),
     ] {
         for r in list {
-            println!("  {label} {}: {}", r.record, r.action);
+            out.say(format!("  {label} {}: {}", r.record, r.action));
         }
     }
-    Ok(if conflicts.is_empty() && errors.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
+    Ok(Outcome::partial_if(
+        !conflicts.is_empty() || !errors.is_empty(),
+    ))
 }

@@ -3,18 +3,80 @@
 //! time (`busy`) are sent again, by id, a few times. On Zendesk, records
 //! sent in bulk jobs (`queued`) are counted once their answers are
 //! collected: after the last batch, the command collects every second
-//! until no job is open. Exits 2 when some records still failed.
+//! until no job is open. More than 100 records ask first (`--yes` does
+//! not); `--dry-run` lists what would be sent. Exits 3 when some records
+//! still failed.
 
-use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use sync_core::admin::wire::{ResendOutcome, ResendReply, ResendResult, Stats};
 
+use sync_core::admin::wire::{RecordView, RecordsPage};
+
 use crate::client::Client;
+use crate::output::{confirm, usage, Outcome, Output, CONFIRM_OVER};
 use crate::FilterArgs;
+
+/// What `sfsync resend` was asked.
+pub struct Request {
+    pub records: Vec<String>,
+    pub filter: FilterArgs,
+    pub batch: usize,
+    pub collect: bool,
+    pub dry_run: bool,
+    pub yes: bool,
+}
+
+/// The first records the filter matches (up to `limit`), and whether there
+/// are more.
+fn first_matches(
+    client: &Client,
+    filter: &FilterArgs,
+    limit: usize,
+) -> Result<(Vec<RecordView>, bool)> {
+    let page: RecordsPage =
+        client.get(&format!("/admin/records?limit={limit}{}", filter.query()))?;
+    Ok((page.records, page.next_cursor.is_some()))
+}
+
+/// `--dry-run`: which records would be sent, and where.
+fn dry_run(client: &Client, out: &Output, req: &Request, total: Option<u64>) -> Result<Outcome> {
+    let st: Stats = client.get("/admin/stats")?;
+    let shown: Vec<String> = if req.records.is_empty() {
+        let (first, more) = first_matches(client, &req.filter, 20)?;
+        let mut list: Vec<String> = first.iter().map(|r| r.reference().to_string()).collect();
+        if more {
+            list.push("…".into());
+        }
+        list
+    } else {
+        req.records.clone()
+    };
+    if out.json {
+        return out
+            .object(&json!({
+                "dry_run": true,
+                "records": total,
+                "first": shown,
+                "paused": st.paused,
+            }))
+            .map(|()| Outcome::Done);
+    }
+    out.say(format!(
+        "would resend {} records with the active mapping (nothing was sent):",
+        total.map_or_else(|| "the matching".to_string(), |t| t.to_string())
+    ));
+    for r in &shown {
+        out.say(format!("  {r}"));
+    }
+    if st.paused {
+        out.say("sync is paused: a resend now would be refused (sfsync resume first)");
+    }
+    Ok(Outcome::Done)
+}
 
 /// How many records the filter covers, when the stats can tell.
 fn expected(client: &Client, filter: &FilterArgs) -> Result<Option<u64>> {
@@ -98,30 +160,48 @@ impl Tally {
     }
 }
 
-pub fn run(
-    client: &Client,
-    records: Vec<String>,
-    filter: FilterArgs,
-    batch: usize,
-    collect: bool,
-) -> Result<ExitCode> {
-    if collect && !filter.is_empty() {
-        bail!("--collect goes alone: it writes the outcomes of bulk jobs already sent");
+pub fn run(client: &Client, out: &Output, req: Request) -> Result<Outcome> {
+    let collect = req.collect;
+    if collect && !req.filter.is_empty() {
+        return Err(usage(
+            "--collect goes alone: it writes the outcomes of bulk jobs already sent",
+        ));
     }
-    if !collect && records.is_empty() && filter.is_empty() {
-        bail!("nothing to resend: name records (Contact/003…) or a filter (--status error)");
+    if !collect && req.records.is_empty() && req.filter.is_empty() {
+        return Err(usage(
+            "nothing to resend: name records (Contact/003…) or a filter (--status error)",
+        ));
     }
-    if !records.is_empty() && !filter.is_empty() {
-        bail!("give either records or filters, not both");
+    if !req.records.is_empty() && !req.filter.is_empty() {
+        return Err(usage("give either records or filters, not both"));
     }
     let total = if collect {
         None
-    } else if records.is_empty() {
-        expected(client, &filter)?
+    } else if req.records.is_empty() {
+        match expected(client, &req.filter)? {
+            Some(t) => Some(t),
+            None => {
+                let (first, more) = first_matches(client, &req.filter, CONFIRM_OVER as usize + 1)?;
+                (!more).then_some(first.len() as u64)
+            }
+        }
     } else {
-        Some(records.len() as u64)
+        Some(req.records.len() as u64)
     };
+    if req.dry_run {
+        return dry_run(client, out, &req, total);
+    }
+    if !collect {
+        confirm(req.yes, total, "resend")?;
+    }
+    let Request {
+        records,
+        filter,
+        batch,
+        ..
+    } = req;
     let bar = match total {
+        _ if out.json => ProgressBar::hidden(),
         Some(t) => ProgressBar::new(t),
         None => ProgressBar::no_length(),
     };
@@ -204,20 +284,26 @@ pub fn run(
         ));
     }
     bar.finish_and_clear();
-    println!(
-        "resent {}: {} synced, {} failed, {} skipped or pending, in {:.1} s",
+    let seconds = started.elapsed().as_secs_f64();
+    out.object(&json!({
+        "resent": tally.done(),
+        "synced": tally.synced,
+        "failed": tally.errors,
+        "skipped_or_pending": tally.other,
+        "seconds": seconds,
+        "failures": tally.failures,
+    }))?;
+    out.say(format!(
+        "resent {}: {} synced, {} failed, {} skipped or pending, in {seconds:.1} s",
         tally.done(),
         tally.synced,
         tally.errors,
         tally.other,
-        started.elapsed().as_secs_f64()
-    );
-    for f in tally.failures.iter().take(20) {
-        eprintln!("  {f}");
+    ));
+    if !out.json {
+        for f in tally.failures.iter().take(20) {
+            out.note(format!("  {f}"));
+        }
     }
-    Ok(if tally.errors > 0 {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(Outcome::partial_if(tally.errors > 0))
 }

@@ -4,7 +4,7 @@ use anyhow::Result;
 use sync_core::admin::wire::RunsPage;
 
 use crate::client::{enc, Client};
-use crate::output::table;
+use crate::output::Output;
 
 pub struct RunFilter {
     pub process: Option<String>,
@@ -16,7 +16,7 @@ pub struct RunFilter {
 /// The newest runs shown.
 const SHOWN: usize = 1000;
 
-pub fn run(client: &Client, f: &RunFilter, json: bool) -> Result<()> {
+pub fn run(client: &Client, out: &Output, f: &RunFilter) -> Result<()> {
     let mut query = format!("limit={SHOWN}");
     for (k, v) in [
         ("process", &f.process),
@@ -45,8 +45,10 @@ pub fn run(client: &Client, f: &RunFilter, json: bool) -> Result<()> {
         }
     }
     runs.truncate(SHOWN);
-    if json {
-        println!("{}", serde_json::to_string_pretty(&runs)?);
+    if out.json {
+        for r in &runs {
+            out.item(r)?;
+        }
         return Ok(());
     }
     let rows: Vec<Vec<String>> = runs
@@ -64,7 +66,7 @@ pub fn run(client: &Client, f: &RunFilter, json: bool) -> Result<()> {
             ]
         })
         .collect();
-    table(
+    out.table(
         &[
             "run", "process", "started", "synced", "error", "skipped", "pending",
         ],

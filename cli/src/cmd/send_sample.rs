@@ -5,7 +5,10 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
+use serde_json::json;
+
 use crate::client::{enc, Client};
+use crate::output::Output;
 
 /// Now as Salesforce writes date-times.
 fn salesforce_now() -> String {
@@ -16,6 +19,7 @@ fn salesforce_now() -> String {
 
 pub fn run(
     client: &Client,
+    out: &Output,
     file: &Path,
     updated: bool,
     endpoint_token: &str,
@@ -36,12 +40,17 @@ pub fn run(
     )?;
     let text = reply.text();
     if reply.status == 200 && text.contains("<Ack>true</Ack>") {
-        println!(
+        let records: Vec<String> = notifications
+            .iter()
+            .map(|n| format!("{}/{}", n.sobject.object_type, n.sobject.id))
+            .collect();
+        out.object(&json!({"acknowledged": true, "route": route, "records": records}))?;
+        out.say(format!(
             "acknowledged: {} notification(s) to {route}",
             notifications.len()
-        );
-        for n in &notifications {
-            println!("  sfsync show {}/{}", n.sobject.object_type, n.sobject.id);
+        ));
+        for r in &records {
+            out.say(format!("  sfsync show {r}"));
         }
         Ok(())
     } else {

@@ -1,17 +1,16 @@
 //! `sfsync status`, `sfsync pause`, `sfsync resume`.
 
 use anyhow::Result;
-use serde_json::json;
+use serde_json::{json, Value};
 use sync_core::admin::wire::{Counts, Stats};
 
 use crate::client::Client;
-use crate::output::table;
+use crate::output::Output;
 
-pub fn status(client: &Client, json: bool) -> Result<()> {
+pub fn status(client: &Client, out: &Output) -> Result<()> {
     let st: Stats = client.get("/admin/stats")?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&st)?);
-        return Ok(());
+    if out.json {
+        return out.object(&st);
     }
     let row = |name: &str, c: &Counts| {
         vec![
@@ -25,24 +24,29 @@ pub fn status(client: &Client, json: bool) -> Result<()> {
     };
     let mut rows = vec![row("all", &st.counts)];
     rows.extend(st.by_object.iter().map(|(o, c)| row(o, c)));
-    table(
+    out.table(
         &["object", "total", "synced", "error", "skipped", "pending"],
         &rows,
     );
     if st.paused {
-        println!("\nsync is PAUSED: notifications are recorded as pending (sfsync resume)");
+        out.say("\nsync is PAUSED: notifications are recorded as pending (sfsync resume)");
+    }
+    for w in &st.warnings {
+        out.note(format!("warning: {w}"));
     }
     Ok(())
 }
 
-pub fn pause(client: &Client) -> Result<()> {
-    client.post_json("/admin/pause", &json!({}))?;
-    println!("paused: notifications are recorded as pending; nothing is pushed");
+pub fn pause(client: &Client, out: &Output) -> Result<()> {
+    let reply: Value = client.post_json("/admin/pause", &json!({}))?;
+    out.object(&reply)?;
+    out.say("paused: notifications are recorded as pending; nothing is pushed");
     Ok(())
 }
 
-pub fn resume(client: &Client) -> Result<()> {
-    client.post_json("/admin/resume", &json!({}))?;
-    println!("resumed; to push what arrived meanwhile: sfsync resend --status pending");
+pub fn resume(client: &Client, out: &Output) -> Result<()> {
+    let reply: Value = client.post_json("/admin/resume", &json!({}))?;
+    out.object(&reply)?;
+    out.say("resumed; to push what arrived meanwhile: sfsync resend --status pending");
     Ok(())
 }

@@ -19,6 +19,7 @@
 //! everything. Errors are `{"error": "what is wrong and how to fix it"}`.
 
 pub mod backfill;
+pub mod columns;
 pub mod csv_upload;
 pub mod error;
 pub mod export;
