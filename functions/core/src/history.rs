@@ -98,18 +98,39 @@ async fn load_slot<K: Kv>(
     })
 }
 
-/// Keep `run`: give it the next number (its id ends with it), write it over
-/// the oldest run of the ring, and remove expired runs. The id is final
-/// once this returns `Ok`.
+/// Give `run` its number (its id ends with it) before its work starts, so
+/// that the records it writes can name it
+/// ([`crate::record::SyncRecord::runs`]). A reserved run that is never
+/// recorded leaves a hole in the ring, which listings pass over.
+pub async fn reserve<K: Kv>(kv: &K, run: &mut Run) -> Result<(), KvError> {
+    let seq = u64::try_from(kv.increment(SEQ_KEY, 1).await?).unwrap_or_default();
+    number(run, seq);
+    Ok(())
+}
+
+fn number(run: &mut Run, seq: u64) {
+    let base = run.id.rsplit_once('-').map_or(run.id.as_str(), |(b, _)| b);
+    run.id = format!("{base}-r{seq}");
+    run.seq = Some(seq);
+}
+
+/// Keep `run`: give it the next number unless it [`reserve`]d one (its id
+/// ends with it), write it over the oldest run of the ring, and remove
+/// expired runs. The id is final once this returns `Ok`.
 pub async fn record<K: Kv>(
     kv: &K,
     limits: &HistoryLimits,
     now: DateTime<Utc>,
     run: &mut Run,
 ) -> Result<(), KvError> {
-    let seq = u64::try_from(kv.increment(SEQ_KEY, 1).await?).unwrap_or_default();
-    let base = run.id.rsplit_once('-').map_or(run.id.as_str(), |(b, _)| b);
-    run.id = format!("{base}-r{seq}");
+    let seq = match run.seq {
+        Some(seq) => seq,
+        None => {
+            let seq = u64::try_from(kv.increment(SEQ_KEY, 1).await?).unwrap_or_default();
+            number(run, seq);
+            seq
+        }
+    };
     let key = slot_key(seq, limits);
     let bytes = serde_json::to_vec(&Slot {
         seq,

@@ -175,7 +175,7 @@ async fn receive<K: Kv, H: Http>(
     if !settings.accepts_organization(&message.organization_id) {
         return Err(Refusal::ForeignOrganization(message.organization_id));
     }
-    let state = SyncState::load(ctx.kv)
+    let mut state = SyncState::load(ctx.kv)
         .await
         .map_err(Refusal::StateUnreadable)?;
 
@@ -217,6 +217,17 @@ async fn receive<K: Kv, H: Http>(
             None => unplaced.push(u),
         }
     }
+    if message.instance_url.is_some() && message.instance_url != state.sf_instance {
+        // Only for links to records: a failure costs nothing else.
+        if let Some(url) = &message.instance_url {
+            let _ = crate::store::set_sf_instance(ctx.kv, url).await;
+        }
+    }
+    let mut run = Run::new(process, ctx.now, &salt);
+    crate::history::reserve(ctx.kv, &mut run)
+        .await
+        .map_err(Refusal::StateUnreadable)?;
+    state.run_id = Some(run.id.clone());
     let outcomes = pipeline::sync_all(inputs, &state, ctx).await;
     let mut failures: Vec<String> = outcomes
         .iter()
@@ -225,7 +236,7 @@ async fn receive<K: Kv, H: Http>(
     // Every outcome but the unplaced notifications' is on its record: for
     // those the run is the only place they are kept, so a run that cannot be
     // written means they are not stored, and the message is not acknowledged.
-    if let Err(e) = record_run(process, &salt, &outcomes, &unplaced, ctx).await {
+    if let Err(e) = record_run(run, &outcomes, &unplaced, ctx).await {
         failures.extend(
             unplaced
                 .iter()
@@ -248,8 +259,7 @@ async fn receive<K: Kv, H: Http>(
 /// A redelivery whose every notification was a repeat adds no run: nothing
 /// happened.
 async fn record_run<K: Kv, H: Http>(
-    process: Process,
-    salt: &str,
+    mut run: Run,
     outcomes: &[SyncOutcome],
     unplaced: &[UnusableNotification],
     ctx: &Context<'_, K, H>,
@@ -257,7 +267,6 @@ async fn record_run<K: Kv, H: Http>(
     if unplaced.is_empty() && outcomes.iter().all(|o| o.outcome == Outcome::Repeat) {
         return Ok(());
     }
-    let mut run = Run::new(process, ctx.now, salt);
     for o in outcomes {
         o.count_in(&mut run);
     }

@@ -58,6 +58,11 @@ const SETTLE_PAUSES_MS: [u64; 3] = [20, 100, 400];
 /// What every sync of a request reads once, before the first record.
 #[derive(Debug)]
 pub struct SyncState {
+    /// The run this request writes ([`crate::history::reserve`]): each
+    /// record it writes notes it.
+    pub run_id: Option<String>,
+    /// The org's instance URL as last stored.
+    pub sf_instance: Option<String>,
     pub mapping: Mapping,
     pub paused: bool,
     /// The record index's current generation ([`crate::index`]).
@@ -87,11 +92,13 @@ struct Unwritten {
 
 impl SyncState {
     pub async fn load<K: Kv>(kv: &K) -> Result<SyncState, KvError> {
-        let (mapping, paused, generation) = store::sync_settings(kv).await?;
+        let settings = store::sync_settings(kv).await?;
         Ok(SyncState {
-            mapping,
-            paused,
-            generation,
+            run_id: None,
+            sf_instance: settings.sf_instance,
+            mapping: settings.mapping,
+            paused: settings.paused,
+            generation: settings.generation,
             deferred: Default::default(),
             slots: Default::default(),
             unwritten: Default::default(),
@@ -657,6 +664,10 @@ async fn decide<K: Kv, H: Http>(
         Some(&state.slots),
     )
     .await?;
+    // A repeat adds no run when the whole message repeats: it names none.
+    if let (Some(run), false) = (&state.run_id, outcome == Outcome::Repeat) {
+        record.note_run(run);
+    }
     placed.writes.insert(0, store::record_entry(&record)?);
     Ok(Decided {
         outcome,

@@ -160,6 +160,24 @@ pub struct SyncRecord {
     /// Where the record is entered in the record index ([`crate::index`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<IndexSlots>,
+    /// The runs that wrote this record, newest last, at most [`RUNS_KEPT`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<String>,
+}
+
+/// How many run ids a record keeps.
+pub const RUNS_KEPT: usize = 10;
+
+impl SyncRecord {
+    /// Note that the run `id` wrote this record.
+    pub fn note_run(&mut self, id: &str) {
+        if self.runs.last().map(String::as_str) == Some(id) {
+            return;
+        }
+        self.runs.push(id.to_string());
+        let excess = self.runs.len().saturating_sub(RUNS_KEPT);
+        self.runs.drain(..excess);
+    }
 }
 
 /// The slots a record holds in one generation of the record index
@@ -270,6 +288,7 @@ impl SyncRecord {
             last_ignored: None,
             waiting_for: None,
             index: None,
+            runs: Vec::new(),
         }
     }
 
@@ -365,6 +384,8 @@ impl SyncRecord {
             destination_calls: self.destination_calls,
             last_ignored: self.last_ignored.clone(),
             waiting_for: self.waiting_for.clone(),
+            runs: self.runs.clone(),
+            open: BTreeMap::new(),
         }
     }
 }
@@ -401,6 +422,13 @@ pub struct RecordView {
     pub last_ignored: Option<Ignored>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_for: Option<Waiting>,
+    /// The runs that wrote this record, newest last.
+    #[serde(default)]
+    pub runs: Vec<String>,
+    /// Where to open the record: `salesforce` (the org's instance, learnt
+    /// from the messages) and `destination` (e.g. the Zendesk agent page).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub open: BTreeMap<String, String>,
 }
 
 impl RecordView {

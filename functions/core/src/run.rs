@@ -43,6 +43,9 @@ pub struct Run {
     pub failed: Vec<FailedItem>,
     #[serde(default)]
     pub failed_total: u32,
+    /// Its number in the history, once taken ([`crate::history::reserve`]).
+    #[serde(skip)]
+    pub seq: Option<u64>,
 }
 
 impl Run {
@@ -66,6 +69,7 @@ impl Run {
             counts: RunCounts::default(),
             failed: Vec::new(),
             failed_total: 0,
+            seq: None,
         }
     }
 

@@ -108,6 +108,10 @@ pub struct OutboundMessage {
     pub organization_id: String,
     /// The Outbound Message definition that sent it, if given.
     pub action_id: Option<String>,
+    /// The org's instance (`https://acme.my.salesforce.com`), from the
+    /// message's `EnterpriseUrl` or `PartnerUrl`, when it is a Salesforce
+    /// host: where a record opens (`{instance}/{Id}`).
+    pub instance_url: Option<String>,
     /// The usable notifications, in document order.
     pub notifications: Vec<Notification>,
     /// The notifications that cannot be used on their own (a record deleted
@@ -484,6 +488,11 @@ fn message_from_tree(root: &Element) -> Result<OutboundMessage, SoapError> {
         .text_of(OUTBOUND_NS, "OrganizationId")
         .ok_or(SoapError::MissingOrganizationId)?;
     let action_id = notifications.text_of(OUTBOUND_NS, "ActionId");
+    let instance_url = ["EnterpriseUrl", "PartnerUrl"].iter().find_map(|name| {
+        notifications
+            .text_of(OUTBOUND_NS, name)
+            .and_then(|u| instance_of(&u))
+    });
 
     let items: Vec<&Element> = notifications
         .children
@@ -507,9 +516,23 @@ fn message_from_tree(root: &Element) -> Result<OutboundMessage, SoapError> {
     Ok(OutboundMessage {
         organization_id,
         action_id,
+        instance_url,
         notifications,
         unusable,
     })
+}
+
+/// `https://host` of a Salesforce API URL, if its host is Salesforce's
+/// (`*.salesforce.com`, `*.force.com`): nothing else becomes a link.
+pub fn instance_of(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("https://")?;
+    let host = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+    let valid = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && (host.ends_with(".salesforce.com") || host.ends_with(".force.com"));
+    valid.then(|| format!("https://{host}"))
 }
 
 fn notification_from_tree(

@@ -9,6 +9,8 @@
 //! | `mapping/current` | the active mapping ([`StoredMapping`]: TOML, who, when), when an admin replaced the bundled one |
 //! | `mapping/history/{when}` | the versions it replaced, newest kept, at most [`MAPPING_HISTORY_KEPT`] |
 //! | `state/paused` | present while sync is paused (the time it was paused) |
+//! | `state/sf-instance` | the org's instance URL, from the last message that named it (for links to records) |
+//! | `health/probe` | written, read and deleted by `GET /admin/health` |
 //! | `ix/generation` | the record index's current [`Generation`] |
 //! | `ix/rebuild` | where a [`Rebuild`] of the index goes on, while it has records left |
 //! | `ix/{generation}/…` | the record index ([`crate::index`]): per object, numbered slots and counters |
@@ -37,6 +39,8 @@ pub const EMAIL_PREFIX: &str = "email/";
 pub const RUN_PREFIX: &str = "run/";
 pub const MAPPING_KEY: &str = "mapping/current";
 pub const PAUSED_KEY: &str = "state/paused";
+/// The org's instance URL (`https://acme.my.salesforce.com`).
+pub const SF_INSTANCE_KEY: &str = "state/sf-instance";
 pub const MAPPING_HISTORY_PREFIX: &str = "mapping/history/";
 pub const LEASE_PREFIX: &str = "lease/";
 pub const WAITING_PREFIX: &str = "waiting/";
@@ -288,14 +292,36 @@ fn mapping_from(stored: Option<&[u8]>) -> Result<Mapping, KvError> {
     }
 }
 
+/// What every sync reads first, in one call.
+pub struct SyncSettings {
+    pub mapping: Mapping,
+    pub paused: bool,
+    pub generation: Generation,
+    pub sf_instance: Option<String>,
+}
+
+/// The org's instance URL, if a message named it.
+pub async fn sf_instance<K: Kv>(kv: &K) -> Result<Option<String>, KvError> {
+    Ok(kv
+        .get(SF_INSTANCE_KEY)
+        .await?
+        .and_then(|b| String::from_utf8(b).ok()))
+}
+
+/// Remember the org's instance URL.
+pub async fn set_sf_instance<K: Kv>(kv: &K, url: &str) -> Result<(), KvError> {
+    kv.set(SF_INSTANCE_KEY, url.as_bytes()).await
+}
+
 /// What every sync reads first — the active mapping, whether sync is
-/// paused, and the index generation — in one call.
-pub async fn sync_settings<K: Kv>(kv: &K) -> Result<(Mapping, bool, Generation), KvError> {
+/// paused, the index generation, the org's instance — in one call.
+pub async fn sync_settings<K: Kv>(kv: &K) -> Result<SyncSettings, KvError> {
     let found = kv
         .get_many(&[
             MAPPING_KEY.to_string(),
             PAUSED_KEY.to_string(),
             GENERATION_KEY.to_string(),
+            SF_INSTANCE_KEY.to_string(),
         ])
         .await?;
     let value = |key: &str| {
@@ -308,11 +334,12 @@ pub async fn sync_settings<K: Kv>(kv: &K) -> Result<(Mapping, bool, Generation),
         Some(bytes) => decode(GENERATION_KEY, bytes)?,
         None => Generation::default(),
     };
-    Ok((
-        mapping_from(value(MAPPING_KEY))?,
-        value(PAUSED_KEY).is_some(),
+    Ok(SyncSettings {
+        mapping: mapping_from(value(MAPPING_KEY))?,
+        paused: value(PAUSED_KEY).is_some(),
         generation,
-    ))
+        sf_instance: value(SF_INSTANCE_KEY).and_then(|b| String::from_utf8(b.to_vec()).ok()),
+    })
 }
 
 /// Make `new` the active mapping, keeping the one it replaces in the history.

@@ -813,3 +813,67 @@ fn the_record_index_counts_lists_and_is_rebuilt() {
     assert_eq!(wrong.status, 400, "{}", wrong.text());
     assert_eq!(app.admin_get("/admin/reindex").status, 405);
 }
+
+/// A record view says where the record opens: Salesforce (the instance of
+/// the messages' EnterpriseUrl) and the Zendesk agent page of its user or
+/// organization; and which runs wrote it, newest last.
+#[test]
+fn a_record_view_links_to_salesforce_and_zendesk_and_names_its_runs() {
+    let fake = FakeZendesk::start(false);
+    let app = zendesk_app(&fake);
+    let account = Record {
+        object: "Account",
+        notification_id: "04l0000000000AC001".into(),
+        fields: vec![
+            ("Id", Some("001000000000001AAA".into())),
+            ("Name", Some("Acme".into())),
+        ],
+    };
+    ack(&app, "/sf/created", &[account]);
+    ack(&app, "/sf/created", &[contact(1, "ana@example.com")]);
+    let resent = app.resend(json!({"records": [format!("Contact/{}", contact_id(1))]}));
+
+    let user = app
+        .admin_get(&format!("/admin/records/Contact/{}", contact_id(1)))
+        .json();
+    let user_id = user["destination"]["id"].as_str().expect("a Zendesk user");
+    assert_eq!(
+        user["open"]["destination"],
+        format!("{}/agent/users/{user_id}", fake.url().trim_end_matches('/'))
+    );
+    assert_eq!(
+        user["open"]["salesforce"],
+        format!("https://example.my.salesforce.com/{}", contact_id(1))
+    );
+    let runs: Vec<&str> = user["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs[0].contains("-created-"), "{runs:?}");
+    assert_eq!(
+        runs[1], resent.run_id,
+        "the resend that wrote it, newest last"
+    );
+    for id in &runs {
+        assert_eq!(
+            app.admin_get(&format!("/admin/runs/{id}")).status,
+            200,
+            "{id} is kept"
+        );
+    }
+
+    let org = app
+        .admin_get("/admin/records/Account/001000000000001AAA")
+        .json();
+    let org_id = org["destination"]["id"].as_str().expect("an organization");
+    assert!(
+        org["open"]["destination"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(&format!("/agent/organizations/{org_id}")),
+        "{org}"
+    );
+}

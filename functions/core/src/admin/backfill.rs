@@ -277,7 +277,7 @@ pub async fn handle<K: Kv, H: Http>(
             }
         }
     };
-    let state = SyncState::load(ctx.kv).await?;
+    let mut state = SyncState::load(ctx.kv).await?;
     let explicit = match req.query_param("columns").filter(|c| !c.is_empty()) {
         None => Default::default(),
         Some(c) => super::columns::parse_map(&c).map_err(AdminError::BadRequest)?,
@@ -323,8 +323,10 @@ pub async fn handle<K: Kv, H: Http>(
             (line, input)
         })
         .unzip();
-    let outcomes = pipeline::sync_all(inputs, &state, ctx).await;
     let mut run = Run::new(Process::Backfill, ctx.now, &format!("{hash}-{start}"));
+    crate::history::reserve(ctx.kv, &mut run).await?;
+    state.run_id = Some(run.id.clone());
+    let outcomes = pipeline::sync_all(inputs, &state, ctx).await;
     let mut failed = Vec::new();
     let mut busy = Vec::new();
     let mut not_applied = Vec::new();

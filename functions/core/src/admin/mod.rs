@@ -183,7 +183,7 @@ async fn route<K: Kv, H: Http>(
             Ok(Response::json(200, &stats))
         }
         ("GET", ["health"]) => health::handle(ctx).await,
-        ("GET", ["records", object, id]) => record_view(kv, object, id).await,
+        ("GET", ["records", object, id]) => record_view(ctx, object, id).await,
         ("GET", ["records"]) => records(req, kv).await,
         ("GET", ["runs"]) => runs::list(req, ctx).await,
         ("GET", ["runs", id]) => runs::one(ctx, id).await,
@@ -322,10 +322,59 @@ fn method_not_allowed(method: &str, path: &str, allowed: &'static str) -> AdminE
     }
 }
 
-async fn record_view<K: Kv>(kv: &K, object: &str, id: &str) -> Result<Response, AdminError> {
+/// Where a record opens: in Salesforce (the instance the messages named,
+/// then the id) and at the destination (Zendesk's agent page of the user
+/// or organization).
+async fn open_links<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    record: &crate::record::SyncRecord,
+) -> Result<std::collections::BTreeMap<String, String>, AdminError> {
+    let mut links = std::collections::BTreeMap::new();
+    if let Some(instance) = store::sf_instance(ctx.kv).await? {
+        links.insert(
+            "salesforce".into(),
+            format!(
+                "{instance}/{}",
+                crate::web::percent_encode(&record.salesforce_id)
+            ),
+        );
+    }
+    let zendesk = record
+        .destination
+        .as_ref()
+        .filter(|d| d.kind == crate::settings::DestinationKind::Zendesk)
+        .and_then(|d| d.id.as_deref())
+        .zip(ctx.settings.zendesk_url.as_deref());
+    if let Some((id, base)) = zendesk {
+        let mapping = store::active_mapping(ctx.kv).await.ok();
+        let entity = mapping
+            .as_ref()
+            .and_then(|m| m.object(&record.object))
+            .and_then(|o| crate::mapping::ZendeskEntity::parse(&o.entity));
+        let page = match entity {
+            Some(crate::mapping::ZendeskEntity::Organization) => "organizations",
+            _ => "users",
+        };
+        links.insert(
+            "destination".into(),
+            format!("{base}/agent/{page}/{}", crate::web::percent_encode(id)),
+        );
+    }
+    Ok(links)
+}
+
+async fn record_view<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    object: &str,
+    id: &str,
+) -> Result<Response, AdminError> {
     let reference = RecordRef::from_parts(object, id);
-    match store::load_record(kv, &reference).await? {
-        Some(record) => Ok(Response::json(200, &record.view())),
+    match store::load_record(ctx.kv, &reference).await? {
+        Some(record) => {
+            let mut view = record.view();
+            view.open = open_links(ctx, &record).await?;
+            Ok(Response::json(200, &view))
+        }
         None => Err(AdminError::NotFound(format!(
             "no record {reference}: sfsync has received no notification for it"
         ))),

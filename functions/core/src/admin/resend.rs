@@ -219,11 +219,22 @@ pub async fn handle<K: Kv, H: Http>(
         Ok(t) => t,
         Err(e) => return Err(AdminError::BadRequest(e)),
     };
-    let state = SyncState::load(ctx.kv).await?;
+    let mut state = SyncState::load(ctx.kv).await?;
     if state.paused {
         return Err(AdminError::Conflict(
             "sync is paused: nothing can be pushed; POST /admin/resume first, then resend".into(),
         ));
+    }
+    // The run's number first, so that each record it writes names it; a
+    // collect alone writes a run only when it collected something.
+    let salt = match &targets {
+        Targets::List(refs) => refs.first().map(ToString::to_string).unwrap_or_default(),
+        _ => String::new(),
+    };
+    let mut run = Run::new(Process::Resend, ctx.now, &salt);
+    if !matches!(targets, Targets::Collect) {
+        crate::history::reserve(ctx.kv, &mut run).await?;
+        state.run_id = Some(run.id.clone());
     }
     let collected = match ctx.settings.destination {
         crate::settings::DestinationKind::Zendesk => bulk::collect(ctx, &state).await?,
@@ -242,7 +253,6 @@ pub async fn handle<K: Kv, H: Http>(
             (records.iter().map(|r| r.reference()).collect(), next)
         }
     };
-    let salt = refs.first().map(ToString::to_string).unwrap_or_default();
     let prepared = if bulk::applies(ctx, refs.len()) {
         bulk::prepare(ctx, &state, Process::Resend, refs.clone()).await
     } else {
@@ -269,7 +279,6 @@ pub async fn handle<K: Kv, H: Http>(
     // Records whose bulk call failed (or was held off) have it written now.
     outcomes.extend(pipeline::sync_all(submitted.not_sent, &state, ctx).await);
 
-    let mut run = Run::new(Process::Resend, ctx.now, &salt);
     let mut results: Vec<ResendResult> = outcomes.iter().map(ResendResult::of).collect();
     for o in outcomes.iter().chain(&collected.outcomes) {
         o.count_in(&mut run);
