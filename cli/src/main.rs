@@ -30,7 +30,7 @@ use output::{Outcome, Output, Usage};
     about = "Admin CLI for sfsync, the Salesforce sync connector"
 )]
 #[command(
-    after_help = "Examples:\n  export SFSYNC_URL=https://sfsync.example.com SFSYNC_TOKEN=...\n  sfsync doctor\n  sfsync status\n  sfsync records --status error\n  sfsync --profile prod resend --status error --object Contact\n\nOutput: tables for people; --json prints one JSON object, or one per line for lists.\nExit codes: 0 done, 1 error, 2 usage (wrong flags, a refused confirmation), 3 some records failed."
+    after_help = "Examples:\n  export SFSYNC_URL=https://sfsync.example.com SFSYNC_TOKEN=...\n  sfsync doctor\n  sfsync status\n  sfsync records --status error\n  sfsync --profile prod resend --status error --object Contact\n\nOutput: tables for people; --json prints one JSON object, or one per line for lists.\nExit codes: 0 done, 1 error, 2 usage (wrong flags, a refused confirmation), 3 some records failed.\nresend, backfill, import and repair-ids ask before acting on more than 100 records (--yes does not)."
 )]
 struct Cli {
     /// Base URL of sfsync [default: the profile's, else http://127.0.0.1:3000].
@@ -386,7 +386,7 @@ fn run(cli: Cli) -> Result<Outcome> {
         Command::Export { output, filter } => {
             done(cmd::files::export(&client, &out, &output, &filter))
         }
-        Command::Import { file } => cmd::files::import(&client, &out, &file),
+        Command::Import { file } => cmd::files::import(&client, &out, &file, yes),
         Command::Mapping(MappingCommand::Get) => done(cmd::mapping::get(&client, &out)),
         Command::Mapping(MappingCommand::Put { file }) => {
             done(cmd::mapping::put(&client, &out, &file))
@@ -409,7 +409,9 @@ fn run(cli: Cli) -> Result<Outcome> {
                 until,
             },
         )),
-        Command::RepairIds { dry_run, batch } => cmd::repair::run(&client, &out, dry_run, batch),
+        Command::RepairIds { dry_run, batch } => {
+            cmd::repair::run(&client, &out, dry_run, batch, yes)
+        }
         Command::Reindex { from_keys } => done(cmd::reindex::run(&client, &out, from_keys)),
         Command::SendSample {
             file,

@@ -358,7 +358,14 @@ fn import_sends_a_large_file_in_batches_with_the_files_own_lines() {
         }
     }
     std::fs::write(&file, &csv).expect("write");
-    let out = sfsync(&base, &["import", &file.to_string_lossy()]);
+    let refused = sfsync(&base, &["import", &file.to_string_lossy()]);
+    assert_eq!(
+        refused.code, 2,
+        "over 100 rows ask first: {}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+    let out = sfsync(&base, &["import", &file.to_string_lossy(), "--yes"]);
     assert_eq!(out.code, 3, "{} {}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("imported 1203 references"),

@@ -32,8 +32,9 @@ const IMPORT_BATCH: usize = 500;
 
 /// Send a references file in batches read from the file as they go, so a
 /// file of any size costs one batch of memory here and per call there.
-pub fn import(client: &Client, out: &Output, file: &Path) -> Result<Outcome> {
+pub fn import(client: &Client, out: &Output, file: &Path, yes: bool) -> Result<Outcome> {
     let total = crate::batches::count_rows(file)?;
+    crate::output::confirm(yes, Some(total as u64), "import references for")?;
     let mut batches = crate::batches::Batches::open(file)
         .with_context(|| format!("{} is not a CSV file", file.display()))?;
     let bar = indicatif::ProgressBar::new(total as u64);

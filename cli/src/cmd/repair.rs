@@ -11,7 +11,17 @@ use serde_json::json;
 use crate::client::{enc, Client};
 use crate::output::{Outcome, Output};
 
-pub fn run(client: &Client, out: &Output, dry_run: bool, batch: usize) -> Result<Outcome> {
+pub fn run(
+    client: &Client,
+    out: &Output,
+    dry_run: bool,
+    batch: usize,
+    yes: bool,
+) -> Result<Outcome> {
+    if !dry_run {
+        let st: sync_core::admin::wire::Stats = client.get("/admin/stats")?;
+        crate::output::confirm(yes, Some(st.counts.total), "check and repair")?;
+    }
     let mut cursor: Option<String> = None;
     let (mut checked, mut merged, mut rewritten) = (0usize, Vec::new(), Vec::new());
     let (mut conflicts, mut errors): (Vec<Repaired>, Vec<Repaired>) = (Vec::new(), Vec::new());

@@ -98,19 +98,24 @@ async fn load_slot<K: Kv>(
     })
 }
 
-/// Give `run` its number (its id ends with it) before its work starts, so
-/// that the records it writes can name it
-/// ([`crate::record::SyncRecord::runs`]). A reserved run that is never
-/// recorded leaves a hole in the ring, which listings pass over.
-pub async fn reserve<K: Kv>(kv: &K, run: &mut Run) -> Result<(), KvError> {
-    let seq = u64::try_from(kv.increment(SEQ_KEY, 1).await?).unwrap_or_default();
-    number(run, seq);
-    Ok(())
+/// Take the next run number before the run is recorded, so that the
+/// records it writes can name it ([`crate::record::SyncRecord::runs`]; the
+/// pipeline takes it when it writes the run's first record). A number taken
+/// by a run that is never recorded leaves a hole in the ring, which
+/// listings pass over.
+pub async fn reserve<K: Kv>(kv: &K) -> Result<u64, KvError> {
+    Ok(u64::try_from(kv.increment(SEQ_KEY, 1).await?).unwrap_or_default())
 }
 
-fn number(run: &mut Run, seq: u64) {
-    let base = run.id.rsplit_once('-').map_or(run.id.as_str(), |(b, _)| b);
-    run.id = format!("{base}-r{seq}");
+/// A run id (from [`Run::new`]) with its number in place of its suffix.
+pub fn numbered(id: &str, seq: u64) -> String {
+    let base = id.rsplit_once('-').map_or(id, |(b, _)| b);
+    format!("{base}-r{seq}")
+}
+
+/// Give `run` the number `seq` (taken with [`reserve`]).
+pub fn number(run: &mut Run, seq: u64) {
+    run.id = numbered(&run.id, seq);
     run.seq = Some(seq);
 }
 

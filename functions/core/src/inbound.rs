@@ -224,11 +224,9 @@ async fn receive<K: Kv, H: Http>(
         }
     }
     let mut run = Run::new(process, ctx.now, &salt);
-    crate::history::reserve(ctx.kv, &mut run)
-        .await
-        .map_err(Refusal::StateUnreadable)?;
-    state.run_id = Some(run.id.clone());
+    state.name_run(&run);
     let outcomes = pipeline::sync_all(inputs, &state, ctx).await;
+    state.number_run(&mut run);
     let mut failures: Vec<String> = outcomes
         .iter()
         .filter_map(SyncOutcome::needs_redelivery)

@@ -56,11 +56,19 @@ pub const CONCURRENCY: usize = 8;
 const SETTLE_PAUSES_MS: [u64; 3] = [20, 100, 400];
 
 /// What every sync of a request reads once, before the first record.
+/// This request's run, for its records to name ([`SyncState::name_run`]).
+#[derive(Debug, Default)]
+struct RunTag {
+    base: Option<String>,
+    seq: Option<u64>,
+}
+
 #[derive(Debug)]
 pub struct SyncState {
-    /// The run this request writes ([`crate::history::reserve`]): each
-    /// record it writes notes it.
-    pub run_id: Option<String>,
+    /// The run this request writes: numbered when its first record is
+    /// written ([`SyncState::name_run`]), so that each record notes it and a
+    /// request that writes nothing takes no number.
+    run: futures::lock::Mutex<RunTag>,
     /// The org's instance URL as last stored.
     pub sf_instance: Option<String>,
     pub mapping: Mapping,
@@ -94,7 +102,7 @@ impl SyncState {
     pub async fn load<K: Kv>(kv: &K) -> Result<SyncState, KvError> {
         let settings = store::sync_settings(kv).await?;
         Ok(SyncState {
-            run_id: None,
+            run: Default::default(),
             sf_instance: settings.sf_instance,
             mapping: settings.mapping,
             paused: settings.paused,
@@ -104,6 +112,36 @@ impl SyncState {
             unwritten: Default::default(),
             failed: Default::default(),
         })
+    }
+
+    /// Name `run` as the run this request writes; its records note its id
+    /// once it has a number.
+    pub fn name_run(&mut self, run: &Run) {
+        self.run.get_mut().base = Some(run.id.clone());
+    }
+
+    /// Give `run` the number its records noted, if any was taken.
+    pub fn number_run(&mut self, run: &mut Run) {
+        if let Some(seq) = self.run.get_mut().seq {
+            crate::history::number(run, seq);
+        }
+    }
+
+    /// The id of this request's run, numbering it first if needed.
+    async fn run_id<K: Kv>(&self, kv: &K) -> Result<Option<String>, KvError> {
+        let mut tag = self.run.lock().await;
+        let Some(base) = tag.base.clone() else {
+            return Ok(None);
+        };
+        let seq = match tag.seq {
+            Some(seq) => seq,
+            None => {
+                let seq = crate::history::reserve(kv).await?;
+                tag.seq = Some(seq);
+                seq
+            }
+        };
+        Ok(Some(crate::history::numbered(&base, seq)))
     }
 
     fn defer(&self, after: &[(String, i64)]) {
@@ -665,8 +703,12 @@ async fn decide<K: Kv, H: Http>(
     )
     .await?;
     // A repeat adds no run when the whole message repeats: it names none.
-    if let (Some(run), false) = (&state.run_id, outcome == Outcome::Repeat) {
-        record.note_run(run);
+    // A number that cannot be taken (a busy store) costs the record only
+    // the note, never its sync: the run then takes one when it is recorded.
+    if outcome != Outcome::Repeat {
+        if let Ok(Some(run)) = state.run_id(ctx.kv).await {
+            record.note_run(&run);
+        }
     }
     placed.writes.insert(0, store::record_entry(&record)?);
     Ok(Decided {

@@ -324,9 +324,9 @@ pub async fn handle<K: Kv, H: Http>(
         })
         .unzip();
     let mut run = Run::new(Process::Backfill, ctx.now, &format!("{hash}-{start}"));
-    crate::history::reserve(ctx.kv, &mut run).await?;
-    state.run_id = Some(run.id.clone());
+    state.name_run(&run);
     let outcomes = pipeline::sync_all(inputs, &state, ctx).await;
+    state.number_run(&mut run);
     let mut failed = Vec::new();
     let mut busy = Vec::new();
     let mut not_applied = Vec::new();

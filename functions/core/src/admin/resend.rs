@@ -225,17 +225,14 @@ pub async fn handle<K: Kv, H: Http>(
             "sync is paused: nothing can be pushed; POST /admin/resume first, then resend".into(),
         ));
     }
-    // The run's number first, so that each record it writes names it; a
-    // collect alone writes a run only when it collected something.
+    // Named first, so that each record it writes (collected ones included)
+    // names the run.
     let salt = match &targets {
         Targets::List(refs) => refs.first().map(ToString::to_string).unwrap_or_default(),
         _ => String::new(),
     };
     let mut run = Run::new(Process::Resend, ctx.now, &salt);
-    if !matches!(targets, Targets::Collect) {
-        crate::history::reserve(ctx.kv, &mut run).await?;
-        state.run_id = Some(run.id.clone());
-    }
+    state.name_run(&run);
     let collected = match ctx.settings.destination {
         crate::settings::DestinationKind::Zendesk => bulk::collect(ctx, &state).await?,
         _ => bulk::Collected::default(),
@@ -278,6 +275,7 @@ pub async fn handle<K: Kv, H: Http>(
     collected.open = submitted.open;
     // Records whose bulk call failed (or was held off) have it written now.
     outcomes.extend(pipeline::sync_all(submitted.not_sent, &state, ctx).await);
+    state.number_run(&mut run);
 
     let mut results: Vec<ResendResult> = outcomes.iter().map(ResendResult::of).collect();
     for o in outcomes.iter().chain(&collected.outcomes) {
