@@ -219,6 +219,27 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Initial load straight from Salesforce's REST API (no CSV file).
+    #[command(
+        after_help = "Examples:\n  sfsync pull --object Account\n  sfsync pull --object Contact --since 2026-11-01\nNeeds sf_my_domain_url, sf_client_id and sf_client_secret (docs/salesforce-setup.md).\nInterrupted? Run it again: it goes on from the last SystemModstamp read\n(saved in sfsync-pull-OBJECT.state; --restart starts over). Exits 3 when some records failed."
+    )]
+    Pull {
+        /// The Salesforce object, e.g. Contact.
+        #[arg(long)]
+        object: String,
+        /// Only records modified at or after this (ISO 8601 date or date-time).
+        #[arg(long)]
+        since: Option<String>,
+        /// Records per call (200-2000).
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
+        /// Where the progress is saved.
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+        /// Ignore saved progress.
+        #[arg(long)]
+        restart: bool,
+    },
     /// Rewrite records written with 15-character Salesforce ids (sfsync's
     /// store, Zendesk external_id) to the 18-character form.
     #[command(
@@ -381,6 +402,23 @@ fn run(cli: Cli) -> Result<Outcome> {
                 columns,
                 dry_run,
                 yes,
+            },
+        ),
+        Command::Pull {
+            object,
+            since,
+            batch,
+            state,
+            restart,
+        } => cmd::pull::run(
+            &client,
+            &out,
+            &cmd::pull::Request {
+                object,
+                since,
+                batch,
+                state,
+                restart,
             },
         ),
         Command::Export { output, filter } => {

@@ -891,3 +891,66 @@ fn doctor_prints_each_problem_with_its_fix() {
         "never a secret"
     );
 }
+
+/// `sfsync pull`: page after page with a summary; a saved stamp resumes.
+#[test]
+fn pull_reads_every_page_and_resumes_from_the_saved_stamp() {
+    use sfsync_tests::fake_salesforce::{FakeSalesforce, CLIENT_ID, CLIENT_SECRET};
+    let sf = FakeSalesforce::start();
+    for n in 0..450usize {
+        let stamp = format!("2026-11-01T{:02}:{:02}:00.000+0000", n / 60, n % 60);
+        sf.upsert(
+            "Contact",
+            serde_json::json!({"Id": format!("003{n:012}AAA"), "FirstName": "P", "LastName": format!("L{n}"),
+                "Email": format!("p{n}@example.com"), "Phone": null, "AccountId": null,
+                "LastModifiedDate": stamp, "SystemModstamp": stamp}),
+        );
+    }
+    let mut vars = sfsync_tests::app::default_variables();
+    vars.insert("sf_my_domain_url".into(), sf.url());
+    vars.insert("sf_client_id".into(), CLIENT_ID.into());
+    vars.insert("sf_client_secret".into(), CLIENT_SECRET.into());
+    let app = TestApp::with_variables(vars);
+    let (base, _listener) = app.listen();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("pull.state");
+    let state_arg = state.to_string_lossy().into_owned();
+
+    let out = sfsync(
+        &base,
+        &[
+            "pull", "--object", "Contact", "--batch", "200", "--state", &state_arg,
+        ],
+    );
+    assert_eq!(out.code, 0, "{} {}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("pulled 450 Contact records: 450 synced"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("Salesforce API use today"),
+        "{}",
+        out.stdout
+    );
+    assert!(!state.exists(), "done: no progress file left");
+
+    // An interrupted pull left its stamp: the next one reads from there.
+    std::fs::write(&state, "since=2026-11-01T07:00:00.000+0000\n").expect("write");
+    let out = sfsync(
+        &base,
+        &[
+            "pull", "--object", "Contact", "--state", &state_arg, "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("resuming from SystemModstamp"),
+        "{}",
+        out.stderr
+    );
+    let summary: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one object");
+    assert_eq!(summary["fetched"], 30);
+    assert_eq!(summary["unchanged"], 30, "already synced: nothing to send");
+}

@@ -19,6 +19,7 @@
 //! | [`webdriver`] | headless Chromium through chromedriver, for the dashboard |
 
 pub mod app;
+pub mod fake_salesforce;
 pub mod fake_webhook;
 pub mod fake_zendesk;
 pub mod host;

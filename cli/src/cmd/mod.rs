@@ -6,6 +6,7 @@ pub mod backfill;
 pub mod doctor;
 pub mod files;
 pub mod mapping;
+pub mod pull;
 pub mod records;
 pub mod reindex;
 pub mod repair;

@@ -30,6 +30,7 @@
 //! | [`lease`] | one request at a time per record, across instances and nodes |
 //! | [`waiting`] | Contacts waiting for their Account's organization, linked when it syncs |
 //! | [`destination`] | pushing a mapped record: dry-run, Zendesk, webhook |
+//! | [`salesforce`] | reading records from Salesforce's REST API: the token, SOQL, pages, the API budget |
 //! | [`pipeline`] | the sync of one record, which every entry point runs |
 //! | [`admission`] | what a request must show before its body is read; body caps per route |
 //! | [`inbound`] | the Outbound Message endpoint and the Ack policy |
@@ -58,6 +59,7 @@ pub mod pipeline;
 pub mod record;
 pub mod reference;
 pub mod run;
+pub mod salesforce;
 pub mod settings;
 pub mod soap;
 pub mod sobject;

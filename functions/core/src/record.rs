@@ -36,6 +36,8 @@ pub enum Process {
     Link,
     /// The id repair (`POST /admin/repair/ids`).
     Repair,
+    /// Read from Salesforce's REST API (`POST /admin/pull`).
+    Pull,
 }
 
 impl Process {
@@ -48,11 +50,12 @@ impl Process {
             Process::Import => "import",
             Process::Link => "link",
             Process::Repair => "repair",
+            Process::Pull => "pull",
         }
     }
 
     /// Every process, in the order the docs list them.
-    pub const ALL: [Process; 7] = [
+    pub const ALL: [Process; 8] = [
         Process::Created,
         Process::Updated,
         Process::Resend,
@@ -60,6 +63,7 @@ impl Process {
         Process::Import,
         Process::Link,
         Process::Repair,
+        Process::Pull,
     ];
 
     /// The process named `name` (its JSON form).

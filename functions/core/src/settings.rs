@@ -34,6 +34,9 @@ pub const VARIABLES: &[&str] = &[
     "admin_token",
     "run_retention_count",
     "run_retention_days",
+    "sf_my_domain_url",
+    "sf_client_id",
+    "sf_client_secret",
 ];
 
 /// How much run history is kept ([`crate::history`]).
@@ -67,6 +70,9 @@ pub const ZENDESK_URL_UNSET: &str = "https://zendesk-url-not-set.invalid";
 
 /// The default of `webhook_url`, like [`ZENDESK_URL_UNSET`].
 pub const WEBHOOK_URL_UNSET: &str = "https://webhook-url-not-set.invalid";
+
+/// The default of `sf_my_domain_url`, like [`ZENDESK_URL_UNSET`].
+pub const SALESFORCE_URL_UNSET: &str = "https://salesforce-url-not-set.invalid";
 
 /// A secret value: compared in constant time, never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -173,6 +179,12 @@ pub struct Settings {
     /// outbound call of the component, whichever destination is active.
     pub blank_url_variables: Vec<&'static str>,
     pub history: HistoryLimits,
+    /// The org's My Domain URL (`https://acme.my.salesforce.com`), for
+    /// pulls and reconcile sweeps through the REST API.
+    pub sf_my_domain_url: Option<String>,
+    /// The connected app's consumer key and secret (client credentials).
+    pub sf_client_id: Option<String>,
+    pub sf_client_secret: Option<Secret>,
     /// The variables of [`VARIABLES`] that hold a value (not their
     /// defaults), for `GET /admin/health`.
     pub set_variables: Vec<&'static str>,
@@ -273,6 +285,7 @@ impl Settings {
         };
         let zendesk_url = url_var("zendesk_url", ZENDESK_URL_UNSET)?;
         let webhook_url = url_var("webhook_url", WEBHOOK_URL_UNSET)?;
+        let sf_my_domain_url = url_var("sf_my_domain_url", SALESFORCE_URL_UNSET)?;
         let sf_organization_id = var("sf_organization_id");
         if let Some(id) = &sf_organization_id {
             if !crate::sobject::is_salesforce_id(id) {
@@ -289,6 +302,7 @@ impl Settings {
             .filter(|name| match *name {
                 "zendesk_url" => zendesk_url.is_some(),
                 "webhook_url" => webhook_url.is_some(),
+                "sf_my_domain_url" => sf_my_domain_url.is_some(),
                 _ => var(name).is_some(),
             })
             .collect();
@@ -306,6 +320,9 @@ impl Settings {
             admin_token: var("admin_token").map(Secret),
             blank_url_variables,
             history,
+            sf_my_domain_url,
+            sf_client_id: var("sf_client_id"),
+            sf_client_secret: var("sf_client_secret").map(Secret),
         })
     }
 

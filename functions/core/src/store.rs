@@ -10,6 +10,7 @@
 //! | `mapping/history/{when}` | the versions it replaced, newest kept, at most [`MAPPING_HISTORY_KEPT`] |
 //! | `state/paused` | present while sync is paused (the time it was paused) |
 //! | `state/sf-instance` | the org's instance URL, from the last message that named it (for links to records) |
+//! | `state/sf-token` | the REST API access token of a pull, and when it was issued (kept minutes, renewed on 401) |
 //! | `health/probe` | written, read and deleted by `GET /admin/health` |
 //! | `ix/generation` | the record index's current [`Generation`] |
 //! | `ix/rebuild` | where a [`Rebuild`] of the index goes on, while it has records left |
@@ -39,6 +40,9 @@ pub const EMAIL_PREFIX: &str = "email/";
 pub const RUN_PREFIX: &str = "run/";
 pub const MAPPING_KEY: &str = "mapping/current";
 pub const PAUSED_KEY: &str = "state/paused";
+/// The Salesforce REST API's access token and when it was issued
+/// ([`crate::salesforce`]): short-lived, renewed on expiry.
+pub const SF_TOKEN_KEY: &str = "state/sf-token";
 /// The org's instance URL (`https://acme.my.salesforce.com`).
 pub const SF_INSTANCE_KEY: &str = "state/sf-instance";
 pub const MAPPING_HISTORY_PREFIX: &str = "mapping/history/";

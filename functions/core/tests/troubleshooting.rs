@@ -24,6 +24,8 @@ const FILES: &[&str] = &[
     "src/destination/zendesk/api.rs",
     "src/destination/zendesk/mod.rs",
     "src/pipeline.rs",
+    "src/salesforce/mod.rs",
+    "src/salesforce/query.rs",
 ];
 
 /// Files where every longer literal is a caller-facing message.

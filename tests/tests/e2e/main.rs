@@ -16,6 +16,7 @@
 //! | [`webhook`] | the webhook destination |
 //! | [`admin`] | the admin API: records, stats, resend, runs, export, import, pause |
 //! | [`backfill`] | backfill from Salesforce CSV exports |
+//! | [`pull`] | the initial load from Salesforce's REST API (the fake Salesforce) |
 //! | [`dashboard`] | the dashboard page in headless Chromium |
 //! | [`logs`] | the log line of each message, resend, backfill and admin change |
 
@@ -30,6 +31,7 @@ mod health;
 mod hostile;
 mod logs;
 mod mapping;
+mod pull;
 mod skeleton;
 mod webhook;
 mod zendesk;

@@ -35,6 +35,9 @@ pub enum AdminError {
     StateUnreadable(KvError),
     /// 500: a variable holds a value sfsync cannot work with.
     Misconfigured(String),
+    /// 502: a system sfsync calls (Salesforce, for a pull) answered with an
+    /// error; the text is its words and what to do.
+    Upstream(String),
 }
 
 impl From<KvError> for AdminError {
@@ -78,6 +81,7 @@ impl AdminError {
             AdminError::Misconfigured(m) => {
                 reply(500, format!("sfsync is misconfigured: {m}"), Vec::new())
             }
+            AdminError::Upstream(m) => reply(502, m, Vec::new()),
             AdminError::StateUnreadable(e) => reply(
                 503,
                 format!("could not read sfsync's state; nothing was changed, try again ({e})"),

@@ -7,7 +7,7 @@
 //! | function | routes | entry point |
 //! |---|---|---|
 //! | `admin` | the dashboard, health, stats, records, runs, export, mapping, pause, resume, reindex | [`handle_streaming`] |
-//! | `admin-write` | backfill, import, repair ([`is_write_path`]) | [`handle_write`] |
+//! | `admin-write` | backfill, pull, import, repair ([`is_write_path`]) | [`handle_write`] |
 //! | `resend` | resend | [`handle_resend`] |
 //!
 //! [`handle`] answers all of them, for hosts that serve every route from one
@@ -27,6 +27,7 @@ pub mod filter;
 pub mod health;
 pub mod import;
 pub mod mapping;
+pub mod pull;
 pub mod reindex;
 pub mod repair;
 pub mod resend;
@@ -128,7 +129,7 @@ pub async fn handle_write<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>
 pub fn is_write_path(path: &str) -> bool {
     let rest = path.strip_prefix("/admin").unwrap_or(path);
     let first = rest.split('/').find(|s| !s.is_empty()).unwrap_or("");
-    matches!(first, "backfill" | "import" | "repair")
+    matches!(first, "backfill" | "import" | "repair" | "pull")
 }
 
 fn segments_of(req: &Request) -> (&str, Vec<&str>) {
@@ -243,6 +244,8 @@ async fn route_write<K: Kv, H: Http>(
         ("POST", ["import"]) => import(req, ctx).await,
         (_, ["import"]) => Err(method_not_allowed(method, path, "POST")),
         ("POST", ["backfill"]) => backfill::handle(req, ctx).await,
+        ("POST", ["pull"]) => pull::handle(req, ctx).await,
+        (_, ["pull"]) => Err(method_not_allowed(method, path, "POST")),
         (_, ["backfill"]) => Err(method_not_allowed(method, path, "POST")),
         ("POST", ["repair", "ids"]) => repair::handle(req, ctx).await,
         (_, ["repair", "ids"]) => Err(method_not_allowed(method, path, "POST")),

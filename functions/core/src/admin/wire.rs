@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::backfill::{BackfillReply, FailedRow, RejectedRow};
 pub use super::import::{ImportResult, Rejected};
+pub use super::pull::PullReply;
 pub use super::reindex::ReindexReply;
 pub use super::repair::{RepairReply, Repaired};
 pub use super::resend::{ResendOutcome, ResendReply, ResendResult};

@@ -177,7 +177,8 @@ impl ObjectMapping {
             | Process::Backfill
             | Process::Import
             | Process::Link
-            | Process::Repair => true,
+            | Process::Repair
+            | Process::Pull => true,
         }
     }
 

@@ -1,0 +1,165 @@
+//! `POST /admin/pull?object={Object}&since=&limit=&cursor=`: the initial
+//! load straight from Salesforce, without a CSV file. One call reads one
+//! page of the object's records through the REST query API
+//! ([`crate::salesforce`]) and syncs each through the same pipeline as a
+//! backfill row (skipped when its mapped fields already synced), as a run
+//! with process `pull`. The answer's `next_cursor` goes on with the next
+//! page (Salesforce's query locator, kept about 15 minutes); `high_water`,
+//! the last `SystemModstamp` read, is where a later pull goes on from with
+//! `since` if the locator has expired (`sfsync pull` does both).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use super::error::AdminError;
+use crate::context::Context;
+use crate::io::{Http, Kv};
+use crate::pipeline::{self, Arrival, SyncInput, SyncOptions, SyncState};
+use crate::record::{Process, Status};
+use crate::run::{FailedItem, Run, RunCounts};
+use crate::salesforce::{query, ApiUsage, Client};
+use crate::web::{Request, Response};
+
+pub const DEFAULT_BATCH: u32 = 500;
+pub const BATCH_RANGE: std::ops::RangeInclusive<u32> = 200..=2000;
+
+/// `POST /admin/pull`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullReply {
+    pub run_id: String,
+    pub object: String,
+    /// Records the query matches in all (Salesforce's `totalSize`).
+    pub total: u64,
+    /// Records read by this call.
+    pub fetched: usize,
+    pub counts: RunCounts,
+    pub failed: Vec<FailedItem>,
+    pub next_cursor: Option<String>,
+    /// The last `SystemModstamp` read: `since` for a later pull.
+    pub high_water: Option<String>,
+    pub api_usage: Option<ApiUsage>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    object: String,
+    next: String,
+}
+
+fn bad(message: impl Into<String>) -> AdminError {
+    AdminError::BadRequest(message.into())
+}
+
+pub async fn handle<K: Kv, H: Http>(
+    req: &Request,
+    ctx: &Context<'_, K, H>,
+) -> Result<Response, AdminError> {
+    let param = |k: &str| req.query_param(k).filter(|v| !v.is_empty());
+    let cursor: Option<Cursor> = match param("cursor") {
+        None => None,
+        Some(c) => Some(
+            URL_SAFE_NO_PAD
+                .decode(&c)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .ok_or_else(|| bad("malformed cursor; pass back the next_cursor of the previous pull unchanged, or start again with since=<its high_water>"))?,
+        ),
+    };
+    let object = match (&cursor, param("object")) {
+        (Some(c), _) => c.object.clone(),
+        (None, Some(o)) => o,
+        (None, None) => {
+            return Err(bad(
+                "name the object: POST /admin/pull?object=Contact (and since=2026-11-20 to read only what changed since)",
+            ))
+        }
+    };
+    let batch = match param("limit") {
+        None => DEFAULT_BATCH,
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|n| BATCH_RANGE.contains(n))
+            .ok_or_else(|| {
+                bad(format!(
+                    "limit \"{l}\" is out of range; use 200 to 2000 records a call"
+                ))
+            })?,
+    };
+    let since = param("since")
+        .map(|s| query::since_literal(&s))
+        .transpose()
+        .map_err(bad)?;
+    let mut state = SyncState::load(ctx.kv).await?;
+    if state.paused {
+        return Err(AdminError::Conflict(
+            "sync is paused: nothing can be pushed; POST /admin/resume first, then pull".into(),
+        ));
+    }
+    let Some(mapping) = state.mapping.object(&object) else {
+        return Err(bad(format!(
+            "the active mapping has no object {object}; it maps {}",
+            state
+                .mapping
+                .objects
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    };
+    let client = Client::new(ctx).map_err(|f| AdminError::Misconfigured(f.message))?;
+    let path = match &cursor {
+        Some(c) => c.next.clone(),
+        None => query::path(&query::soql(mapping, since.as_deref())),
+    };
+    let answer = client
+        .get(&path, Some(batch))
+        .await
+        .map_err(|f| AdminError::Upstream(f.message))?;
+    let page = query::page(&object, &answer).map_err(|f| AdminError::Upstream(f.message))?;
+
+    let mut run = Run::new(Process::Pull, ctx.now, &path);
+    state.name_run(&run);
+    let inputs = page
+        .records
+        .into_iter()
+        .map(|sobject| SyncInput {
+            process: Process::Pull,
+            arrival: Arrival::Row { sobject },
+            options: SyncOptions { force: false },
+        })
+        .collect();
+    let outcomes = pipeline::sync_all(inputs, &state, ctx).await;
+    state.number_run(&mut run);
+    for o in &outcomes {
+        o.count_in(&mut run);
+    }
+    for (id, why) in &page.unusable {
+        run.note(&format!("{object}/{id}"), Status::Error, why);
+    }
+    run.finished_at = ctx.current_time();
+    let _ = crate::history::keep(ctx, &mut run).await;
+    let next_cursor = page.next.map(|next| {
+        let c = Cursor {
+            object: object.clone(),
+            next,
+        };
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).unwrap_or_default())
+    });
+    Ok(Response::json(
+        200,
+        &PullReply {
+            run_id: run.id.clone(),
+            object,
+            total: page.total,
+            fetched: outcomes.len() + page.unusable.len(),
+            counts: run.counts.clone(),
+            failed: run.failed.clone(),
+            next_cursor,
+            high_water: page.last_stamp,
+            api_usage: client.usage.get(),
+        },
+    ))
+}

@@ -1,0 +1,221 @@
+//! `POST /admin/pull` end to end: the components read records from the fake
+//! Salesforce's REST API (token, SOQL pages, limit headers, expired tokens,
+//! errors) and sync them to the fake Zendesk.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+use sfsync_tests::app::{zendesk_variables, TestApp};
+use sfsync_tests::fake_salesforce::{FakeSalesforce, CLIENT_ID, CLIENT_SECRET};
+use sfsync_tests::fake_zendesk::FakeZendesk;
+use sync_core::admin::wire::PullReply;
+
+fn app_for(zendesk: &FakeZendesk, sf: &FakeSalesforce) -> TestApp {
+    let mut vars = zendesk_variables(&zendesk.url(), false);
+    vars.insert("sf_my_domain_url".into(), sf.url());
+    vars.insert("sf_client_id".into(), CLIENT_ID.into());
+    vars.insert("sf_client_secret".into(), CLIENT_SECRET.into());
+    TestApp::with_variables(vars)
+}
+
+fn stamp(i: usize) -> String {
+    format!(
+        "2026-11-{:02}T{:02}:{:02}:00.000+0000",
+        1 + i / 1440,
+        i / 60 % 24,
+        i % 60
+    )
+}
+
+fn account_id(a: usize) -> String {
+    format!("001{a:012}AAA")
+}
+
+fn contact_id(n: usize) -> String {
+    format!("003{n:012}AAA")
+}
+
+fn seed(sf: &FakeSalesforce, accounts: usize, contacts: usize) {
+    for a in 0..accounts {
+        sf.upsert(
+            "Account",
+            json!({"Id": account_id(a), "Name": format!("Org {a}"), "Description": null, "Website": null,
+                   "LastModifiedDate": stamp(a), "SystemModstamp": stamp(a)}),
+        );
+    }
+    for n in 0..contacts {
+        sf.upsert(
+            "Contact",
+            json!({"Id": contact_id(n), "FirstName": format!("C{n}"), "LastName": "Pull",
+                   "Email": format!("c{n}@example.com"), "Phone": null, "AccountId": account_id(n % accounts),
+                   "LastModifiedDate": stamp(n), "SystemModstamp": stamp(n)}),
+        );
+    }
+}
+
+/// Pull `object` to the end, following next_cursor; the replies.
+fn pull_all(app: &TestApp, query: &str) -> Vec<PullReply> {
+    let mut replies = Vec::new();
+    let mut path = format!("/admin/pull?{query}");
+    loop {
+        let resp = app.admin("POST", &path, "application/json", "");
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        let reply: PullReply = resp.typed();
+        let next = reply.next_cursor.clone();
+        replies.push(reply);
+        match next {
+            Some(c) => path = format!("/admin/pull?cursor={c}&limit=2000"),
+            None => return replies,
+        }
+    }
+}
+
+#[test]
+fn an_initial_pull_lands_every_contact_in_its_organization() {
+    const CONTACTS: usize = 20_000;
+    let zendesk = FakeZendesk::start(false);
+    let sf = FakeSalesforce::start();
+    seed(&sf, 25, CONTACTS);
+    let app = app_for(&zendesk, &sf);
+
+    let accounts = pull_all(&app, "object=Account");
+    assert_eq!(accounts.iter().map(|r| r.counts.synced).sum::<u32>(), 25);
+    let contacts = pull_all(&app, "object=Contact&limit=2000");
+    assert_eq!(
+        contacts.len(),
+        CONTACTS.div_ceil(2000),
+        "pages of at most 2000"
+    );
+    assert_eq!(contacts[0].total, CONTACTS as u64);
+    let synced: u32 = contacts.iter().map(|r| r.counts.synced).sum();
+    assert_eq!(
+        synced as usize,
+        CONTACTS,
+        "{:?}",
+        contacts.iter().map(|r| &r.failed).collect::<Vec<_>>()
+    );
+    assert!(contacts[0].api_usage.is_some(), "Sforce-Limit-Info is read");
+    assert_eq!(
+        contacts.last().and_then(|r| r.high_water.as_deref()),
+        Some(stamp(CONTACTS - 1).as_str())
+    );
+
+    // Every user is in the organization of its Account.
+    let orgs: BTreeMap<String, u64> = zendesk
+        .organizations()
+        .iter()
+        .filter_map(|o| Some((o["external_id"].as_str()?.to_string(), o["id"].as_u64()?)))
+        .collect();
+    let users = zendesk.users();
+    assert_eq!(users.len(), CONTACTS);
+    for u in &users {
+        let n: usize = u["external_id"].as_str().unwrap_or_default()[3..15]
+            .parse()
+            .unwrap_or(0);
+        assert_eq!(
+            u["organization_id"].as_u64(),
+            orgs.get(&account_id(n % 25)).copied(),
+            "{u}"
+        );
+    }
+    // Only what the mapping reads, in stamp order.
+    let q = sf.queries();
+    assert!(q.iter().any(|q| q == "SELECT AccountId,Email,FirstName,Id,LastModifiedDate,LastName,Phone,SystemModstamp FROM Contact ORDER BY SystemModstamp, Id"), "{q:?}");
+    let run = app
+        .admin_get(&format!("/admin/runs/{}", contacts[0].run_id))
+        .json();
+    assert_eq!(run["process"], "pull");
+
+    // A second pull with nothing changed calls Zendesk for nothing.
+    zendesk.clear_log();
+    let again = pull_all(&app, "object=Contact&limit=2000");
+    assert_eq!(again.iter().map(|r| r.counts.synced).sum::<u32>(), 0);
+    assert!(zendesk.log().is_empty(), "{:?}", zendesk.log().len());
+}
+
+#[test]
+fn the_token_is_kept_renewed_when_it_expires_and_errors_say_what_to_do() {
+    let zendesk = FakeZendesk::start(false);
+    let sf = FakeSalesforce::start();
+    seed(&sf, 2, 450);
+    let app = app_for(&zendesk, &sf);
+    pull_all(&app, "object=Account");
+    let first = app.admin(
+        "POST",
+        "/admin/pull?object=Contact&limit=200",
+        "application/json",
+        "",
+    );
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(sf.token_calls(), 1, "one token for several calls");
+    sf.expire_tokens();
+    let reply: PullReply = first.typed();
+    let next = app.admin(
+        "POST",
+        &format!(
+            "/admin/pull?cursor={}&limit=200",
+            reply.next_cursor.expect("more")
+        ),
+        "application/json",
+        "",
+    );
+    assert_eq!(
+        next.status,
+        200,
+        "an expired session is renewed: {}",
+        next.text()
+    );
+    assert_eq!(sf.token_calls(), 2);
+
+    // Since: only what changed at or after the stamp.
+    let since: PullReply = app
+        .admin(
+            "POST",
+            "/admin/pull?object=Contact&since=2026-11-01T07:00:00Z&limit=2000",
+            "application/json",
+            "",
+        )
+        .typed();
+    assert_eq!(since.total, 450 - 420);
+
+    sf.fail_next_queries(&[503]);
+    let down = app.admin("POST", "/admin/pull?object=Contact", "application/json", "");
+    assert_eq!(down.status, 502, "{}", down.text());
+    assert!(down.text().contains("run again later"), "{}", down.text());
+    sf.set_api_usage(100, 100);
+    let spent = app.admin("POST", "/admin/pull?object=Contact", "application/json", "");
+    assert_eq!(spent.status, 502);
+    assert!(spent.text().contains("daily API limit"), "{}", spent.text());
+
+    let unmapped = app.admin(
+        "POST",
+        "/admin/pull?object=Opportunity",
+        "application/json",
+        "",
+    );
+    assert_eq!(unmapped.status, 400);
+    assert!(
+        unmapped.text().contains("no object Opportunity"),
+        "{}",
+        unmapped.text()
+    );
+    for secret in [CLIENT_SECRET, "00Dfake!token"] {
+        assert!(!app.all_logs().contains(secret), "a log holds {secret}");
+    }
+}
+
+#[test]
+fn without_the_connected_app_variables_a_pull_names_them() {
+    let zendesk = FakeZendesk::start(false);
+    let app = TestApp::with_zendesk(&zendesk.url(), false);
+    let resp = app.admin("POST", "/admin/pull?object=Contact", "application/json", "");
+    assert_eq!(resp.status, 500, "{}", resp.text());
+    let body: Value = resp.json();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sf_my_domain_url"),
+        "{body}"
+    );
+}
