@@ -240,6 +240,19 @@ enum Command {
         #[arg(long)]
         restart: bool,
     },
+    /// A reconcile sweep: sync what changed in Salesforce since the last
+    /// sweep and differs from what was synced.
+    #[command(
+        after_help = "Examples:\n  sfsync reconcile\n  sfsync reconcile --object Contact --lookback-minutes 60\nRun it on a schedule (cron, a SpinKube CronJob): see the README.\nExits 3 when some records failed."
+    )]
+    Reconcile {
+        /// Only these objects (default: every mapped object).
+        #[arg(long)]
+        object: Vec<String>,
+        /// Start this long before the last sweep's mark (default 10).
+        #[arg(long)]
+        lookback_minutes: Option<u32>,
+    },
     /// Rewrite records written with 15-character Salesforce ids (sfsync's
     /// store, Zendesk external_id) to the 18-character form.
     #[command(
@@ -421,6 +434,10 @@ fn run(cli: Cli) -> Result<Outcome> {
                 restart,
             },
         ),
+        Command::Reconcile {
+            object,
+            lookback_minutes,
+        } => cmd::pull::reconcile(&client, &out, object, lookback_minutes),
         Command::Export { output, filter } => {
             done(cmd::files::export(&client, &out, &output, &filter))
         }

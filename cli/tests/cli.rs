@@ -953,4 +953,17 @@ fn pull_reads_every_page_and_resumes_from_the_saved_stamp() {
     let summary: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one object");
     assert_eq!(summary["fetched"], 30);
     assert_eq!(summary["unchanged"], 30, "already synced: nothing to send");
+
+    // A sweep of every mapped object: nothing changed in the last day.
+    let out = sfsync(&base, &["reconcile", "--json"]);
+    assert_eq!(out.code, 0, "{} {}", out.stdout, out.stderr);
+    let sweep: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one object");
+    let objects: Vec<&str> = sweep["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .filter_map(|o| o["object"].as_str())
+        .collect();
+    assert_eq!(objects, ["Account", "Contact", "Lead"]);
+    assert_eq!(sweep["failed"], 0);
 }

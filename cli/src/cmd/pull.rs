@@ -16,6 +16,59 @@ use sync_core::admin::wire::PullReply;
 use crate::client::{enc, Client};
 use crate::output::{Outcome, Output};
 
+/// What the pages of a pull or a sweep read, summed.
+#[derive(Default)]
+struct Tally {
+    read: u64,
+    synced: u64,
+    unchanged: u64,
+    failures: Vec<String>,
+    high: Option<String>,
+    usage: Option<sync_core::salesforce::ApiUsage>,
+}
+
+impl Tally {
+    fn add(&mut self, reply: &PullReply) {
+        self.read += reply.fetched as u64;
+        self.synced += u64::from(reply.counts.synced);
+        self.unchanged += u64::from(reply.counts.skipped + reply.counts.ignored);
+        self.failures.extend(
+            reply
+                .failed
+                .iter()
+                .map(|f| format!("{}: {}", f.record, f.error)),
+        );
+        self.high = reply.high_water.clone().or(self.high.take());
+        self.usage = reply.api_usage.or(self.usage);
+    }
+}
+
+/// Call `/admin/{route}` with `first` (a query string), then with each
+/// answer's cursor, until the last page; `each` sees every answer and the
+/// tally so far.
+fn pages(
+    client: &Client,
+    route: &str,
+    first: &str,
+    limit: Option<u32>,
+    mut each: impl FnMut(&PullReply, &Tally) -> Result<()>,
+) -> Result<Tally> {
+    let mut tally = Tally::default();
+    let mut path = format!("/admin/{route}?{first}");
+    loop {
+        if let Some(l) = limit {
+            path.push_str(&format!("&limit={l}"));
+        }
+        let reply: PullReply = client.send_typed("POST", &path, "application/json", b"")?;
+        tally.add(&reply);
+        each(&reply, &tally)?;
+        match &reply.next_cursor {
+            Some(c) => path = format!("/admin/{route}?cursor={}", enc(c)),
+            None => return Ok(tally),
+        }
+    }
+}
+
 /// What `sfsync pull` was asked.
 pub struct Request {
     pub object: String,
@@ -57,50 +110,36 @@ pub fn run(client: &Client, out: &Output, req: &Request) -> Result<Outcome> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = Instant::now();
-    let (mut fetched, mut synced, mut skipped) = (0u64, 0u64, 0u64);
-    let mut failures: Vec<String> = Vec::new();
-    let mut cursor: Option<String> = None;
-    let mut usage = None;
-    loop {
-        let mut path = match &cursor {
-            Some(c) => format!("/admin/pull?cursor={}", enc(c)),
-            None => format!("/admin/pull?object={}", enc(&req.object)),
-        };
-        path.push_str(&format!("&limit={}", req.batch));
-        if cursor.is_none() {
-            if let Some(s) = &since {
-                path.push_str(&format!("&since={}", enc(s)));
-            }
-        }
-        let reply: PullReply = client.send_typed("POST", &path, "application/json", b"")?;
+    let mut first = format!("object={}", enc(&req.object));
+    if let Some(s) = &since {
+        first.push_str(&format!("&since={}", enc(s)));
+    }
+    let tally = pages(client, "pull", &first, Some(req.batch), |reply, t| {
         if bar.length().is_none() {
             bar.set_length(reply.total);
         }
-        fetched += reply.fetched as u64;
-        synced += u64::from(reply.counts.synced);
-        skipped += u64::from(reply.counts.skipped + reply.counts.ignored);
-        failures.extend(
-            reply
-                .failed
-                .iter()
-                .map(|f| format!("{}: {}", f.record, f.error)),
-        );
-        usage = reply.api_usage.or(usage);
-        bar.set_position(fetched);
+        bar.set_position(t.read);
         bar.set_message(format!(
-            "synced {synced}, unchanged {skipped}, errors {}, {:.0}/s",
-            failures.len(),
-            fetched as f64 / started.elapsed().as_secs_f64().max(0.001)
+            "synced {}, unchanged {}, errors {}, {:.0}/s",
+            t.synced,
+            t.unchanged,
+            t.failures.len(),
+            t.read as f64 / started.elapsed().as_secs_f64().max(0.001)
         ));
         if let Some(h) = &reply.high_water {
             std::fs::write(&state, format!("since={h}\n"))
                 .with_context(|| format!("cannot save the progress to {}", state.display()))?;
         }
-        match reply.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+        Ok(())
+    })?;
+    let Tally {
+        read: fetched,
+        synced,
+        unchanged: skipped,
+        failures,
+        usage,
+        ..
+    } = tally;
     let _ = std::fs::remove_file(&state);
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
@@ -125,6 +164,62 @@ pub fn run(client: &Client, out: &Output, req: &Request) -> Result<Outcome> {
             u.used, u.limit
         ));
     }
+    if !out.json {
+        for f in failures.iter().take(20) {
+            out.note(format!("  {f}"));
+        }
+    }
+    Ok(Outcome::partial_if(!failures.is_empty()))
+}
+
+/// `sfsync reconcile [--object …]`: a sweep of each object (every mapped
+/// one by default), page by page. Exits 3 when some records failed.
+pub fn reconcile(
+    client: &Client,
+    out: &Output,
+    objects: Vec<String>,
+    lookback_minutes: Option<u32>,
+) -> Result<Outcome> {
+    let objects = if objects.is_empty() {
+        let reply = client.send("GET", "/admin/health", None, &[])?;
+        let health: sync_core::admin::health::Health = reply
+            .decode()
+            .context("GET /admin/health did not answer; check --url and --token")?;
+        health.mapping.objects
+    } else {
+        objects
+    };
+    let started = Instant::now();
+    let mut failures: Vec<String> = Vec::new();
+    let mut rows = Vec::new();
+    let mut totals = Vec::new();
+    for object in &objects {
+        let mut first = format!("object={}", enc(object));
+        if let Some(l) = lookback_minutes {
+            first.push_str(&format!("&lookback_minutes={l}"));
+        }
+        let t = pages(client, "reconcile", &first, None, |_, _| Ok(()))?;
+        let (read, healed, unchanged, high) = (t.read, t.synced, t.unchanged, t.high);
+        failures.extend(t.failures);
+        rows.push(vec![
+            object.clone(),
+            read.to_string(),
+            healed.to_string(),
+            unchanged.to_string(),
+            high.clone().unwrap_or_default(),
+        ]);
+        totals.push(json!({"object": object, "read": read, "healed": healed, "unchanged": unchanged, "high_water": high}));
+    }
+    out.object(&json!({
+        "objects": totals,
+        "failed": failures.len(),
+        "failures": failures,
+        "seconds": started.elapsed().as_secs_f64(),
+    }))?;
+    out.table(
+        &["object", "read", "healed", "unchanged", "high water"],
+        &rows,
+    );
     if !out.json {
         for f in failures.iter().take(20) {
             out.note(format!("  {f}"));

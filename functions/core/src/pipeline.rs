@@ -681,6 +681,7 @@ async fn decide<K: Kv, H: Http>(
     let existing = store::load_record(ctx.kv, &input.arrival.record()).await?;
     let before = existing.as_ref().map(index::Before::of);
     let calls_before = existing.as_ref().map_or(0, |r| r.destination_calls);
+    let sweep = input.process == Process::Reconcile;
     let (outcome, record) = sync_record(input, existing, state, ctx).await?;
     let Some(mut record) = record else {
         return Ok(Decided {
@@ -702,6 +703,17 @@ async fn decide<K: Kv, H: Http>(
         Some(&state.slots),
     )
     .await?;
+    if sweep
+        && matches!(
+            outcome,
+            Outcome::Stored {
+                status: Status::Synced,
+                ..
+            }
+        )
+    {
+        record.healed_at = Some(ctx.now);
+    }
     // A repeat adds no run when the whole message repeats: it names none.
     // A number that cannot be taken (a busy store) costs the record only
     // the note, never its sync: the run then takes one when it is recorded.

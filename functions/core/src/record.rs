@@ -38,6 +38,9 @@ pub enum Process {
     Repair,
     /// Read from Salesforce's REST API (`POST /admin/pull`).
     Pull,
+    /// A reconcile sweep (`POST /admin/reconcile`): what changed in
+    /// Salesforce since the last sweep, synced where it differs.
+    Reconcile,
 }
 
 impl Process {
@@ -51,11 +54,12 @@ impl Process {
             Process::Link => "link",
             Process::Repair => "repair",
             Process::Pull => "pull",
+            Process::Reconcile => "reconcile",
         }
     }
 
     /// Every process, in the order the docs list them.
-    pub const ALL: [Process; 8] = [
+    pub const ALL: [Process; 9] = [
         Process::Created,
         Process::Updated,
         Process::Resend,
@@ -64,6 +68,7 @@ impl Process {
         Process::Link,
         Process::Repair,
         Process::Pull,
+        Process::Reconcile,
     ];
 
     /// The process named `name` (its JSON form).
@@ -167,6 +172,10 @@ pub struct SyncRecord {
     /// The runs that wrote this record, newest last, at most [`RUNS_KEPT`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<String>,
+    /// When a reconcile sweep last found it differing from what was synced
+    /// and synced it: a change the Outbound Messages had not brought.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healed_at: Option<DateTime<Utc>>,
 }
 
 /// How many run ids a record keeps.
@@ -293,6 +302,7 @@ impl SyncRecord {
             waiting_for: None,
             index: None,
             runs: Vec::new(),
+            healed_at: None,
         }
     }
 
@@ -389,6 +399,7 @@ impl SyncRecord {
             last_ignored: self.last_ignored.clone(),
             waiting_for: self.waiting_for.clone(),
             runs: self.runs.clone(),
+            healed_at: self.healed_at,
             open: BTreeMap::new(),
         }
     }
@@ -429,6 +440,9 @@ pub struct RecordView {
     /// The runs that wrote this record, newest last.
     #[serde(default)]
     pub runs: Vec<String>,
+    /// When a reconcile sweep last healed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healed_at: Option<DateTime<Utc>>,
     /// Where to open the record: `salesforce` (the org's instance, learnt
     /// from the messages) and `destination` (e.g. the Zendesk agent page).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -11,6 +11,7 @@
 //! | `state/paused` | present while sync is paused (the time it was paused) |
 //! | `state/sf-instance` | the org's instance URL, from the last message that named it (for links to records) |
 //! | `state/sf-token` | the REST API access token of a pull, and when it was issued (kept minutes, renewed on 401) |
+//! | `state/sweep/{Object}` | the last `SystemModstamp` a finished reconcile sweep of the object read |
 //! | `health/probe` | written, read and deleted by `GET /admin/health` |
 //! | `ix/generation` | the record index's current [`Generation`] |
 //! | `ix/rebuild` | where a [`Rebuild`] of the index goes on, while it has records left |
@@ -310,6 +311,24 @@ pub async fn sf_instance<K: Kv>(kv: &K) -> Result<Option<String>, KvError> {
         .get(SF_INSTANCE_KEY)
         .await?
         .and_then(|b| String::from_utf8(b).ok()))
+}
+
+/// The key of an object's reconcile high-water mark.
+pub fn sweep_key(object: &str) -> String {
+    format!("state/sweep/{object}")
+}
+
+/// The last `SystemModstamp` a finished sweep of `object` read.
+pub async fn sweep_mark<K: Kv>(kv: &K, object: &str) -> Result<Option<String>, KvError> {
+    Ok(kv
+        .get(&sweep_key(object))
+        .await?
+        .and_then(|b| String::from_utf8(b).ok()))
+}
+
+/// Move `object`'s reconcile high-water mark.
+pub async fn set_sweep_mark<K: Kv>(kv: &K, object: &str, stamp: &str) -> Result<(), KvError> {
+    kv.set(&sweep_key(object), stamp.as_bytes()).await
 }
 
 /// Remember the org's instance URL.

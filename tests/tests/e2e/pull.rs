@@ -20,7 +20,7 @@ fn app_for(zendesk: &FakeZendesk, sf: &FakeSalesforce) -> TestApp {
 
 fn stamp(i: usize) -> String {
     format!(
-        "2026-11-{:02}T{:02}:{:02}:00.000+0000",
+        "2020-11-{:02}T{:02}:{:02}:00.000+0000",
         1 + i / 1440,
         i / 60 % 24,
         i % 60
@@ -53,10 +53,11 @@ fn seed(sf: &FakeSalesforce, accounts: usize, contacts: usize) {
     }
 }
 
-/// Pull `object` to the end, following next_cursor; the replies.
-fn pull_all(app: &TestApp, query: &str) -> Vec<PullReply> {
+/// Call `route` (`pull` or `reconcile`) to the end, following
+/// next_cursor; the replies.
+fn follow(app: &TestApp, route: &str, query: &str) -> Vec<PullReply> {
     let mut replies = Vec::new();
-    let mut path = format!("/admin/pull?{query}");
+    let mut path = format!("/admin/{route}?{query}");
     loop {
         let resp = app.admin("POST", &path, "application/json", "");
         assert_eq!(resp.status, 200, "{}", resp.text());
@@ -64,10 +65,14 @@ fn pull_all(app: &TestApp, query: &str) -> Vec<PullReply> {
         let next = reply.next_cursor.clone();
         replies.push(reply);
         match next {
-            Some(c) => path = format!("/admin/pull?cursor={c}&limit=2000"),
+            Some(c) => path = format!("/admin/{route}?cursor={c}&limit=2000"),
             None => return replies,
         }
     }
+}
+
+fn pull_all(app: &TestApp, query: &str) -> Vec<PullReply> {
+    follow(app, "pull", query)
 }
 
 #[test]
@@ -171,7 +176,7 @@ fn the_token_is_kept_renewed_when_it_expires_and_errors_say_what_to_do() {
     let since: PullReply = app
         .admin(
             "POST",
-            "/admin/pull?object=Contact&since=2026-11-01T07:00:00Z&limit=2000",
+            "/admin/pull?object=Contact&since=2020-11-01T07:00:00Z&limit=2000",
             "application/json",
             "",
         )
@@ -218,4 +223,81 @@ fn without_the_connected_app_variables_a_pull_names_them() {
             .contains("sf_my_domain_url"),
         "{body}"
     );
+}
+
+/// A reconcile sweep after changes made while the triggers were off heals
+/// exactly those records, reads but does not push the ones whose mapped
+/// fields did not change, and a second sweep calls the destination for
+/// nothing.
+#[test]
+fn a_sweep_heals_exactly_what_changed_while_the_triggers_were_off() {
+    let zendesk = FakeZendesk::start(false);
+    let sf = FakeSalesforce::start();
+    seed(&sf, 3, 1_000);
+    let app = app_for(&zendesk, &sf);
+    pull_all(&app, "object=Account");
+    pull_all(&app, "object=Contact&limit=2000");
+
+    let sweep = |app: &TestApp| follow(app, "reconcile", "object=Contact");
+    // Nothing changed in the last day: nothing read, nothing called.
+    zendesk.clear_log();
+    let first = sweep(&app);
+    assert_eq!(first.iter().map(|r| r.fetched).sum::<usize>(), 0);
+    assert!(zendesk.log().is_empty());
+
+    // While the triggers were off: 300 Contacts changed a mapped field, 50
+    // were saved with no mapped change.
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let now = chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S.000+0000")
+        .to_string();
+    for n in 0..350 {
+        let changed = n < 300;
+        sf.upsert(
+            "Contact",
+            json!({"Id": contact_id(n), "FirstName": if changed { format!("Renamed{n}") } else { format!("C{n}") },
+                   "LastName": "Pull", "Email": format!("c{n}@example.com"), "Phone": null,
+                   "AccountId": account_id(n % 3), "LastModifiedDate": now, "SystemModstamp": now}),
+        );
+    }
+    zendesk.clear_log();
+    let healed = sweep(&app);
+    let read: usize = healed.iter().map(|r| r.fetched).sum();
+    let synced: u32 = healed.iter().map(|r| r.counts.synced).sum();
+    assert_eq!((read, synced), (350, 300), "{healed:?}");
+    let touched: std::collections::BTreeSet<String> = zendesk
+        .log()
+        .iter()
+        .filter(|c| c.method != "GET")
+        .filter_map(|c| c.body["user"]["external_id"].as_str().map(str::to_string))
+        .collect();
+    let expected: std::collections::BTreeSet<String> = (0..300).map(contact_id).collect();
+    assert_eq!(touched, expected, "exactly the changed records were pushed");
+    let one = app
+        .admin_get(&format!("/admin/records/Contact/{}", contact_id(7)))
+        .json();
+    assert!(
+        one["healed_at"].is_string(),
+        "the record says a sweep healed it: {one}"
+    );
+    assert_eq!(one["last_trigger"], "reconcile");
+    let same = app
+        .admin_get(&format!("/admin/records/Contact/{}", contact_id(320)))
+        .json();
+    assert!(same.get("healed_at").is_none(), "{same}");
+    let run = app
+        .admin_get(&format!("/admin/runs/{}", healed[0].run_id))
+        .json();
+    assert_eq!(run["process"], "reconcile");
+
+    // Again, with no change: the lookback reads the same records, and
+    // nothing is pushed.
+    zendesk.clear_log();
+    let again = sweep(&app);
+    assert_eq!(again.iter().map(|r| r.counts.synced).sum::<u32>(), 0);
+    assert!(zendesk.log().is_empty(), "{}", zendesk.log().len());
 }

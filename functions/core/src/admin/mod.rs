@@ -129,7 +129,10 @@ pub async fn handle_write<K: Kv, H: Http>(req: &Request, ctx: &Context<'_, K, H>
 pub fn is_write_path(path: &str) -> bool {
     let rest = path.strip_prefix("/admin").unwrap_or(path);
     let first = rest.split('/').find(|s| !s.is_empty()).unwrap_or("");
-    matches!(first, "backfill" | "import" | "repair" | "pull")
+    matches!(
+        first,
+        "backfill" | "import" | "repair" | "pull" | "reconcile"
+    )
 }
 
 fn segments_of(req: &Request) -> (&str, Vec<&str>) {
@@ -244,8 +247,9 @@ async fn route_write<K: Kv, H: Http>(
         ("POST", ["import"]) => import(req, ctx).await,
         (_, ["import"]) => Err(method_not_allowed(method, path, "POST")),
         ("POST", ["backfill"]) => backfill::handle(req, ctx).await,
-        ("POST", ["pull"]) => pull::handle(req, ctx).await,
-        (_, ["pull"]) => Err(method_not_allowed(method, path, "POST")),
+        ("POST", ["pull"]) => pull::handle(req, ctx, pull::Mode::Pull).await,
+        ("POST", ["reconcile"]) => pull::handle(req, ctx, pull::Mode::Sweep).await,
+        (_, ["pull"] | ["reconcile"]) => Err(method_not_allowed(method, path, "POST")),
         (_, ["backfill"]) => Err(method_not_allowed(method, path, "POST")),
         ("POST", ["repair", "ids"]) => repair::handle(req, ctx).await,
         (_, ["repair", "ids"]) => Err(method_not_allowed(method, path, "POST")),

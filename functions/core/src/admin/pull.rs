@@ -7,6 +7,16 @@
 //! page (Salesforce's query locator, kept about 15 minutes); `high_water`,
 //! the last `SystemModstamp` read, is where a later pull goes on from with
 //! `since` if the locator has expired (`sfsync pull` does both).
+//!
+//! `POST /admin/reconcile?object={Object}&lookback_minutes=&cursor=` is the
+//! same read as a **sweep** (process `reconcile`): it starts from the
+//! object's high-water mark (`state/sweep/{Object}`, the last
+//! `SystemModstamp` the previous sweep read) minus a lookback window
+//! (default [`DEFAULT_LOOKBACK_MINUTES`], for records saved while the last
+//! sweep ran), or, before any sweep, from [`FIRST_SWEEP_HOURS`] ago. A
+//! record whose mapped fields match what was synced costs nothing; one that
+//! differs is synced and marked `healed_at`. The mark moves on when the
+//! sweep's last page is read. Run it on a schedule (the README shows how).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -22,6 +32,18 @@ use crate::salesforce::{query, ApiUsage, Client};
 use crate::web::{Request, Response};
 
 pub const DEFAULT_BATCH: u32 = 500;
+/// How far before the last sweep's mark the next sweep starts.
+pub const DEFAULT_LOOKBACK_MINUTES: i64 = 10;
+/// Where the first sweep of an object starts: what Outbound Messages may
+/// still redeliver is younger than this.
+pub const FIRST_SWEEP_HOURS: i64 = 24;
+
+/// A pull (initial load) or a reconcile sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Pull,
+    Sweep,
+}
 pub const BATCH_RANGE: std::ops::RangeInclusive<u32> = 200..=2000;
 
 /// `POST /admin/pull`'s answer.
@@ -45,6 +67,9 @@ pub struct PullReply {
 struct Cursor {
     object: String,
     next: String,
+    /// The highest stamp read so far (a sweep stores it at its end).
+    #[serde(default)]
+    high: Option<String>,
 }
 
 fn bad(message: impl Into<String>) -> AdminError {
@@ -54,6 +79,7 @@ fn bad(message: impl Into<String>) -> AdminError {
 pub async fn handle<K: Kv, H: Http>(
     req: &Request,
     ctx: &Context<'_, K, H>,
+    mode: Mode,
 ) -> Result<Response, AdminError> {
     let param = |k: &str| req.query_param(k).filter(|v| !v.is_empty());
     let cursor: Option<Cursor> = match param("cursor") {
@@ -70,9 +96,10 @@ pub async fn handle<K: Kv, H: Http>(
         (Some(c), _) => c.object.clone(),
         (None, Some(o)) => o,
         (None, None) => {
-            return Err(bad(
-                "name the object: POST /admin/pull?object=Contact (and since=2026-11-20 to read only what changed since)",
-            ))
+            return Err(bad(match mode {
+                Mode::Pull => "name the object: POST /admin/pull?object=Contact (and since=2026-11-20 to read only what changed since)",
+                Mode::Sweep => "name the object: POST /admin/reconcile?object=Contact (sfsync reconcile sweeps every mapped object)",
+            }))
         }
     };
     let batch = match param("limit") {
@@ -87,14 +114,45 @@ pub async fn handle<K: Kv, H: Http>(
                 ))
             })?,
     };
-    let since = param("since")
-        .map(|s| query::since_literal(&s))
-        .transpose()
-        .map_err(bad)?;
+    let since = match mode {
+        Mode::Pull => param("since")
+            .map(|s| query::since_literal(&s))
+            .transpose()
+            .map_err(bad)?,
+        Mode::Sweep => {
+            let lookback = match param("lookback_minutes") {
+                None => DEFAULT_LOOKBACK_MINUTES,
+                Some(l) => l
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|m| (0..=10_080).contains(m))
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "lookback_minutes \"{l}\" is out of range; use 0 to 10080 (a week)"
+                        ))
+                    })?,
+            };
+            let mark = crate::store::sweep_mark(ctx.kv, &object).await?;
+            let start = match mark.as_deref().and_then(|m| query::since_literal(m).ok()) {
+                Some(m) => {
+                    chrono::DateTime::parse_from_rfc3339(&m)
+                        .map(|t| t.with_timezone(&chrono::Utc))
+                        .unwrap_or(ctx.now)
+                        - chrono::Duration::minutes(lookback)
+                }
+                None => ctx.now - chrono::Duration::hours(FIRST_SWEEP_HOURS),
+            };
+            Some(start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        }
+    };
+    let process = match mode {
+        Mode::Pull => Process::Pull,
+        Mode::Sweep => Process::Reconcile,
+    };
     let mut state = SyncState::load(ctx.kv).await?;
     if state.paused {
         return Err(AdminError::Conflict(
-            "sync is paused: nothing can be pushed; POST /admin/resume first, then pull".into(),
+            "sync is paused: nothing can be pushed; POST /admin/resume first, then pull or reconcile".into(),
         ));
     }
     let Some(mapping) = state.mapping.object(&object) else {
@@ -120,13 +178,13 @@ pub async fn handle<K: Kv, H: Http>(
         .map_err(|f| AdminError::Upstream(f.message))?;
     let page = query::page(&object, &answer).map_err(|f| AdminError::Upstream(f.message))?;
 
-    let mut run = Run::new(Process::Pull, ctx.now, &path);
+    let mut run = Run::new(process, ctx.now, &path);
     state.name_run(&run);
     let inputs = page
         .records
         .into_iter()
         .map(|sobject| SyncInput {
-            process: Process::Pull,
+            process,
             arrival: Arrival::Row { sobject },
             options: SyncOptions { force: false },
         })
@@ -141,10 +199,20 @@ pub async fn handle<K: Kv, H: Http>(
     }
     run.finished_at = ctx.current_time();
     let _ = crate::history::keep(ctx, &mut run).await;
+    let high = match (cursor.and_then(|c| c.high), page.last_stamp.clone()) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    if mode == Mode::Sweep && page.next.is_none() {
+        if let Some(h) = &high {
+            crate::store::set_sweep_mark(ctx.kv, &object, h).await?;
+        }
+    }
     let next_cursor = page.next.map(|next| {
         let c = Cursor {
             object: object.clone(),
             next,
+            high: high.clone(),
         };
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).unwrap_or_default())
     });

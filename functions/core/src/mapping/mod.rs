@@ -178,7 +178,8 @@ impl ObjectMapping {
             | Process::Import
             | Process::Link
             | Process::Repair
-            | Process::Pull => true,
+            | Process::Pull
+            | Process::Reconcile => true,
         }
     }
 
