@@ -25,6 +25,8 @@ struct Tally {
     failures: Vec<String>,
     high: Option<String>,
     usage: Option<sync_core::salesforce::ApiUsage>,
+    /// Why the server stopped early (the org's API budget).
+    stopped: Option<String>,
 }
 
 impl Tally {
@@ -40,6 +42,9 @@ impl Tally {
         );
         self.high = reply.high_water.clone().or(self.high.take());
         self.usage = reply.api_usage.or(self.usage);
+        if reply.stopped.is_some() {
+            self.stopped = reply.stopped.clone();
+        }
     }
 }
 
@@ -136,11 +141,18 @@ pub fn run(client: &Client, out: &Output, req: &Request) -> Result<Outcome> {
         read: fetched,
         synced,
         unchanged: skipped,
-        failures,
+        mut failures,
         usage,
+        stopped,
         ..
     } = tally;
-    let _ = std::fs::remove_file(&state);
+    match &stopped {
+        // Kept: the next run goes on from the saved stamp.
+        Some(why) => failures.push(why.clone()),
+        None => {
+            let _ = std::fs::remove_file(&state);
+        }
+    }
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     out.object(&json!({
@@ -201,6 +213,7 @@ pub fn reconcile(
         let t = pages(client, "reconcile", &first, None, |_, _| Ok(()))?;
         let (read, healed, unchanged, high) = (t.read, t.synced, t.unchanged, t.high);
         failures.extend(t.failures);
+        failures.extend(t.stopped.map(|why| format!("{object}: {why}")));
         rows.push(vec![
             object.clone(),
             read.to_string(),

@@ -37,6 +37,7 @@ pub const VARIABLES: &[&str] = &[
     "sf_my_domain_url",
     "sf_client_id",
     "sf_client_secret",
+    "sf_api_budget_percent",
 ];
 
 /// How much run history is kept ([`crate::history`]).
@@ -99,6 +100,9 @@ impl std::fmt::Debug for Secret {
         f.write_str("Secret(…)")
     }
 }
+
+/// The default of `sf_api_budget_percent`.
+pub const DEFAULT_SF_API_BUDGET_PERCENT: u64 = 80;
 
 /// The shortest token sfsync does not warn about.
 pub const MIN_TOKEN_LEN: usize = 16;
@@ -185,6 +189,9 @@ pub struct Settings {
     /// The connected app's consumer key and secret (client credentials).
     pub sf_client_id: Option<String>,
     pub sf_client_secret: Option<Secret>,
+    /// A pull or sweep stops once the org has used this share of its daily
+    /// API requests (`Sforce-Limit-Info`), leaving the rest to other tools.
+    pub sf_api_budget_percent: u64,
     /// The variables of [`VARIABLES`] that hold a value (not their
     /// defaults), for `GET /admin/health`.
     pub set_variables: Vec<&'static str>,
@@ -270,6 +277,12 @@ impl Settings {
                 HistoryLimits::AGE_RANGE,
             )?,
         };
+        let sf_api_budget_percent = number_var(
+            "sf_api_budget_percent",
+            var("sf_api_budget_percent"),
+            DEFAULT_SF_API_BUDGET_PERCENT,
+            1..=100,
+        )?;
         let mut blank_url_variables = Vec::new();
         let mut url_var = |name: &'static str, unset: &str| -> Result<_, ConfigError> {
             let raw = get(name).map(|v| v.trim().to_string());
@@ -323,6 +336,7 @@ impl Settings {
             sf_my_domain_url,
             sf_client_id: var("sf_client_id"),
             sf_client_secret: var("sf_client_secret").map(Secret),
+            sf_api_budget_percent,
         })
     }
 

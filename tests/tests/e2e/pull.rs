@@ -183,6 +183,29 @@ fn the_token_is_kept_renewed_when_it_expires_and_errors_say_what_to_do() {
         .typed();
     assert_eq!(since.total, 450 - 420);
 
+    // Past the API budget (80 % by default): the page is synced, the run
+    // stops there and says why.
+    sf.set_api_usage(85, 100);
+    let stopped: PullReply = app
+        .admin(
+            "POST",
+            "/admin/pull?object=Contact&limit=200",
+            "application/json",
+            "",
+        )
+        .typed();
+    assert!(stopped.next_cursor.is_none(), "no further page");
+    assert!(
+        stopped
+            .stopped
+            .as_deref()
+            .unwrap_or_default()
+            .contains("sf_api_budget_percent"),
+        "{stopped:?}"
+    );
+    assert!(stopped.failed.iter().any(|f| f.record == "api budget"));
+    sf.set_api_usage(0, 1_000_000);
+
     sf.fail_next_queries(&[503]);
     let down = app.admin("POST", "/admin/pull?object=Contact", "application/json", "");
     assert_eq!(down.status, 502, "{}", down.text());

@@ -17,6 +17,11 @@
 //! record whose mapped fields match what was synced costs nothing; one that
 //! differs is synced and marked `healed_at`. The mark moves on when the
 //! sweep's last page is read. Run it on a schedule (the README shows how).
+//!
+//! Both stop early, with `stopped` saying why and no `next_cursor`, once
+//! the org has used `sf_api_budget_percent` of its daily API requests (read
+//! from `Sforce-Limit-Info`): the rest of the day's allowance is left to
+//! the org's other tools. The run lists it as a failure of `api budget`.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -61,6 +66,10 @@ pub struct PullReply {
     /// The last `SystemModstamp` read: `since` for a later pull.
     pub high_water: Option<String>,
     pub api_usage: Option<ApiUsage>,
+    /// Why the run stopped before the last page (the org's API budget):
+    /// no `next_cursor`; run again later, from `high_water`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -197,18 +206,34 @@ pub async fn handle<K: Kv, H: Http>(
     for (id, why) in &page.unusable {
         run.note(&format!("{object}/{id}"), Status::Error, why);
     }
+    let budget = ctx.settings.sf_api_budget_percent;
+    let stopped = client
+        .usage
+        .get()
+        .filter(|u| page.next.is_some() && u.limit > 0 && u.used * 100 >= u.limit * budget)
+        .map(|u| {
+            format!(
+                "stopped: the org has used {} of its {} daily API requests, past sf_api_budget_percent ({budget} %); run again later (from high_water), or raise the variable",
+                u.used, u.limit
+            )
+        });
+    if let Some(why) = &stopped {
+        run.fail("api budget", why);
+    }
     run.finished_at = ctx.current_time();
     let _ = crate::history::keep(ctx, &mut run).await;
+    let finished = page.next.is_none();
+    let next = if stopped.is_some() { None } else { page.next };
     let high = match (cursor.and_then(|c| c.high), page.last_stamp.clone()) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
-    if mode == Mode::Sweep && page.next.is_none() {
+    if mode == Mode::Sweep && finished {
         if let Some(h) = &high {
             crate::store::set_sweep_mark(ctx.kv, &object, h).await?;
         }
     }
-    let next_cursor = page.next.map(|next| {
+    let next_cursor = next.map(|next| {
         let c = Cursor {
             object: object.clone(),
             next,
@@ -228,6 +253,7 @@ pub async fn handle<K: Kv, H: Http>(
             next_cursor,
             high_water: page.last_stamp,
             api_usage: client.usage.get(),
+            stopped,
         },
     ))
 }
