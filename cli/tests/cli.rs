@@ -12,15 +12,16 @@ struct Out {
     stderr: String,
 }
 
-fn sfsync(base: &str, args: &[&str]) -> Out {
+/// Run `sfsync` with no profile, config file or connection variables but
+/// `envs`.
+fn run_sfsync(args: &[&str], envs: &[(&str, &str)]) -> Out {
     let out = Command::new(env!("CARGO_BIN_EXE_sfsync"))
-        .args(["--url", base])
         .args(args)
-        .env("SFSYNC_TOKEN", ADMIN_TOKEN)
-        .env("SFSYNC_ENDPOINT_TOKEN", ENDPOINT_TOKEN)
-        .env("SFSYNC_ORG_ID", ORG_ID)
-        .env("SFSYNC_CONFIG", "/nonexistent/sfsync/config.toml")
+        .env_remove("SFSYNC_TOKEN")
+        .env_remove("SFSYNC_URL")
         .env_remove("SFSYNC_PROFILE")
+        .env("SFSYNC_CONFIG", "/nonexistent/sfsync/config.toml")
+        .envs(envs.iter().copied())
         .output()
         .expect("run sfsync");
     Out {
@@ -28,6 +29,22 @@ fn sfsync(base: &str, args: &[&str]) -> Out {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// `sfsync --url base …` with the app's tokens.
+fn sfsync(base: &str, args: &[&str]) -> Out {
+    let args: Vec<&str> = ["--url", base]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    run_sfsync(
+        &args,
+        &[
+            ("SFSYNC_TOKEN", ADMIN_TOKEN),
+            ("SFSYNC_ENDPOINT_TOKEN", ENDPOINT_TOKEN),
+            ("SFSYNC_ORG_ID", ORG_ID),
+        ],
+    )
 }
 
 fn zendesk_app(fake: &FakeZendesk) -> TestApp {
@@ -611,25 +628,6 @@ fn a_bulk_resend_waits_for_its_jobs_and_counts_every_record() {
     );
 }
 
-/// `sfsync` with no URL or token from the environment: what a profile
-/// must supply.
-fn sfsync_bare(args: &[&str], envs: &[(&str, &str)]) -> Out {
-    let out = Command::new(env!("CARGO_BIN_EXE_sfsync"))
-        .args(args)
-        .env_remove("SFSYNC_TOKEN")
-        .env_remove("SFSYNC_URL")
-        .env_remove("SFSYNC_PROFILE")
-        .env("SFSYNC_CONFIG", "/nonexistent/sfsync/config.toml")
-        .envs(envs.iter().copied())
-        .output()
-        .expect("run sfsync");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 fn json_lines(out: &Out) -> Vec<serde_json::Value> {
     out.stdout
         .lines()
@@ -697,7 +695,7 @@ fn json_exit_codes_profiles_and_completions_follow_one_rule() {
 
     // Completions.
     for shell in ["bash", "zsh", "fish"] {
-        let out = sfsync_bare(&["completions", shell], &[]);
+        let out = run_sfsync(&["completions", shell], &[]);
         assert_eq!(out.code, 0);
         assert!(
             out.stdout.contains("resend") && out.stdout.contains("doctor"),
@@ -718,10 +716,10 @@ fn json_exit_codes_profiles_and_completions_follow_one_rule() {
     )
     .expect("write");
     let cfg = config.to_string_lossy().into_owned();
-    let out = sfsync_bare(&["--config", &cfg, "status", "--json"], &[]);
+    let out = run_sfsync(&["--config", &cfg, "status", "--json"], &[]);
     assert_eq!(out.code, 0, "the default profile: {}", out.stderr);
     assert_eq!(json_lines(&out)[0]["total"], 3);
-    let out = sfsync_bare(
+    let out = run_sfsync(
         &["--profile", "byenv", "status"],
         &[
             ("SFSYNC_CONFIG", cfg.as_str()),
@@ -729,7 +727,7 @@ fn json_exit_codes_profiles_and_completions_follow_one_rule() {
         ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let out = sfsync_bare(&["--config", &cfg, "--profile", "prod", "status"], &[]);
+    let out = run_sfsync(&["--config", &cfg, "--profile", "prod", "status"], &[]);
     assert_eq!(out.code, 2);
     assert!(
         out.stderr.contains("local, byenv") || out.stderr.contains("byenv, local"),

@@ -15,10 +15,9 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use sync_core::admin::columns;
 use sync_core::admin::wire::BackfillReply;
+use sync_core::admin::{backfill, columns};
 use sync_core::mapping::Mapping;
-use sync_core::sobject::{FieldValue, SObject};
 
 use crate::batches::{count_rows, Batches};
 use crate::client::{enc, Client};
@@ -39,7 +38,8 @@ pub struct Request {
 const DRY_RUN_ROWS: usize = 3;
 
 /// `--dry-run`: the file's columns as the server will read them, and what
-/// the first rows would send.
+/// the first rows would send (sync-core's [`backfill::preview`] over the
+/// file's first batch and the active mapping).
 fn dry_run(client: &Client, out: &Output, req: &Request, total: usize) -> Result<Outcome> {
     let toml = client.admin("GET", "/admin/mapping", None, &[])?.text();
     let mapping = Mapping::from_toml(&toml)
@@ -48,70 +48,21 @@ fn dry_run(client: &Client, out: &Output, req: &Request, total: usize) -> Result
         Some(c) => columns::parse_map(c).map_err(usage)?,
         None => BTreeMap::new(),
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(&req.file)
-        .with_context(|| format!("cannot read {}", req.file.display()))?;
-    let headers: Vec<String> = reader
-        .headers()?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
-        .collect();
-    let resolved = columns::resolve(&headers, &req.object, &mapping, &explicit);
-    let Some(object) = mapping.object(&req.object) else {
-        return Err(usage(format!(
-            "the active mapping has no object {}; it maps {}",
-            req.object,
-            mapping
-                .objects
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    };
-    let mut samples = Vec::new();
-    for row in reader.records().take(DRY_RUN_ROWS) {
-        let row = row?;
-        let mut fields = BTreeMap::new();
-        for (name, cell) in resolved.names.iter().zip(row.iter()) {
-            if let Some(name) = name {
-                let v = if cell.is_empty() {
-                    FieldValue::Null
-                } else {
-                    FieldValue::Text(cell.to_string())
-                };
-                fields.insert(name.clone(), v);
-            }
-        }
-        let id = match fields.get("Id") {
-            Some(FieldValue::Text(id)) => id.trim().to_string(),
-            _ => String::new(),
-        };
-        let sent = match SObject::new(req.object.clone(), &id, fields) {
-            None => json!({"error": format!("Id {id:?} is not a Salesforce id")}),
-            Some(so) => match object.apply(&so) {
-                Ok(m) => {
-                    json!({"entity": m.entity, "key": m.key, "fields": m.fields, "links": m.links})
-                }
-                Err(e) => json!({"error": e.to_string()}),
-            },
-        };
-        samples.push(json!({"id": id, "would_send": sent}));
-    }
-    let columns: Vec<_> = headers
-        .iter()
-        .zip(&resolved.names)
-        .map(|(h, n)| json!({"column": h, "field": n}))
-        .collect();
+    let mut batches = Batches::open(&req.file)
+        .with_context(|| format!("{} is not a CSV export", req.file.display()))?;
+    let body = batches
+        .next_batch(DRY_RUN_ROWS)?
+        .map(|b| b.body)
+        .unwrap_or_default();
+    let preview = backfill::preview(&body, &req.object, &mapping, &explicit).map_err(usage)?;
     if out.json {
         out.object(&json!({
             "dry_run": true,
             "object": req.object,
             "rows": total,
-            "columns": columns,
-            "unmapped_columns": resolved.unmapped,
-            "first_rows": samples,
+            "columns": preview.columns.iter().map(|(c, f)| json!({"column": c, "field": f})).collect::<Vec<_>>(),
+            "unmapped_columns": preview.unmapped_columns,
+            "first_rows": preview.rows,
         }))?;
         return Ok(Outcome::Done);
     }
@@ -120,22 +71,23 @@ fn dry_run(client: &Client, out: &Output, req: &Request, total: usize) -> Result
         req.file.display(),
         req.object
     ));
-    let rows: Vec<Vec<String>> = headers
+    let rows: Vec<Vec<String>> = preview
+        .columns
         .iter()
-        .zip(&resolved.names)
         .map(|(h, n)| vec![h.clone(), n.clone().unwrap_or_else(|| "(left out)".into())])
         .collect();
     out.table(&["column", "field"], &rows);
-    for u in &resolved.unmapped {
+    for u in &preview.unmapped_columns {
         out.say(format!(
             "column {u:?} matches no field the mapping reads; --columns \"{u}=ApiName\" to use it"
         ));
     }
-    for s in &samples {
+    for r in &preview.rows {
         out.say(format!(
-            "\n{} would send:\n{}",
-            s["id"],
-            serde_json::to_string_pretty(&s["would_send"])?
+            "\nline {} ({}) would send:\n{}",
+            r.line,
+            r.id,
+            serde_json::to_string_pretty(&r.would_send)?
         ));
     }
     Ok(Outcome::Done)

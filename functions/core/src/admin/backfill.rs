@@ -96,6 +96,89 @@ fn is_report_footer(r: &csv::StringRecord) -> bool {
             .any(|p| first.starts_with(p))
 }
 
+/// What the first rows of a file would send, without sending anything
+/// (`sfsync backfill --dry-run`): each column's API name as the backfill
+/// reads it ([`super::columns`]), the labels it leaves out, and per row the
+/// mapped record or why it cannot be mapped.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Preview {
+    pub columns: Vec<(String, Option<String>)>,
+    pub unmapped_columns: Vec<String>,
+    pub rows: Vec<PreviewRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PreviewRow {
+    pub line: u64,
+    pub id: String,
+    /// `{"entity","key","fields","links"}`, or `{"error"}`.
+    pub would_send: serde_json::Value,
+}
+
+/// Preview `body` (a header and some rows) as rows of `object` under
+/// `mapping`, header names mapped by `explicit` first.
+pub fn preview(
+    body: &[u8],
+    object: &str,
+    mapping: &crate::mapping::Mapping,
+    explicit: &std::collections::BTreeMap<String, String>,
+) -> Result<Preview, String> {
+    let Some(object_mapping) = mapping.object(object) else {
+        return Err(format!(
+            "the active mapping has no object {object}; it maps {}",
+            mapping
+                .objects
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    };
+    let mut file = read_csv(body)?;
+    let resolved = super::columns::resolve(&file.headers, object, mapping, explicit);
+    let columns = file
+        .headers
+        .iter()
+        .cloned()
+        .zip(resolved.names.clone())
+        .collect();
+    file.headers = resolved
+        .names
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect();
+    let rows = file
+        .rows
+        .iter()
+        .map(|(line, cells)| {
+            let id = file
+                .headers
+                .iter()
+                .position(|h| h == "Id")
+                .and_then(|i| cells.get(i))
+                .map(|c| c.trim().to_string())
+                .unwrap_or_default();
+            let would_send = match file.sobject(object, None, cells) {
+                Err(error) => serde_json::json!({ "error": error }),
+                Ok(so) => match object_mapping.apply(&so) {
+                    Ok(m) => serde_json::json!({"entity": m.entity, "key": m.key, "fields": m.fields, "links": m.links}),
+                    Err(e) => serde_json::json!({ "error": e.to_string() }),
+                },
+            };
+            PreviewRow {
+                line: *line,
+                id,
+                would_send,
+            }
+        })
+        .collect();
+    Ok(Preview {
+        columns,
+        unmapped_columns: resolved.unmapped,
+        rows,
+    })
+}
+
 /// Key prefixes of standard objects' ids.
 fn known_prefix(object: &str) -> Option<&'static str> {
     match object {
@@ -462,5 +545,27 @@ mod tests {
             let err = read_csv(body).expect_err(says);
             assert!(err.contains(says), "{err}");
         }
+    }
+
+    #[test]
+    fn a_preview_maps_labels_and_says_what_each_row_would_send() {
+        let m = crate::mapping::Mapping::bundled();
+        let body =
+            b"Contact ID,First Name,Last Name,Fax\n003000000000001AAA,Ana,Lima,1\nbad,Bo,Berg,2\n";
+        let p = preview(body, "Contact", &m, &Default::default()).expect("a preview");
+        assert_eq!(
+            p.columns[1],
+            ("First Name".to_string(), Some("FirstName".to_string()))
+        );
+        assert_eq!(
+            p.unmapped_columns,
+            Vec::<String>::new(),
+            "Fax is an API name, kept"
+        );
+        assert_eq!(p.rows[0].would_send["fields"]["name"], "Ana Lima");
+        assert!(p.rows[1].would_send["error"].is_string(), "{:?}", p.rows[1]);
+        assert!(preview(body, "Opportunity", &m, &Default::default())
+            .unwrap_err()
+            .contains("no object Opportunity"));
     }
 }

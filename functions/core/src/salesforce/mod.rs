@@ -163,7 +163,7 @@ impl<'c, 'a, K: Kv, H: Http> Client<'c, 'a, K, H> {
         }
         let token = v["access_token"]
             .as_str()
-            .ok_or_else(|| Failure::transient(format!("{WHO}'s token answer has no access_token")))?
+            .ok_or_else(|| Failure::transient(format!("{WHO}'s token answer has no access_token; check that sf_my_domain_url is the org's My Domain URL (Setup > My Domain), not a proxy or login page")))?
             .to_string();
         let cached = CachedToken {
             access_token: token.clone(),

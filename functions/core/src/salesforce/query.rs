@@ -60,7 +60,7 @@ pub struct Page {
 pub fn page(object: &str, v: &Value) -> Result<Page, Failure> {
     let records = v["records"]
         .as_array()
-        .ok_or_else(|| Failure::transient("Salesforce's query answer has no records list"))?;
+        .ok_or_else(|| Failure::transient("Salesforce's query answer has no records list; check that sf_my_domain_url is the org's My Domain URL, then run again"))?;
     let mut out = Vec::with_capacity(records.len());
     let mut unusable = Vec::new();
     let mut last_stamp = None;
