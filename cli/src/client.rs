@@ -25,6 +25,8 @@ pub struct Client {
 /// A response with any status.
 pub struct Reply {
     pub status: u16,
+    /// `Retry-After` in seconds, when the server sent one.
+    pub retry_after: Option<u64>,
     pub body: Vec<u8>,
 }
 
@@ -124,6 +126,11 @@ fn transport_error(url: &str, t: &ureq::Transport) -> anyhow::Error {
     anyhow!(text)
 }
 
+/// The longest wait [`Client::admin_patiently`] keeps to.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+/// How many times [`Client::admin_patiently`] sends a call in all.
+pub const MAX_TRIES: u32 = 8;
+
 impl Client {
     /// A client for `base`; `ca_cert` adds a PEM CA to the trusted roots.
     pub fn new(base: &str, token: Option<String>, ca_cert: Option<&Path>) -> Result<Client> {
@@ -177,9 +184,16 @@ impl Client {
             Err(ureq::Error::Transport(t)) => return Err(transport_error(&url, &t)),
         };
         let status = resp.status();
+        let retry_after = resp
+            .header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let mut body = Vec::new();
         resp.into_reader().read_to_end(&mut body)?;
-        Ok(Reply { status, body })
+        Ok(Reply {
+            status,
+            retry_after,
+            body,
+        })
     }
 
     /// Send an admin call and insist on a 2xx; errors carry sfsync's message.
@@ -194,6 +208,44 @@ impl Client {
             bail!("no admin token\nhint: pass --token or set SFSYNC_TOKEN to the value of the admin_token variable");
         }
         let reply = self.send(method, path, content_type, body)?;
+        self.insist(method, path, reply)
+    }
+
+    /// [`Client::admin`] for calls that change nothing when refused with
+    /// `503` and `Retry-After` (a pull's page while Salesforce is busy):
+    /// wait as asked (at most [`MAX_WAIT`] a time) and send it again, up to
+    /// [`MAX_TRIES`] times; `waiting` hears each wait and why.
+    pub fn admin_patiently(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+        mut waiting: impl FnMut(Duration, &str),
+    ) -> Result<Reply> {
+        if self.token.is_none() {
+            bail!("no admin token\nhint: pass --token or set SFSYNC_TOKEN to the value of the admin_token variable");
+        }
+        let mut tries = 1;
+        loop {
+            let reply = self.send(method, path, content_type, body)?;
+            match reply.retry_after {
+                Some(secs) if reply.status == 503 && tries < MAX_TRIES => {
+                    let why = serde_json::from_slice::<ErrorReply>(&reply.body)
+                        .map(|e| e.error)
+                        .unwrap_or_else(|_| reply.text());
+                    let wait = Duration::from_secs(secs.max(1)).min(MAX_WAIT);
+                    waiting(wait, &why);
+                    std::thread::sleep(wait);
+                    tries += 1;
+                }
+                _ => return self.insist(method, path, reply),
+            }
+        }
+    }
+
+    /// The reply when it is a 2xx, else an error with sfsync's message.
+    fn insist(&self, method: &str, path: &str, reply: Reply) -> Result<Reply> {
         if (200..300).contains(&reply.status) {
             return Ok(reply);
         }

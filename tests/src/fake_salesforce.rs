@@ -12,6 +12,8 @@
 //!   `Sforce-Query-Options: batchSize=N` (200 to 2000, default 2000).
 //! - `GET /services/data/v{N}/query/{locator}-{offset}` → the next page.
 //! - Every answer carries `Sforce-Limit-Info: api-usage=used/limit`.
+//! - It counts the requests it answers at once ([`FakeSalesforce::
+//!   peak_in_flight`]), each made to take [`FakeSalesforce::set_delay`].
 //! - Expired tokens answer `401 [{"errorCode":"INVALID_SESSION_ID"}]`; past
 //!   the daily limit, `403 [{"errorCode":"REQUEST_LIMIT_EXCEEDED"}]`; injected
 //!   faults answer `429`/`503`.
@@ -64,6 +66,11 @@ struct State {
     faults: Vec<u16>,
     queries: Vec<String>,
     token_calls: u64,
+    /// How long each answer takes.
+    delay: std::time::Duration,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: u32,
+    peak_in_flight: u32,
 }
 
 /// The running fake.
@@ -143,6 +150,16 @@ impl FakeSalesforce {
     /// How many tokens were asked for.
     pub fn token_calls(&self) -> u64 {
         self.lock().token_calls
+    }
+
+    /// Make every answer take this long (to see requests overlap).
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.lock().delay = delay;
+    }
+
+    /// The most requests (tokens included) that were being answered at once.
+    pub fn peak_in_flight(&self) -> u32 {
+        self.lock().peak_in_flight
     }
 
     /// API calls made (tokens excluded), as Sforce-Limit-Info counts them.
@@ -253,7 +270,17 @@ async fn serve(
         .and_then(|n| n.parse::<usize>().ok())
         .unwrap_or(2000)
         .clamp(200, 2000);
+    let delay = {
+        let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+        s.in_flight += 1;
+        s.peak_in_flight = s.peak_in_flight.max(s.in_flight);
+        s.delay
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    s.in_flight -= 1;
     let (status, reply) = if parts.method == "POST" && path == "/services/oauth2/token" {
         s.token_calls += 1;
         let f = form(&body);

@@ -50,9 +50,12 @@ impl Tally {
 
 /// Call `/admin/{route}` with `first` (a query string), then with each
 /// answer's cursor, until the last page; `each` sees every answer and the
-/// tally so far.
+/// tally so far. A page refused for now (`503` with `Retry-After`: every
+/// Salesforce slot busy, or Salesforce unavailable) is asked again after
+/// the wait, which `out` notes.
 fn pages(
     client: &Client,
+    out: &Output,
     route: &str,
     first: &str,
     limit: Option<u32>,
@@ -64,7 +67,11 @@ fn pages(
         if let Some(l) = limit {
             path.push_str(&format!("&limit={l}"));
         }
-        let reply: PullReply = client.send_typed("POST", &path, "application/json", b"")?;
+        let reply: PullReply = client
+            .admin_patiently("POST", &path, Some("application/json"), b"", |wait, why| {
+                out.note(format!("{why}; asking again in {} s", wait.as_secs()))
+            })?
+            .decode()?;
         tally.add(&reply);
         each(&reply, &tally)?;
         match &reply.next_cursor {
@@ -119,7 +126,7 @@ pub fn run(client: &Client, out: &Output, req: &Request) -> Result<Outcome> {
     if let Some(s) = &since {
         first.push_str(&format!("&since={}", enc(s)));
     }
-    let tally = pages(client, "pull", &first, Some(req.batch), |reply, t| {
+    let tally = pages(client, out, "pull", &first, Some(req.batch), |reply, t| {
         if bar.length().is_none() {
             bar.set_length(reply.total);
         }
@@ -210,7 +217,7 @@ pub fn reconcile(
         if let Some(l) = lookback_minutes {
             first.push_str(&format!("&lookback_minutes={l}"));
         }
-        let t = pages(client, "reconcile", &first, None, |_, _| Ok(()))?;
+        let t = pages(client, out, "reconcile", &first, None, |_, _| Ok(()))?;
         let (read, healed, unchanged, high) = (t.read, t.synced, t.unchanged, t.high);
         failures.extend(t.failures);
         failures.extend(t.stopped.map(|why| format!("{object}: {why}")));

@@ -38,6 +38,7 @@ pub const VARIABLES: &[&str] = &[
     "sf_client_id",
     "sf_client_secret",
     "sf_api_budget_percent",
+    "sf_max_concurrent_requests",
 ];
 
 /// How much run history is kept ([`crate::history`]).
@@ -103,6 +104,9 @@ impl std::fmt::Debug for Secret {
 
 /// The default of `sf_api_budget_percent`.
 pub const DEFAULT_SF_API_BUDGET_PERCENT: u64 = 80;
+
+/// The default of `sf_max_concurrent_requests`.
+pub const DEFAULT_SF_MAX_CONCURRENT_REQUESTS: u32 = 4;
 
 /// The shortest token sfsync does not warn about.
 pub const MIN_TOKEN_LEN: usize = 16;
@@ -192,6 +196,9 @@ pub struct Settings {
     /// A pull or sweep stops once the org has used this share of its daily
     /// API requests (`Sforce-Limit-Info`), leaving the rest to other tools.
     pub sf_api_budget_percent: u64,
+    /// At most this many requests to Salesforce at once, across every
+    /// instance and node ([`crate::salesforce::slots`]).
+    pub sf_max_concurrent_requests: u32,
     /// The variables of [`VARIABLES`] that hold a value (not their
     /// defaults), for `GET /admin/health`.
     pub set_variables: Vec<&'static str>,
@@ -283,6 +290,12 @@ impl Settings {
             DEFAULT_SF_API_BUDGET_PERCENT,
             1..=100,
         )?;
+        let sf_max_concurrent_requests = number_var(
+            "sf_max_concurrent_requests",
+            var("sf_max_concurrent_requests"),
+            DEFAULT_SF_MAX_CONCURRENT_REQUESTS,
+            1..=25,
+        )?;
         let mut blank_url_variables = Vec::new();
         let mut url_var = |name: &'static str, unset: &str| -> Result<_, ConfigError> {
             let raw = get(name).map(|v| v.trim().to_string());
@@ -337,6 +350,7 @@ impl Settings {
             sf_client_id: var("sf_client_id"),
             sf_client_secret: var("sf_client_secret").map(Secret),
             sf_api_budget_percent,
+            sf_max_concurrent_requests,
         })
     }
 

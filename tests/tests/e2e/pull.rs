@@ -206,10 +206,10 @@ fn the_token_is_kept_renewed_when_it_expires_and_errors_say_what_to_do() {
     assert!(stopped.failed.iter().any(|f| f.record == "api budget"));
     sf.set_api_usage(0, 1_000_000);
 
+    // A 503 is asked again within the call.
     sf.fail_next_queries(&[503]);
-    let down = app.admin("POST", "/admin/pull?object=Contact", "application/json", "");
-    assert_eq!(down.status, 502, "{}", down.text());
-    assert!(down.text().contains("run again later"), "{}", down.text());
+    let again = app.admin("POST", "/admin/pull?object=Contact", "application/json", "");
+    assert_eq!(again.status, 200, "{}", again.text());
     sf.set_api_usage(100, 100);
     let spent = app.admin("POST", "/admin/pull?object=Contact", "application/json", "");
     assert_eq!(spent.status, 502);
@@ -323,4 +323,89 @@ fn a_sweep_heals_exactly_what_changed_while_the_triggers_were_off() {
     let again = sweep(&app);
     assert_eq!(again.iter().map(|r| r.counts.synced).sum::<u32>(), 0);
     assert!(zendesk.log().is_empty(), "{}", zendesk.log().len());
+}
+
+/// Pulls run at once never have more than `sf_max_concurrent_requests`
+/// requests at Salesforce together, whichever instance sends them; a call
+/// that finds every slot taken for too long is refused for now (503, with
+/// `Retry-After`), changing nothing. A Salesforce that answers 429 or 503
+/// is asked again within the call; one that keeps failing is handed back
+/// the same way.
+#[test]
+fn concurrent_pulls_keep_to_the_bound_and_an_unavailable_salesforce_is_retried() {
+    const BOUND: u32 = 2;
+    let zendesk = FakeZendesk::start(false);
+    let sf = FakeSalesforce::start();
+    seed(&sf, 2, 400);
+    let mut vars = zendesk_variables(&zendesk.url(), false);
+    vars.insert("sf_my_domain_url".into(), sf.url());
+    vars.insert("sf_client_id".into(), CLIENT_ID.into());
+    vars.insert("sf_client_secret".into(), CLIENT_SECRET.into());
+    vars.insert("sf_max_concurrent_requests".into(), BOUND.to_string());
+    let app = TestApp::with_variables(vars);
+    pull_all(&app, "object=Account");
+
+    sf.set_delay(std::time::Duration::from_millis(700));
+    let answers: Vec<(u16, Option<String>, String)> = std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    let r = app.admin(
+                        "POST",
+                        "/admin/pull?object=Contact&limit=200",
+                        "application/json",
+                        "",
+                    );
+                    (
+                        r.status,
+                        r.header("retry-after").map(str::to_string),
+                        r.text(),
+                    )
+                })
+            })
+            .collect();
+        calls
+            .into_iter()
+            .map(|c| c.join().expect("a call"))
+            .collect()
+    });
+    assert!(
+        sf.peak_in_flight() <= BOUND,
+        "{} requests at once",
+        sf.peak_in_flight()
+    );
+    assert_eq!(sf.peak_in_flight(), BOUND, "the calls overlapped");
+    let mut refused = 0;
+    for (status, retry_after, text) in &answers {
+        match status {
+            200 => {}
+            503 => {
+                refused += 1;
+                assert!(retry_after.is_some(), "{text}");
+                assert!(text.contains("sf_max_concurrent_requests"), "{text}");
+            }
+            other => panic!("{other}: {text}"),
+        }
+    }
+    assert!(refused < answers.len(), "{answers:?}");
+
+    sf.set_delay(std::time::Duration::ZERO);
+    sf.fail_next_queries(&[429, 503]);
+    let retried = app.admin(
+        "POST",
+        "/admin/pull?object=Contact&limit=200",
+        "application/json",
+        "",
+    );
+    assert_eq!(retried.status, 200, "{}", retried.text());
+    sf.fail_next_queries(&[503, 503, 503]);
+    let down = app.admin(
+        "POST",
+        "/admin/pull?object=Contact&limit=200",
+        "application/json",
+        "",
+    );
+    assert_eq!(down.status, 503, "{}", down.text());
+    assert_eq!(down.header("retry-after"), Some("30"));
+    assert!(down.text().contains("run again later"), "{}", down.text());
 }

@@ -38,6 +38,12 @@ pub enum AdminError {
     /// 502: a system sfsync calls (Salesforce, for a pull) answered with an
     /// error; the text is its words and what to do.
     Upstream(String),
+    /// 503 with `Retry-After`: not now, nothing was changed; the text says
+    /// why (every Salesforce slot taken, Salesforce unavailable).
+    Unavailable {
+        message: String,
+        retry_after_secs: u64,
+    },
 }
 
 impl From<KvError> for AdminError {
@@ -82,6 +88,11 @@ impl AdminError {
                 reply(500, format!("sfsync is misconfigured: {m}"), Vec::new())
             }
             AdminError::Upstream(m) => reply(502, m, Vec::new()),
+            AdminError::Unavailable {
+                message,
+                retry_after_secs,
+            } => reply(503, message, Vec::new())
+                .with_header("retry-after", &retry_after_secs.to_string()),
             AdminError::StateUnreadable(e) => reply(
                 503,
                 format!("could not read sfsync's state; nothing was changed, try again ({e})"),

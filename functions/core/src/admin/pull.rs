@@ -29,11 +29,13 @@ use serde::{Deserialize, Serialize};
 
 use super::error::AdminError;
 use crate::context::Context;
+use crate::failure::ErrorKind;
 use crate::io::{Http, Kv};
 use crate::pipeline::{self, Arrival, SyncInput, SyncOptions, SyncState};
 use crate::record::{Process, Status};
 use crate::run::{FailedItem, Run, RunCounts};
-use crate::salesforce::{query, ApiUsage, Client};
+use crate::salesforce::slots::{self, SlotError};
+use crate::salesforce::{query, ApiUsage, Client, SalesforceError};
 use crate::web::{Request, Response};
 
 pub const DEFAULT_BATCH: u32 = 500;
@@ -80,6 +82,35 @@ struct Cursor {
     #[serde(default)]
     high: Option<String>,
 }
+
+/// What the admin API answers when Salesforce was not read: a missing
+/// variable is sfsync's configuration (500); no free slot, or Salesforce
+/// unavailable for now, is 503 with `Retry-After` (nothing was changed, the
+/// same call goes on); anything else is Salesforce's answer (502).
+fn upstream(e: SalesforceError) -> AdminError {
+    match e {
+        SalesforceError::Unconfigured(m) => AdminError::Misconfigured(m),
+        SalesforceError::NoSlot(SlotError::Store(e)) => AdminError::StateUnreadable(e),
+        SalesforceError::NoSlot(busy) => AdminError::Unavailable {
+            message: busy.to_string(),
+            retry_after_secs: slots::RETRY_AFTER_SECS,
+        },
+        SalesforceError::Failed {
+            failure,
+            retry_after,
+        } if failure.kind == ErrorKind::Transient && failure.http_status != Some(403) => {
+            AdminError::Unavailable {
+                message: failure.message,
+                retry_after_secs: retry_after
+                    .map_or(UNAVAILABLE_RETRY_AFTER_SECS, |d| d.as_secs().max(1)),
+            }
+        }
+        SalesforceError::Failed { failure, .. } => AdminError::Upstream(failure.message),
+    }
+}
+
+/// How long a caller waits after Salesforce was unavailable, unless it said.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 30;
 
 fn bad(message: impl Into<String>) -> AdminError {
     AdminError::BadRequest(message.into())
@@ -176,16 +207,13 @@ pub async fn handle<K: Kv, H: Http>(
                 .join(", ")
         )));
     };
-    let client = Client::new(ctx).map_err(|f| AdminError::Misconfigured(f.message))?;
+    let client = Client::new(ctx).map_err(upstream)?;
     let path = match &cursor {
         Some(c) => c.next.clone(),
         None => query::path(&query::soql(mapping, since.as_deref())),
     };
-    let answer = client
-        .get(&path, Some(batch))
-        .await
-        .map_err(|f| AdminError::Upstream(f.message))?;
-    let page = query::page(&object, &answer).map_err(|f| AdminError::Upstream(f.message))?;
+    let answer = client.get(&path, Some(batch)).await.map_err(upstream)?;
+    let page = query::page(&object, &answer).map_err(|f| upstream(f.into()))?;
 
     let mut run = Run::new(process, ctx.now, &path);
     state.name_run(&run);

@@ -10,10 +10,19 @@
 //!   `allowed_outbound_hosts` lists for it.
 //! - **Budget**: each answer's `Sforce-Limit-Info: api-usage=used/limit` is
 //!   read and handed back ([`ApiUsage`]).
+//! - **Concurrency** ([`slots`]): every request first takes one of
+//!   `sf_max_concurrent_requests` slots shared by every instance and node.
+//! - **Retries**: an answer of `429` or `5xx` (or no answer) is tried again
+//!   twice in the same call, after its `Retry-After` when that is short
+//!   ([`RETRY_WAITS`] otherwise), then handed back as
+//!   [`SalesforceError::Failed`] of kind transient. `403
+//!   REQUEST_LIMIT_EXCEEDED` (the day's API requests are used up) is not
+//!   tried again.
 //! - **Queries** ([`query`]): the SOQL that reads what the mapping needs,
 //!   its pages, and turning records into [`crate::sobject::SObject`]s.
 
 pub mod query;
+pub mod slots;
 
 use std::cell::{Cell, RefCell};
 
@@ -21,9 +30,11 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use std::time::Duration as StdDuration;
+
 use crate::context::Context;
-use crate::failure::Failure;
-use crate::io::{Http, HttpRequest, Kv};
+use crate::failure::{ErrorKind, Failure};
+use crate::io::{Http, HttpRequest, HttpResponse, Kv};
 use crate::store;
 use crate::web::percent_encode;
 
@@ -36,6 +47,41 @@ pub const TOKEN_KEPT_MINUTES: i64 = 10;
 
 const WHO: &str = "Salesforce";
 
+/// The waits before the second and third try of a request Salesforce
+/// answered `429`/`5xx`, unless its `Retry-After` says (at most
+/// [`MAX_RETRY_AFTER`]).
+pub const RETRY_WAITS: [StdDuration; 2] = [StdDuration::from_secs(1), StdDuration::from_secs(3)];
+
+/// The longest `Retry-After` waited for within a call; a longer one is
+/// handed to the caller.
+pub const MAX_RETRY_AFTER: StdDuration = StdDuration::from_secs(5);
+
+/// Why a read from Salesforce did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SalesforceError {
+    /// A connected-app variable is missing; the text names it.
+    #[error("{0}")]
+    Unconfigured(String),
+    /// Every slot is taken ([`slots`]), or the store could not be read.
+    #[error(transparent)]
+    NoSlot(#[from] slots::SlotError),
+    /// Salesforce refused, failed or could not be reached. A transient
+    /// kind may be tried again later; `retry_after` is what it asked for.
+    #[error("{}", .failure.message)]
+    Failed {
+        failure: Failure,
+        retry_after: Option<StdDuration>,
+    },
+}
+
+impl From<Failure> for SalesforceError {
+    fn from(failure: Failure) -> Self {
+        SalesforceError::Failed {
+            failure,
+            retry_after: None,
+        }
+    }
+}
 /// The org's daily API use, from `Sforce-Limit-Info`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiUsage {
@@ -76,10 +122,10 @@ pub struct Client<'c, 'a, K, H> {
 impl<'c, 'a, K: Kv, H: Http> Client<'c, 'a, K, H> {
     /// A client from the settings, or the configuration error that says
     /// which variable to set.
-    pub fn new(ctx: &'c Context<'a, K, H>) -> Result<Self, Failure> {
+    pub fn new(ctx: &'c Context<'a, K, H>) -> Result<Self, SalesforceError> {
         let s = ctx.settings;
         let missing = |v: &str| {
-            Failure::config(format!(
+            SalesforceError::Unconfigured(format!(
                 "reading from Salesforce needs the variable {v}; set sf_my_domain_url, sf_client_id and sf_client_secret (a connected app with the client credentials flow, see docs/salesforce-setup.md)"
             ))
         };
@@ -104,7 +150,21 @@ impl<'c, 'a, K: Kv, H: Http> Client<'c, 'a, K, H> {
     }
 
     /// A token: this request's, the stored one while fresh, else a new one.
-    async fn token(&self, renew: bool) -> Result<String, Failure> {
+    /// Send one request under a slot ([`slots`]); the slot is given back
+    /// as soon as the answer is in.
+    async fn send(&self, req: HttpRequest) -> Result<HttpResponse, SalesforceError> {
+        let slot = slots::take(self.ctx, self.ctx.settings.sf_max_concurrent_requests).await?;
+        let sent = self.ctx.outbound().send(req).await;
+        slots::give_back(self.ctx.kv, slot).await;
+        sent.map_err(|e| {
+            Failure::transient(format!(
+                "{WHO} could not be reached ({e}); check sf_my_domain_url and that this host may call it, then run again"
+            ))
+            .into()
+        })
+    }
+
+    async fn token(&self, renew: bool) -> Result<String, SalesforceError> {
         if !renew {
             if let Some(t) = self.token.borrow().clone() {
                 return Ok(t);
@@ -143,9 +203,7 @@ impl<'c, 'a, K: Kv, H: Http> Client<'c, 'a, K, H> {
             "application/x-www-form-urlencoded".into(),
         ));
         req.body = body.into_bytes();
-        let resp = self.ctx.outbound().send(req).await.map_err(|e| {
-            Failure::transient(format!("{WHO} could not be reached for a token: {e}"))
-        })?;
+        let resp = self.send(req).await?;
         let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
         if !(200..300).contains(&resp.status) {
             let why = v["error_description"]
@@ -153,13 +211,14 @@ impl<'c, 'a, K: Kv, H: Http> Client<'c, 'a, K, H> {
                 .or(v["error"].as_str())
                 .unwrap_or("no reason given");
             return Err(Failure {
-                kind: crate::failure::ErrorKind::Config,
+                kind: ErrorKind::Config,
                 http_status: Some(resp.status),
                 message: format!(
                     "{WHO} refused a token ({}: {why}); check sf_client_id and sf_client_secret, and that the connected app enables the client credentials flow with a run-as user",
                     resp.status
                 ),
-            });
+            }
+            .into());
         }
         let token = v["access_token"]
             .as_str()
@@ -178,9 +237,11 @@ impl<'c, 'a, K: Kv, H: Http> Client<'c, 'a, K, H> {
     }
 
     /// `GET` a REST path (`/services/data/…`), with a new token once if the
-    /// session expired. `batch` asks for that many records a page.
-    pub async fn get(&self, path: &str, batch: Option<u32>) -> Result<Value, Failure> {
+    /// session expired, and twice more after a `429`/`5xx` or no answer.
+    /// `batch` asks for that many records a page.
+    pub async fn get(&self, path: &str, batch: Option<u32>) -> Result<Value, SalesforceError> {
         let mut renewed = false;
+        let mut waits = RETRY_WAITS.iter();
         loop {
             let token = self.token(renewed).await?;
             let mut req = HttpRequest::json("GET", format!("{}{path}", self.base), None)
@@ -188,57 +249,193 @@ impl<'c, 'a, K: Kv, H: Http> Client<'c, 'a, K, H> {
             if let Some(n) = batch {
                 req = req.with_header("sforce-query-options", &format!("batchSize={n}"));
             }
-            let resp = self
-                .ctx
-                .outbound()
-                .send(req)
-                .await
-                .map_err(|e| Failure::transient(format!("{WHO} could not be reached: {e}")))?;
-            if let Some(u) = resp
-                .headers
-                .get("sforce-limit-info")
-                .and_then(|h| ApiUsage::parse(h))
-            {
-                self.usage.set(Some(u));
-            }
-            let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
-            let code = v[0]["errorCode"].as_str().unwrap_or_default().to_string();
-            let message = v[0]["message"].as_str().unwrap_or_default().to_string();
-            match resp.status {
-                200..=299 => return Ok(v),
-                401 if !renewed => {
+            let answer = match self.send(req).await {
+                Ok(resp) => self.read(resp),
+                Err(e) => Err(e),
+            };
+            let retry = match &answer {
+                Err(SalesforceError::Failed {
+                    failure,
+                    retry_after,
+                }) if failure.kind == ErrorKind::Transient && failure.http_status != Some(403) => {
+                    match (retry_after, waits.next()) {
+                        (Some(asked), Some(_)) if *asked <= MAX_RETRY_AFTER => Some(*asked),
+                        (None, Some(wait)) => Some(*wait),
+                        _ => None,
+                    }
+                }
+                Err(SalesforceError::Failed { failure, .. })
+                    if failure.http_status == Some(401) && !renewed =>
+                {
                     renewed = true;
                     continue;
                 }
-                403 if code == "REQUEST_LIMIT_EXCEEDED" => {
-                    return Err(Failure {
-                        kind: crate::failure::ErrorKind::Transient,
-                        http_status: Some(403),
-                        message: format!("{WHO}'s daily API limit is used up ({message}); run again tomorrow, or raise the limit"),
-                    })
+                _ => None,
+            };
+            match retry {
+                Some(wait)
+                    if self
+                        .ctx
+                        .budget
+                        .remaining((self.ctx.elapsed)() + wait)
+                        .is_ok() =>
+                {
+                    self.ctx.http.sleep(wait).await;
                 }
-                status @ (429 | 500..=599) => {
-                    return Err(Failure {
-                        kind: crate::failure::ErrorKind::Transient,
-                        http_status: Some(status),
-                        message: format!("{WHO} answered {status} ({code}: {message}); run again later"),
-                    })
-                }
-                status => {
-                    return Err(Failure {
-                        kind: crate::failure::ErrorKind::Permanent,
-                        http_status: Some(status),
-                        message: format!("{WHO} answered {status}: {code}: {message}"),
-                    })
-                }
+                _ => return answer,
             }
+        }
+    }
+
+    /// Read one answer: its limit header, then its body or its error.
+    fn read(&self, resp: HttpResponse) -> Result<Value, SalesforceError> {
+        if let Some(u) = resp
+            .headers
+            .get("sforce-limit-info")
+            .and_then(|h| ApiUsage::parse(h))
+        {
+            self.usage.set(Some(u));
+        }
+        let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+        let code = v[0]["errorCode"].as_str().unwrap_or_default().to_string();
+        let message = v[0]["message"].as_str().unwrap_or_default().to_string();
+        let failed = |kind, message: String| {
+            Err(SalesforceError::Failed {
+                failure: Failure {
+                    kind,
+                    http_status: Some(resp.status),
+                    message,
+                },
+                retry_after: crate::budget::retry_after(&resp),
+            })
+        };
+        match resp.status {
+            200..=299 => Ok(v),
+            401 => failed(
+                ErrorKind::Config,
+                format!("{WHO} refused the session ({code}: {message}) even with a new token; check that the connected app's run-as user is active and has API Enabled"),
+            ),
+            403 if code == "REQUEST_LIMIT_EXCEEDED" => failed(
+                ErrorKind::Transient,
+                format!("{WHO}'s daily API limit is used up ({message}); run again tomorrow, or raise the limit"),
+            ),
+            status @ (429 | 500..=599) => failed(
+                ErrorKind::Transient,
+                format!("{WHO} answered {status} ({code}: {message}) three times; run again later"),
+            ),
+            status => failed(
+                ErrorKind::Permanent,
+                format!("{WHO} answered {status}: {code}: {message}"),
+            ),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::io::HttpError;
+    use crate::memory::{settings_from, MemoryKv, ScriptedHttp};
+
+    fn answer(
+        status: u16,
+        retry_after: Option<&str>,
+        body: &str,
+    ) -> Result<HttpResponse, HttpError> {
+        let mut headers = BTreeMap::new();
+        headers.insert(
+            "sforce-limit-info".to_string(),
+            "api-usage=5/100".to_string(),
+        );
+        if let Some(r) = retry_after {
+            headers.insert("retry-after".to_string(), r.to_string());
+        }
+        Ok(HttpResponse {
+            status,
+            headers,
+            body: body.as_bytes().to_vec(),
+        })
+    }
+
+    /// `get` against scripted answers (the first is the token's).
+    fn get_with(
+        replies: Vec<Result<HttpResponse, HttpError>>,
+    ) -> (Result<Value, SalesforceError>, ScriptedHttp) {
+        let kv = MemoryKv::default();
+        let http = ScriptedHttp::default();
+        *http.replies.borrow_mut() = replies;
+        let settings = settings_from(&[
+            ("sf_my_domain_url", "https://acme.my.salesforce.com"),
+            ("sf_client_id", "id"),
+            ("sf_client_secret", "secret"),
+        ]);
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let elapsed = || StdDuration::ZERO;
+        let ctx = Context::new(&settings, &kv, &http, now, &elapsed, 7);
+        let got = futures::executor::block_on(async {
+            let client = Client::new(&ctx)?;
+            client.get("/services/data/v62.0/query?q=x", None).await
+        });
+        (got, http)
+    }
+
+    const TOKEN: &str = r#"{"access_token":"tok"}"#;
+    const BUSY: &str = r#"[{"errorCode":"SERVER_UNAVAILABLE","message":"down"}]"#;
+
+    #[test]
+    fn an_unavailable_salesforce_is_tried_twice_more_after_its_retry_after() {
+        let (got, http) = get_with(vec![
+            answer(200, None, TOKEN),
+            answer(503, Some("2"), BUSY),
+            answer(429, None, BUSY),
+            answer(200, None, r#"{"records":[]}"#),
+        ]);
+        assert!(got.is_ok(), "{got:?}");
+        assert_eq!(
+            *http.slept.borrow(),
+            vec![StdDuration::from_secs(2), RETRY_WAITS[1]],
+            "Retry-After first, then the fixed wait"
+        );
+    }
+
+    #[test]
+    fn the_third_failure_is_handed_back_as_transient_and_a_spent_day_is_not_retried() {
+        let (got, http) = get_with(vec![
+            answer(200, None, TOKEN),
+            answer(503, None, BUSY),
+            answer(503, None, BUSY),
+            answer(503, Some("120"), BUSY),
+        ]);
+        match got {
+            Err(SalesforceError::Failed {
+                failure,
+                retry_after,
+            }) => {
+                assert_eq!(failure.kind, ErrorKind::Transient);
+                assert!(failure.message.contains("run again later"), "{failure:?}");
+                assert_eq!(retry_after, Some(StdDuration::from_secs(120)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(http.sent.borrow().len(), 4);
+
+        let (got, http) = get_with(vec![
+            answer(200, None, TOKEN),
+            answer(
+                403,
+                None,
+                r#"[{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"TotalRequests Limit exceeded."}]"#,
+            ),
+        ]);
+        assert!(
+            matches!(&got, Err(SalesforceError::Failed { failure, .. }) if failure.message.contains("daily API limit")),
+            "{got:?}"
+        );
+        assert_eq!(http.sent.borrow().len(), 2, "not tried again");
+        assert!(http.slept.borrow().is_empty());
+    }
 
     #[test]
     fn limit_info_is_read() {
