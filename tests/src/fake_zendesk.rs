@@ -11,6 +11,12 @@
 //! faults: fail the next N calls to a path with a status, add latency, drop
 //! connections. Every request is logged so tests can count calls. It stops
 //! when dropped.
+//!
+//! Beyond the spec's subset, it merges end users as Zendesk's "Merge End
+//! Users" call does: `PUT /api/v2/users/{source}/merge` with
+//! `{"user":{"id":target}}` answers `200 {"user":{…target}}`, `source` is
+//! gone and its memberships move to `target`; `404` when `source` does not
+//! exist, `422` when `target` does not or either is an agent.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -800,6 +806,62 @@ fn route(s: &mut State, method: &str, path: &str, query: &str, body: &Value) -> 
             Ok(id) if s.users.contains_key(&id) => upsert_user(s, Some(id), body.get("user")),
             _ => not_found(),
         },
+        ("PUT", ["api", "v2", "users", source, "merge"]) => {
+            let target = body
+                .get("user")
+                .and_then(|u| u.get("id"))
+                .and_then(Value::as_u64);
+            let Ok(source) = source.parse::<u64>() else {
+                return not_found();
+            };
+            if !s.users.contains_key(&source) {
+                return not_found();
+            }
+            let role = |s: &State, id: u64| {
+                s.users
+                    .get(&id)
+                    .and_then(|u| u.get("role"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("end-user")
+                    .to_string()
+            };
+            match target {
+                Some(t) if t != source && s.users.contains_key(&t) => {
+                    if role(s, source) != "end-user" || role(s, t) != "end-user" {
+                        return invalid(
+                            "id",
+                            "Only end users can be merged".into(),
+                            "InvalidValue",
+                        );
+                    }
+                    // The source is gone; its memberships move to the target.
+                    let (ext, email) = indexed(s, source);
+                    s.users.remove(&source);
+                    if let Some(e) = ext.filter(|e| s.user_ext.get(e) == Some(&source)) {
+                        s.user_ext.remove(&e);
+                    }
+                    if let Some(e) = email.filter(|e| s.user_email.get(e) == Some(&source)) {
+                        s.user_email.remove(&e);
+                    }
+                    let moved = s.memberships.remove(&source).unwrap_or_default();
+                    for (_, _, org, _) in moved {
+                        let has = s
+                            .memberships
+                            .get(&t)
+                            .is_some_and(|l| l.iter().any(|m| m.2 == org));
+                        if !has {
+                            add_membership(s, t, org);
+                        }
+                    }
+                    (200, json!({"user": user_json(s, t)}))
+                }
+                _ => invalid(
+                    "id",
+                    "The user to merge into does not exist".into(),
+                    "InvalidValue",
+                ),
+            }
+        }
         ("GET", ["api", "v2", "users", id, "organization_memberships"]) => {
             match id.parse::<u64>() {
                 Ok(id) if s.users.contains_key(&id) => {

@@ -150,7 +150,8 @@ pub async fn prepare<K: Kv, H: Http>(
             .and_then(|bytes| store::decode::<crate::record::SyncRecord>(&key, bytes).ok());
         let pushable = record
             .as_ref()
-            .filter(|r| !r.source_fields.is_empty())
+            // A converted Lead's sync is the pipeline's (it pushes nothing).
+            .filter(|r| !r.source_fields.is_empty() && r.converted_to.is_none())
             .and_then(|r| pipeline::ready_to_push(process, &so_of(r), state, ctx.settings));
         match (pushable, record) {
             (Some((mapped, fingerprint)), Some(record)) => {

@@ -44,6 +44,7 @@ pub mod admission;
 pub mod budget;
 pub mod bulk;
 pub mod context;
+pub mod conversion;
 pub mod counter;
 pub mod destination;
 pub mod failure;

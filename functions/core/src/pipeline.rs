@@ -973,6 +973,23 @@ async fn apply<K: Kv, H: Http>(
         record.last_attempt_at = Some(now);
         return;
     }
+    // A converted Lead pushes nothing: its Contact has its user now.
+    if let Some(contact) = record
+        .converted_to
+        .clone()
+        .or_else(|| crate::conversion::converted_to(so))
+    {
+        if record.converted_to.is_none() {
+            if let Err(failure) =
+                crate::conversion::hand_over(ctx, state, process, record, so, &contact).await
+            {
+                record.mark_error(now, failure);
+                return;
+            }
+        }
+        record.mark_skipped(now, SkipReason::Converted { contact });
+        return;
+    }
     let fingerprint = object_mapping.fingerprint(so);
     let target = ctx.settings.destination_identity();
     // A record that never synced, or whose last attempt failed, is pushed;
@@ -1064,7 +1081,7 @@ pub fn ready_to_push(
     state: &SyncState,
     settings: &crate::settings::Settings,
 ) -> Option<(crate::mapping::Mapped, String)> {
-    if state.paused {
+    if state.paused || crate::conversion::converted_to(so).is_some() {
         return None;
     }
     let object_mapping = state.mapping.object(&so.object_type)?;

@@ -176,6 +176,14 @@ pub struct SyncRecord {
     /// and synced it: a change the Outbound Messages had not brought.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healed_at: Option<DateTime<Utc>>,
+    /// On a converted Lead: the Contact it became, which took over its
+    /// destination record ([`crate::conversion`]). Set once the hand-over
+    /// is done; from then on the Lead pushes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted_to: Option<RecordRef>,
+    /// On that Contact: the Lead whose destination record it took over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted_from: Option<RecordRef>,
 }
 
 /// How many run ids a record keeps.
@@ -229,6 +237,8 @@ pub enum SkipReason {
     /// The record was deleted in Salesforce before the notification was
     /// delivered (its sObject carries no data).
     DeletedBeforeDelivery,
+    /// A converted Lead: its Contact syncs the destination record now.
+    Converted { contact: RecordRef },
 }
 
 impl std::fmt::Display for SkipReason {
@@ -246,6 +256,10 @@ impl std::fmt::Display for SkipReason {
             SkipReason::DeletedBeforeDelivery => {
                 f.write_str("record deleted in Salesforce before delivery")
             }
+            SkipReason::Converted { contact } => write!(
+                f,
+                "converted to {contact}, which syncs the destination record from now on"
+            ),
         }
     }
 }
@@ -303,6 +317,8 @@ impl SyncRecord {
             index: None,
             runs: Vec::new(),
             healed_at: None,
+            converted_to: None,
+            converted_from: None,
         }
     }
 
@@ -400,6 +416,8 @@ impl SyncRecord {
             waiting_for: self.waiting_for.clone(),
             runs: self.runs.clone(),
             healed_at: self.healed_at,
+            converted_to: self.converted_to.clone(),
+            converted_from: self.converted_from.clone(),
             open: BTreeMap::new(),
         }
     }
@@ -443,6 +461,12 @@ pub struct RecordView {
     /// When a reconcile sweep last healed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healed_at: Option<DateTime<Utc>>,
+    /// A converted Lead: the Contact it became (which syncs the user now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted_to: Option<RecordRef>,
+    /// A Contact converted from a Lead: that Lead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted_from: Option<RecordRef>,
     /// Where to open the record: `salesforce` (the org's instance, learnt
     /// from the messages) and `destination` (e.g. the Zendesk agent page).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -26,6 +26,9 @@ const FILES: &[&str] = &[
     "src/pipeline.rs",
     "src/salesforce/mod.rs",
     "src/salesforce/query.rs",
+    "src/salesforce/slots.rs",
+    "src/conversion.rs",
+    "src/record.rs",
 ];
 
 /// Files where every longer literal is a caller-facing message.

@@ -17,6 +17,7 @@
 //! | [`admin`] | the admin API: records, stats, resend, runs, export, import, pause |
 //! | [`backfill`] | backfill from Salesforce CSV exports |
 //! | [`pull`] | the initial load from Salesforce's REST API (the fake Salesforce) |
+//! | [`conversion`] | Lead conversion: the Lead's Zendesk user follows its Contact, in either order |
 //! | [`dashboard`] | the dashboard page in headless Chromium |
 //! | [`logs`] | the log line of each message, resend, backfill and admin change |
 
@@ -25,6 +26,7 @@ mod backfill;
 mod bulk;
 mod concurrency;
 mod contract;
+mod conversion;
 mod dashboard;
 mod faults;
 mod health;

@@ -409,3 +409,87 @@ fn concurrent_pulls_keep_to_the_bound_and_an_unavailable_salesforce_is_retried()
     assert_eq!(down.header("retry-after"), Some("30"));
     assert!(down.text().contains("run again later"), "{}", down.text());
 }
+
+/// A conversion seen by a sweep (the Lead's message lost, or never sent):
+/// the Lead's user follows the Contact, and the Contact's sweep updates that
+/// user instead of making a second one.
+#[test]
+fn a_sweep_that_sees_a_lead_converted_hands_its_user_to_the_contact() {
+    let zendesk = FakeZendesk::start(false);
+    let sf = FakeSalesforce::start();
+    let lead_id = |n: usize| format!("00Q{n:012}EAA");
+    let lead = |n: usize, converted: bool, stamp: &str| {
+        json!({"Id": lead_id(n), "FirstName": format!("Lea{n}"), "LastName": "Prospect",
+               "Email": format!("lea{n}@example.com"), "Phone": null, "Company": "Initech",
+               "IsConverted": converted, "ConvertedContactId": if converted { Value::from(contact_id(n)) } else { Value::Null },
+               "LastModifiedDate": stamp, "SystemModstamp": stamp})
+    };
+    for n in 0..5 {
+        sf.upsert("Lead", lead(n, false, &stamp(n)));
+    }
+    let app = app_for(&zendesk, &sf);
+    pull_all(&app, "object=Lead");
+    assert_eq!(zendesk.users().len(), 5);
+    let lead_user = app
+        .admin_get(&format!("/admin/records/Lead/{}", lead_id(1)))
+        .json()["destination"]["id"]
+        .clone();
+    assert!(
+        sf.queries()
+            .iter()
+            .all(|q| q.contains("IsConverted") && q.contains("ConvertedContactId")),
+        "a pull of Leads reads the conversion fields: {:?}",
+        sf.queries()
+    );
+
+    // Lead 1 converts (another email on the Contact); no message arrives.
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let now = chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S.000+0000")
+        .to_string();
+    sf.upsert("Lead", lead(1, true, &now));
+    sf.upsert(
+        "Account",
+        json!({"Id": account_id(0), "Name": "Org 0", "Description": null, "Website": null,
+               "LastModifiedDate": now, "SystemModstamp": now}),
+    );
+    sf.upsert(
+        "Contact",
+        json!({"Id": contact_id(1), "FirstName": "Lea1", "LastName": "Customer",
+               "Email": "lea1@work.example.com", "Phone": null, "AccountId": account_id(0),
+               "LastModifiedDate": now, "SystemModstamp": now}),
+    );
+    let swept = follow(&app, "reconcile", "object=Lead");
+    assert_eq!(swept.iter().map(|r| r.fetched).sum::<usize>(), 1);
+    let l = app
+        .admin_get(&format!("/admin/records/Lead/{}", lead_id(1)))
+        .json();
+    assert_eq!(
+        l["converted_to"],
+        format!("Contact/{}", contact_id(1)),
+        "{l}"
+    );
+    follow(&app, "reconcile", "object=Account");
+    follow(&app, "reconcile", "object=Contact");
+    assert_eq!(zendesk.users().len(), 5, "no second user");
+    let c = app
+        .admin_get(&format!("/admin/records/Contact/{}", contact_id(1)))
+        .json();
+    assert_eq!(c["destination"]["id"], lead_user, "{c}");
+    assert_eq!(c["status"], "synced", "{c}");
+    let user = zendesk
+        .user_by_email("lea1@work.example.com")
+        .expect("the Contact's email");
+    assert_eq!(user["external_id"], contact_id(1));
+    assert_eq!(user["name"], "Lea1 Customer");
+    assert!(user["organization_id"].is_u64(), "{user}");
+
+    // A second sweep: the converted Lead costs nothing.
+    zendesk.clear_log();
+    follow(&app, "reconcile", "object=Lead");
+    assert!(zendesk.log().is_empty(), "{:?}", zendesk.log());
+}

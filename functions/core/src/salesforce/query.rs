@@ -2,7 +2,8 @@
 //!
 //! A pull reads only what the object's mapping reads ([`crate::mapping::
 //! ObjectMapping::source_fields`]) plus `Id`, `LastModifiedDate` and
-//! `SystemModstamp`, ordered by (`SystemModstamp`, `Id`) so that a page
+//! `SystemModstamp` (and, for Leads, the conversion fields of
+//! [`crate::conversion::FIELDS`]), ordered by (`SystemModstamp`, `Id`) so that a page
 //! boundary never skips a record and a later run can go on from the last
 //! stamp it saw (`>=`: a record at the boundary is read twice, and its
 //! second sync costs nothing).
@@ -24,6 +25,9 @@ pub fn soql(object: &ObjectMapping, since: Option<&str>) -> String {
         .filter(|f| is_api_name(f))
         .collect();
     fields.extend(["Id", "LastModifiedDate", "SystemModstamp"]);
+    if object.object == crate::conversion::LEAD {
+        fields.extend(crate::conversion::FIELDS);
+    }
     let list: Vec<&str> = fields.into_iter().collect();
     let mut q = format!("SELECT {} FROM {}", list.join(","), object.object);
     if let Some(t) = since {

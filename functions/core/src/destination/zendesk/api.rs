@@ -209,6 +209,24 @@ impl<'a, H: Http> Client<'a, H> {
         }
     }
 
+    /// `PUT users/{source}/merge` with `{"user":{"id":target}}`: the end
+    /// user `source` is merged into `target` (its tickets and identities
+    /// move there; `source` is gone). `None` when `source` is gone already.
+    pub async fn merge_user(&self, source: u64, target: u64) -> Result<Option<()>, Failure> {
+        match self
+            .call(
+                "PUT",
+                &format!("/api/v2/users/{source}/merge"),
+                Some(json!({ "user": { "id": target } })),
+            )
+            .await
+        {
+            Ok(_) => Ok(Some(())),
+            Err(None) => Ok(None),
+            Err(Some(f)) => Err(f),
+        }
+    }
+
     /// `GET users/{id}`; `None` when gone.
     pub async fn get_user(&self, id: u64) -> Result<Option<User>, Failure> {
         match self.call("GET", &format!("/api/v2/users/{id}"), None).await {

@@ -245,6 +245,32 @@ async fn push_user<K: Kv, H: Http, C: Http>(
     })
 }
 
+/// Hand a converted Lead's user (`lead_user`) over to its Contact
+/// (`contact_id`, linked to `contact_user` if it synced): the same user
+/// needs nothing; another one gets the Lead's user merged into it; none
+/// makes the Lead's user the Contact's (its `external_id` becomes the
+/// Contact's Id). Answers the user the Contact has now, `None` when the
+/// Lead's user is gone from Zendesk, and the calls made.
+pub async fn hand_over<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    lead_user: u64,
+    contact_user: Option<u64>,
+    contact_id: &str,
+) -> Result<(Option<u64>, u32), Failure> {
+    let outbound = ctx.outbound();
+    let client = Client::new(ctx.settings, &outbound)?;
+    match contact_user {
+        Some(c) if c == lead_user => Ok((Some(c), 0)),
+        // The Contact's user stays; a Lead user already gone is fine too.
+        Some(c) => client.merge_user(lead_user, c).await.map(|_| (Some(c), 1)),
+        None => {
+            let user = serde_json::json!({ "external_id": contact_id });
+            let updated = client.update_user(lead_user, user).await?;
+            Ok((updated.map(|u| u.id), 1))
+        }
+    }
+}
+
 /// Keep `email/{email}` up to date; `claim` makes this record the syncing
 /// record when the email has none yet.
 async fn remember_email<K: Kv, H: Http>(
