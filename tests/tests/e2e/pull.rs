@@ -227,8 +227,20 @@ fn the_token_is_kept_renewed_when_it_expires_and_errors_say_what_to_do() {
         "{}",
         unmapped.text()
     );
+    let dump = app.kv_dump();
+    assert!(
+        dump.iter().any(|(k, _)| k == "state/sf-token"),
+        "the token is kept between calls"
+    );
     for secret in [CLIENT_SECRET, "00Dfake!token"] {
         assert!(!app.all_logs().contains(secret), "a log holds {secret}");
+        let needle = secret.as_bytes();
+        for (key, value) in &dump {
+            assert!(
+                !value.windows(needle.len()).any(|w| w == needle),
+                "the store holds {secret} in the clear under {key}"
+            );
+        }
     }
 }
 

@@ -3,8 +3,9 @@
 //!
 //! - **Connection** ([`Client`]): the OAuth 2.0 client-credentials flow of a
 //!   connected app (`sf_my_domain_url`, `sf_client_id`, `sf_client_secret`).
-//!   The access token is kept in the store ([`store::SF_TOKEN_KEY`]) for
-//!   [`TOKEN_KEPT_MINUTES`], so every request does not ask for one; an
+//!   The access token is kept in the store ([`store::SF_TOKEN_KEY`]),
+//!   sealed ([`token_cache`]), for [`TOKEN_KEPT_MINUTES`], so every
+//!   request does not ask for one; an
 //!   answer of `401 INVALID_SESSION_ID` gets a new one and the call is
 //!   made once more. Every call goes to the My Domain host, the one entry
 //!   `allowed_outbound_hosts` lists for it.
@@ -23,10 +24,11 @@
 
 pub mod query;
 pub mod slots;
+pub mod token_cache;
 
 use std::cell::{Cell, RefCell};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -103,12 +105,6 @@ impl ApiUsage {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct CachedToken {
-    access_token: String,
-    at: DateTime<Utc>,
-}
-
 /// A connection to the org's REST API for one request.
 pub struct Client<'c, 'a, K, H> {
     ctx: &'c Context<'a, K, H>,
@@ -150,6 +146,16 @@ impl<'c, 'a, K: Kv, H: Http> Client<'c, 'a, K, H> {
     }
 
     /// A token: this request's, the stored one while fresh, else a new one.
+    /// The consumer secret (checked present by [`Client::new`]).
+    fn secret(&self) -> &str {
+        self.ctx
+            .settings
+            .sf_client_secret
+            .as_ref()
+            .map(|s| s.expose())
+            .unwrap_or_default()
+    }
+
     /// Send one request under a slot ([`slots`]); the slot is given back
     /// as soon as the answer is in.
     async fn send(&self, req: HttpRequest) -> Result<HttpResponse, SalesforceError> {
@@ -169,32 +175,25 @@ impl<'c, 'a, K: Kv, H: Http> Client<'c, 'a, K, H> {
             if let Some(t) = self.token.borrow().clone() {
                 return Ok(t);
             }
-            let cached: Option<CachedToken> = self
+            let cached = self
                 .ctx
                 .kv
                 .get(store::SF_TOKEN_KEY)
                 .await
                 .ok()
                 .flatten()
-                .and_then(|b| serde_json::from_slice(&b).ok());
-            if let Some(c) = cached {
-                if self.ctx.now - c.at < Duration::minutes(TOKEN_KEPT_MINUTES) {
-                    *self.token.borrow_mut() = Some(c.access_token.clone());
-                    return Ok(c.access_token);
+                .and_then(|b| token_cache::open(&self.client_id, self.secret(), &b));
+            if let Some((token, at)) = cached {
+                if self.ctx.now - at < Duration::minutes(TOKEN_KEPT_MINUTES) {
+                    *self.token.borrow_mut() = Some(token.clone());
+                    return Ok(token);
                 }
             }
         }
-        let secret = self
-            .ctx
-            .settings
-            .sf_client_secret
-            .as_ref()
-            .map(|s| s.expose().to_string())
-            .unwrap_or_default();
         let body = format!(
             "grant_type=client_credentials&client_id={}&client_secret={}",
             percent_encode(&self.client_id),
-            percent_encode(&secret)
+            percent_encode(self.secret())
         );
         let mut req =
             HttpRequest::json("POST", format!("{}/services/oauth2/token", self.base), None);
@@ -224,11 +223,14 @@ impl<'c, 'a, K: Kv, H: Http> Client<'c, 'a, K, H> {
             .as_str()
             .ok_or_else(|| Failure::transient(format!("{WHO}'s token answer has no access_token; check that sf_my_domain_url is the org's My Domain URL (Setup > My Domain), not a proxy or login page")))?
             .to_string();
-        let cached = CachedToken {
-            access_token: token.clone(),
-            at: self.ctx.now,
-        };
-        if let Ok(bytes) = serde_json::to_vec(&cached) {
+        let sealed = token_cache::seal(
+            &self.client_id,
+            self.secret(),
+            &token,
+            self.ctx.now,
+            self.ctx.next_lease_token(),
+        );
+        if let Some(bytes) = sealed.and_then(|s| serde_json::to_vec(&s).ok()) {
             // A token that cannot be kept is asked for again next time.
             let _ = self.ctx.kv.set(store::SF_TOKEN_KEY, &bytes).await;
         }
@@ -371,7 +373,7 @@ mod tests {
             ("sf_client_id", "id"),
             ("sf_client_secret", "secret"),
         ]);
-        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
         let elapsed = || StdDuration::ZERO;
         let ctx = Context::new(&settings, &kv, &http, now, &elapsed, 7);
         let got = futures::executor::block_on(async {
