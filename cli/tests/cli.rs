@@ -964,4 +964,25 @@ fn pull_reads_every_page_and_resumes_from_the_saved_stamp() {
         .collect();
     assert_eq!(objects, ["Account", "Contact", "Lead"]);
     assert_eq!(sweep["failed"], 0);
+
+    // Salesforce unavailable for longer than the call's own tries: the
+    // page is refused for now (503, Retry-After), and the CLI waits and
+    // asks again by itself.
+    sf.fail_next_queries_asking(&[503, 503, 503], 1);
+    let out = sfsync(
+        &base,
+        &["pull", "--object", "Contact", "--state", &state_arg],
+    );
+    assert_eq!(out.code, 0, "{} {}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("three times; run again later; asking again in 1 s"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("pulled 450 Contact records"),
+        "{}",
+        out.stdout
+    );
 }

@@ -62,8 +62,9 @@ struct State {
     /// Open query locators: the ids of the result, in order.
     locators: BTreeMap<String, (Vec<usize>, Vec<String>)>,
     next_locator: u64,
-    /// Statuses to answer the next query calls with.
-    faults: Vec<u16>,
+    /// Statuses to answer the next query calls with, and the
+    /// `Retry-After` each asks for.
+    faults: Vec<(u16, Option<u64>)>,
     queries: Vec<String>,
     token_calls: u64,
     /// How long each answer takes.
@@ -139,7 +140,18 @@ impl FakeSalesforce {
 
     /// Answer the next query calls with these statuses, in order.
     pub fn fail_next_queries(&self, statuses: &[u16]) {
-        self.lock().faults.extend_from_slice(statuses);
+        self.lock()
+            .faults
+            .extend(statuses.iter().map(|&status| (status, None)));
+    }
+
+    /// The same, each answer asking to wait `retry_after_secs`.
+    pub fn fail_next_queries_asking(&self, statuses: &[u16], retry_after_secs: u64) {
+        self.lock().faults.extend(
+            statuses
+                .iter()
+                .map(|&status| (status, Some(retry_after_secs))),
+        );
     }
 
     /// The SOQL of every query call so far.
@@ -281,6 +293,7 @@ async fn serve(
     }
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
     s.in_flight -= 1;
+    let mut retry_after = None;
     let (status, reply) = if parts.method == "POST" && path == "/services/oauth2/token" {
         s.token_calls += 1;
         let f = form(&body);
@@ -317,7 +330,8 @@ async fn serve(
         )
     } else if !s.faults.is_empty() {
         s.api_used += 1;
-        let status = s.faults.remove(0);
+        let (status, wait) = s.faults.remove(0);
+        retry_after = wait;
         (
             status,
             json!([{"message": "injected", "errorCode": "SERVER_UNAVAILABLE"}]),
@@ -364,7 +378,11 @@ async fn serve(
     };
     let limit = format!("api-usage={}/{}", s.api_used, s.api_limit);
     drop(s);
-    hyper::Response::builder()
+    let mut builder = hyper::Response::builder();
+    if let Some(secs) = retry_after {
+        builder = builder.header("retry-after", secs.to_string());
+    }
+    builder
         .status(status)
         .header("content-type", "application/json;charset=UTF-8")
         .header("sforce-limit-info", limit)

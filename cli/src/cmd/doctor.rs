@@ -95,6 +95,19 @@ fn print(out: &Output, client: &Client, h: &Health) {
                 .unwrap_or_else(|| "written, read and deleted a key".into()),
         ],
         vec![
+            "salesforce".into(),
+            mark(h.salesforce.reachable != Some(false)).into(),
+            match (&h.salesforce.reachable, &h.salesforce.error) {
+                (None, _) => {
+                    "not configured: pull and reconcile are off (setup guide, step 9)".into()
+                }
+                (Some(true), _) => {
+                    "the connected app gets a token: pull and reconcile can read".into()
+                }
+                (Some(false), e) => e.clone().unwrap_or_else(|| "no answer".into()),
+            },
+        ],
+        vec![
             "sync".into(),
             "ok".into(),
             if h.paused { "PAUSED" } else { "running" }.into(),

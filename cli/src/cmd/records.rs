@@ -95,6 +95,15 @@ pub fn show(client: &Client, out: &Output, record: &str) -> Result<()> {
         ("attempts", view.attempts.to_string()),
         ("last trigger", view.last_trigger.as_str().to_string()),
     ];
+    if let Some(t) = view.healed_at {
+        rows.push(("healed by a sweep", time(Some(t))));
+    }
+    if let Some(c) = &view.converted_to {
+        rows.push(("converted to", c.to_string()));
+    }
+    if let Some(l) = &view.converted_from {
+        rows.push(("converted from", l.to_string()));
+    }
     if let Some(e) = &view.last_error {
         rows.push(("last error", e.failure.kind.as_str().to_string()));
         rows.push(("error status", cell(e.failure.http_status)));

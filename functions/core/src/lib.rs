@@ -30,7 +30,8 @@
 //! | [`lease`] | one request at a time per record, across instances and nodes |
 //! | [`waiting`] | Contacts waiting for their Account's organization, linked when it syncs |
 //! | [`destination`] | pushing a mapped record: dry-run, Zendesk, webhook |
-//! | [`salesforce`] | reading records from Salesforce's REST API: the token, SOQL, pages, the API budget |
+//! | [`salesforce`] | reading records from Salesforce's REST API: the sealed token, SOQL, pages, the API budget, the concurrency bound |
+//! | [`conversion`] | a converted Lead: its destination user handed to the Contact it became |
 //! | [`pipeline`] | the sync of one record, which every entry point runs |
 //! | [`admission`] | what a request must show before its body is read; body caps per route |
 //! | [`inbound`] | the Outbound Message endpoint and the Ack policy |

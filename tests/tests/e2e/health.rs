@@ -138,3 +138,46 @@ fn a_mapping_from_an_older_version_is_reported_until_put_again() {
     );
     assert!(taken.text().contains("<Ack>true</Ack>"), "{}", taken.text());
 }
+
+/// With the connected app configured, health asks Salesforce for a token
+/// (pull and reconcile need one); one refused is a warning with Salesforce's
+/// words, not a reason to take the deployment out of rotation.
+#[test]
+fn the_connected_app_is_checked_with_a_token_and_a_refusal_warns() {
+    use sfsync_tests::fake_salesforce::{FakeSalesforce, CLIENT_ID, CLIENT_SECRET};
+    let sf = FakeSalesforce::start();
+    let with_secret = |secret: &str| {
+        let mut vars = default_variables();
+        vars.insert("sf_my_domain_url".into(), sf.url());
+        vars.insert("sf_client_id".into(), CLIENT_ID.into());
+        vars.insert("sf_client_secret".into(), secret.into());
+        TestApp::with_variables(vars)
+    };
+    let app = TestApp::start();
+    let (_, h) = health(&app);
+    assert_eq!(h["salesforce"]["configured"], false, "{h}");
+    assert_eq!(h["salesforce"]["reachable"], Value::Null);
+
+    let app = with_secret(CLIENT_SECRET);
+    let (status, h) = health(&app);
+    assert_eq!(status, 200, "{h}");
+    assert_eq!(h["salesforce"]["reachable"], true, "{h}");
+    assert_eq!(sf.token_calls(), 1);
+    health(&app);
+    assert_eq!(sf.token_calls(), 1, "the kept token is used again");
+    assert_eq!(sf.api_used(), 0, "no API request of the org's is spent");
+
+    let app = with_secret("a-wrong-secret-value");
+    let (status, h) = health(&app);
+    assert_eq!(status, 200, "the messages still sync: {h}");
+    assert_eq!(h["salesforce"]["reachable"], false, "{h}");
+    let warnings = h["warnings"].to_string();
+    assert!(
+        warnings.contains("refused a token") && warnings.contains("sf_client_secret"),
+        "{warnings}"
+    );
+    assert!(!app
+        .admin_get("/admin/health")
+        .text()
+        .contains("a-wrong-secret-value"));
+}

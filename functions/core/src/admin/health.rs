@@ -8,8 +8,12 @@
 //! ([`crate::destination::probe`]); the active mapping, parsed and checked
 //! against the destination as a put would; the store, with a write, a read
 //! and a delete of its own key; the pause; and the sizes of the record index
-//! and the run history. Each thing that blocks sync is a [`Problem`] with
-//! its fix; what is only risky is a warning.
+//! and the run history; and, when the connected app's variables are set,
+//! that Salesforce issues a token (pull and reconcile need it; a cached
+//! token costs no call, a new one costs none of the org's API requests).
+//! Each thing that blocks sync is a [`Problem`] with its fix; what is only
+//! risky is a warning — a Salesforce that cannot be read is one: the
+//! Outbound Messages still sync.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +24,7 @@ use crate::destination::{self, Probe};
 use crate::io::{Http, Kv, KvError};
 use crate::mapping::load::check_for_destination;
 use crate::mapping::Mapping;
+use crate::salesforce::Client;
 use crate::settings::{DestinationKind, VARIABLES};
 use crate::store;
 use crate::web::Response;
@@ -50,6 +55,57 @@ pub struct Health {
     pub problems: Vec<Problem>,
     /// What is risky but does not block sync.
     pub warnings: Vec<String>,
+    /// Reading from Salesforce (pull, reconcile).
+    #[serde(default)]
+    pub salesforce: SalesforceHealth,
+}
+
+/// Whether pulls and sweeps can read from Salesforce.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesforceHealth {
+    /// `sf_my_domain_url`, `sf_client_id` and `sf_client_secret` are set.
+    pub configured: bool,
+    /// Whether it issued a token (`None`: not configured, not asked).
+    pub reachable: Option<bool>,
+    pub error: Option<String>,
+}
+
+/// Ask for a token when the connected app is configured; a half-configured
+/// one is a warning that names what is missing.
+async fn check_salesforce<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    warnings: &mut Vec<String>,
+) -> SalesforceHealth {
+    let s = ctx.settings;
+    let set = [
+        s.sf_my_domain_url.is_some(),
+        s.sf_client_id.is_some(),
+        s.sf_client_secret.is_some(),
+    ];
+    if set.iter().all(|v| !v) {
+        return SalesforceHealth::default();
+    }
+    let answer = match Client::new(ctx) {
+        Ok(client) => client.check().await,
+        Err(e) => Err(e),
+    };
+    match answer {
+        Ok(()) => SalesforceHealth {
+            configured: true,
+            reachable: Some(true),
+            error: None,
+        },
+        Err(e) => {
+            warnings.push(format!(
+                "pull and reconcile cannot read from Salesforce: {e} (Outbound Messages still sync)"
+            ));
+            SalesforceHealth {
+                configured: set.iter().all(|v| *v),
+                reachable: Some(false),
+                error: Some(e.to_string()),
+            }
+        }
+    }
 }
 
 /// One thing that blocks sync.
@@ -239,6 +295,7 @@ pub async fn check<K: Kv, H: Http>(ctx: &Context<'_, K, H>) -> Health {
         });
     }
 
+    let salesforce = check_salesforce(ctx, &mut warnings).await;
     let paused = store::is_paused(ctx.kv).await.unwrap_or(false);
     if paused {
         warnings.push("sync is paused: notifications are recorded as pending and nothing is pushed; sfsync resume, then sfsync resend --status pending".into());
@@ -273,5 +330,6 @@ pub async fn check<K: Kv, H: Http>(ctx: &Context<'_, K, H>) -> Health {
         index,
         problems,
         warnings,
+        salesforce,
     }
 }

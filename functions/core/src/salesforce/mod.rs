@@ -146,6 +146,12 @@ impl<'c, 'a, K: Kv, H: Http> Client<'c, 'a, K, H> {
     }
 
     /// A token: this request's, the stored one while fresh, else a new one.
+    /// Whether Salesforce issues a token (the stored one while fresh): a
+    /// check that spends none of the org's API requests.
+    pub async fn check(&self) -> Result<(), SalesforceError> {
+        self.token(false).await.map(|_| ())
+    }
+
     /// The consumer secret (checked present by [`Client::new`]).
     fn secret(&self) -> &str {
         self.ctx
