@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use sync_core::admin::wire::PullReply;
+use sync_core::admin::wire::{PullReply, ResendOutcome, ResendReply, ResendResult};
 
 use crate::client::{enc, Client};
 use crate::output::{Outcome, Output};
@@ -27,6 +27,10 @@ struct Tally {
     usage: Option<sync_core::salesforce::ApiUsage>,
     /// Why the server stopped early (the org's API budget).
     stopped: Option<String>,
+    /// Records in Zendesk bulk jobs whose outcomes are not written yet.
+    queued: u64,
+    /// Bulk jobs open after the last reply.
+    open_jobs: u64,
 }
 
 impl Tally {
@@ -45,7 +49,63 @@ impl Tally {
         if reply.stopped.is_some() {
             self.stopped = reply.stopped.clone();
         }
+        self.queued = (self.queued + reply.queued as u64).saturating_sub(reply.collected as u64);
+        self.open_jobs = reply.open_jobs;
     }
+
+    /// Collected bulk answers: each record's outcome, now written.
+    fn add_collected(&mut self, collected: &[ResendResult]) {
+        for r in collected {
+            match r.outcome {
+                ResendOutcome::Synced => self.synced += 1,
+                ResendOutcome::Error | ResendOutcome::Unknown | ResendOutcome::Busy => {
+                    self.failures.push(format!(
+                        "{}: {}",
+                        r.record,
+                        r.error.as_deref().unwrap_or("error")
+                    ))
+                }
+                _ => self.unchanged += 1,
+            }
+        }
+        self.queued = self.queued.saturating_sub(collected.len() as u64);
+    }
+}
+
+/// How many collects in a row may bring nothing back before the command
+/// stops waiting for open bulk jobs (a second apart).
+const COLLECT_IDLE_ROUNDS: usize = 60;
+
+/// Wait for the Zendesk bulk jobs the pages were sent in, collecting their
+/// outcomes every second (`POST /admin/resend {"collect":true}`), until
+/// none is open or none comes back for a minute.
+fn collect_jobs(client: &Client, out: &Output, tally: &mut Tally) -> Result<()> {
+    if tally.open_jobs == 0 {
+        return Ok(());
+    }
+    out.note(format!(
+        "waiting for {} Zendesk bulk job(s) to finish…",
+        tally.open_jobs
+    ));
+    let mut idle = 0;
+    while tally.open_jobs > 0 && idle < COLLECT_IDLE_ROUNDS {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let reply: ResendReply = client.post("/admin/resend", &json!({ "collect": true }))?;
+        idle = if reply.collected.is_empty() {
+            idle + 1
+        } else {
+            0
+        };
+        tally.add_collected(&reply.collected);
+        tally.open_jobs = reply.open_jobs;
+    }
+    if tally.queued > 0 {
+        tally.failures.push(format!(
+            "{} records are still in Zendesk bulk jobs ({} open); run `sfsync resend --collect` later to write their outcomes",
+            tally.queued, tally.open_jobs
+        ));
+    }
+    Ok(())
 }
 
 /// Call `/admin/{route}` with `first` (a query string), then with each
@@ -132,8 +192,9 @@ pub fn run(client: &Client, out: &Output, req: &Request) -> Result<Outcome> {
         }
         bar.set_position(t.read);
         bar.set_message(format!(
-            "synced {}, unchanged {}, errors {}, {:.0}/s",
+            "synced {}, in bulk jobs {}, unchanged {}, errors {}, {:.0}/s",
             t.synced,
+            t.queued,
             t.unchanged,
             t.failures.len(),
             t.read as f64 / started.elapsed().as_secs_f64().max(0.001)
@@ -144,6 +205,8 @@ pub fn run(client: &Client, out: &Output, req: &Request) -> Result<Outcome> {
         }
         Ok(())
     })?;
+    let mut tally = tally;
+    collect_jobs(client, out, &mut tally)?;
     let Tally {
         read: fetched,
         synced,
@@ -217,7 +280,8 @@ pub fn reconcile(
         if let Some(l) = lookback_minutes {
             first.push_str(&format!("&lookback_minutes={l}"));
         }
-        let t = pages(client, out, "reconcile", &first, None, |_, _| Ok(()))?;
+        let mut t = pages(client, out, "reconcile", &first, None, |_, _| Ok(()))?;
+        collect_jobs(client, out, &mut t)?;
         let (read, healed, unchanged, high) = (t.read, t.synced, t.unchanged, t.high);
         failures.extend(t.failures);
         failures.extend(t.stopped.map(|why| format!("{object}: {why}")));

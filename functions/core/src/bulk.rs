@@ -203,6 +203,87 @@ pub struct Submitted {
     pub open: u64,
 }
 
+/// What [`sync_rows`] did with records read from Salesforce.
+#[derive(Debug, Default)]
+pub struct RowsSynced {
+    /// Every record's outcome, except those sent in a job.
+    pub outcomes: Vec<SyncOutcome>,
+    /// Sent in a bulk job (with its slot): their outcome is written when a
+    /// later call collects the job.
+    pub queued: Vec<(RecordRef, u64)>,
+    /// Sent, but the job could not be kept: their outcome is unknown.
+    pub not_kept: Vec<(RecordRef, KvError)>,
+    /// Outcomes of earlier jobs this call collected.
+    pub collected: Vec<SyncOutcome>,
+    /// Jobs open after the call.
+    pub open_jobs: u64,
+}
+
+/// Sync records that arrived with their fields (a pull's or a sweep's
+/// page) the way a resend does: on Zendesk, with [`MIN_RECORDS`] or more,
+/// every record is first decided and stored by the pipeline without its
+/// push ([`pipeline::SyncOptions::stage`]); those that must be pushed go
+/// in bulk calls of a hundred where they may, and through the pipeline one
+/// by one where they need the per-record rules. The open jobs of earlier
+/// calls are collected first.
+pub async fn sync_rows<K: Kv, H: Http>(
+    ctx: &Context<'_, K, H>,
+    state: &SyncState,
+    process: Process,
+    rows: Vec<SObject>,
+) -> Result<RowsSynced, KvError> {
+    let input = |arrival, stage| SyncInput {
+        process,
+        arrival,
+        options: SyncOptions {
+            force: false,
+            stage,
+        },
+    };
+    let in_bulk = applies(ctx, rows.len());
+    let collected = if ctx.settings.destination == DestinationKind::Zendesk {
+        collect(ctx, state).await?
+    } else {
+        Collected::default()
+    };
+    let inputs = rows
+        .into_iter()
+        .map(|sobject| input(Arrival::Row { sobject }, in_bulk))
+        .collect();
+    let mut staged = Vec::new();
+    let mut outcomes = Vec::new();
+    for o in pipeline::sync_all(inputs, state, ctx).await {
+        match o.outcome {
+            Outcome::Staged => staged.push(o.record),
+            _ => outcomes.push(o),
+        }
+    }
+    let mut out = RowsSynced {
+        collected: collected.outcomes,
+        open_jobs: collected.open,
+        ..RowsSynced::default()
+    };
+    if staged.is_empty() {
+        out.outcomes = outcomes;
+        return Ok(out);
+    }
+    let prepared = prepare(ctx, state, process, staged).await;
+    let one_by_one = prepared
+        .rest
+        .into_iter()
+        .map(|record| input(Arrival::Stored { record }, false))
+        .collect();
+    outcomes.extend(pipeline::sync_all(one_by_one, state, ctx).await);
+    let mut submitted = submit(ctx, state, process, prepared.bulk, out.open_jobs).await;
+    out.collected.append(&mut submitted.collected);
+    out.open_jobs = submitted.open;
+    outcomes.extend(pipeline::sync_all(submitted.not_sent, state, ctx).await);
+    out.outcomes = outcomes;
+    out.queued = submitted.sent;
+    out.not_kept = submitted.not_kept;
+    Ok(out)
+}
+
 /// Send the prepared records in calls of a hundred and keep their jobs.
 /// `open` jobs are open already; while [`MAX_OPEN_JOBS`] are, the call
 /// waits for Zendesk (collecting every [`JOB_WAIT`]) as long as its budget
@@ -303,7 +384,10 @@ fn answered(process: Process, item: JobItem, answer: ItemAnswer, email_settled: 
                 email_settled,
             }),
         },
-        options: SyncOptions { force: true },
+        options: SyncOptions {
+            force: true,
+            stage: false,
+        },
     }
 }
 

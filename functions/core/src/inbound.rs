@@ -187,6 +187,7 @@ async fn receive<K: Kv, H: Http>(
         .unwrap_or_default();
     let options = SyncOptions {
         force: process == Process::Created,
+        stage: false,
     };
     let mut inputs: Vec<SyncInput> = message
         .notifications

@@ -298,6 +298,13 @@ pub struct SyncOptions {
     /// notification is the record's first word, and a resend follows a fix
     /// of the destination or the mapping.
     pub force: bool,
+    /// Store what arrived but leave the push to a bulk job: a record that
+    /// would be pushed ends [`Outcome::Staged`] (pending, its new source
+    /// fields stored, its fingerprint not yet), for the caller to hand to
+    /// [`crate::bulk::prepare`]. Everything before the push — repeats,
+    /// stale deliveries, unchanged fields, conversions — is decided as
+    /// always.
+    pub stage: bool,
 }
 
 /// One record to sync.
@@ -332,6 +339,8 @@ pub enum Outcome {
     /// Another request is syncing this record (until its lease expires at
     /// the latest): nothing done, to be retried.
     Busy { until: DateTime<Utc> },
+    /// Stored, pending, for a bulk job to push ([`SyncOptions::stage`]).
+    Staged,
 }
 
 /// What a busy record's message says.
@@ -383,6 +392,7 @@ impl SyncOutcome {
                 run.add(&record, Status::Error, Some(&format!("not stored: {e}")))
             }
             Outcome::Busy { until } => run.add(&record, Status::Error, Some(&busy_message(until))),
+            Outcome::Staged => run.add(&record, Status::Pending, None),
         }
     }
 
@@ -586,7 +596,10 @@ async fn link_waiting<K: Kv, H: Http>(
         let input = SyncInput {
             process: Process::Link,
             arrival: Arrival::Stored { record },
-            options: SyncOptions { force: true },
+            options: SyncOptions {
+                force: true,
+                stage: false,
+            },
         };
         sync_one(input, None, state, ctx).await;
     }
@@ -840,7 +853,7 @@ async fn sync_record<K: Kv, H: Http>(
 
     record.last_trigger = process;
     let waited_for = record.waiting_for.clone();
-    apply(
+    let staged = apply(
         process,
         options,
         &mut record,
@@ -850,6 +863,9 @@ async fn sync_record<K: Kv, H: Http>(
         ctx,
     )
     .await;
+    if staged {
+        return Ok((Outcome::Staged, Some(record)));
+    }
     note_waiting(waited_for, &mut record, ctx).await;
     // A delivery is remembered as applied only when its outcome is final, so
     // that the redelivery of a transient or configuration failure is synced
@@ -899,6 +915,7 @@ fn record_unusable<K: Kv, H: Http>(
 /// Bring `record` up to date with `so`, the record as Salesforce sent it:
 /// check the mapping and the object's triggers, honour pause, skip when no
 /// mapped field changed (unless forced), map, push, and note the outcome.
+/// `true`: staged for a bulk job instead of pushed ([`SyncOptions::stage`]).
 #[allow(clippy::too_many_arguments)]
 async fn apply<K: Kv, H: Http>(
     process: Process,
@@ -908,7 +925,7 @@ async fn apply<K: Kv, H: Http>(
     answered: Option<&Answer>,
     state: &SyncState,
     ctx: &Context<'_, K, H>,
-) {
+) -> bool {
     let now = ctx.now;
     record.source_fields = so.fields.clone();
     // Stamps only move forward, each against its own kind: a missing or
@@ -928,7 +945,7 @@ async fn apply<K: Kv, H: Http>(
                 object: so.object_type.clone(),
             },
         );
-        return;
+        return false;
     };
     record.links = object_mapping
         .links
@@ -948,7 +965,7 @@ async fn apply<K: Kv, H: Http>(
                 object: so.object_type.clone(),
             },
         );
-        return;
+        return false;
     }
     let destination_problems =
         check_object_for_destination(object_mapping, ctx.settings.destination);
@@ -965,13 +982,13 @@ async fn apply<K: Kv, H: Http>(
                 text.join("; ")
             )),
         );
-        return;
+        return false;
     }
     if state.paused {
         record.status = Status::Pending;
         record.skip_reason = None;
         record.last_attempt_at = Some(now);
-        return;
+        return false;
     }
     // A converted Lead pushes nothing: its Contact has its user now.
     if let Some(contact) = record
@@ -984,11 +1001,11 @@ async fn apply<K: Kv, H: Http>(
                 crate::conversion::hand_over(ctx, state, process, record, so, &contact).await
             {
                 record.mark_error(now, failure);
-                return;
+                return false;
             }
         }
         record.mark_skipped(now, SkipReason::Converted { contact });
-        return;
+        return false;
     }
     let fingerprint = object_mapping.fingerprint(so);
     let target = ctx.settings.destination_identity();
@@ -1002,12 +1019,12 @@ async fn apply<K: Kv, H: Http>(
         && record.synced_to.as_deref() == Some(target.as_str())
     {
         record.mark_skipped(now, SkipReason::Unchanged);
-        return;
+        return false;
     }
     let mapped = match object_mapping.apply(so) {
         Err(e) => {
             record.mark_error(now, Failure::permanent(e.to_string()));
-            return;
+            return false;
         }
         Ok(mapped) => mapped,
     };
@@ -1018,7 +1035,13 @@ async fn apply<K: Kv, H: Http>(
                 "not attempted: {why}; Salesforce redelivers the message (for resend or backfill, run it again)"
             )),
         );
-        return;
+        return false;
+    }
+    if options.stage && answered.is_none() {
+        record.status = Status::Pending;
+        record.skip_reason = None;
+        record.last_attempt_at = Some(now);
+        return true;
     }
     // A bulk job's answer stands for the push when the record's fields are
     // still those it sent; otherwise the job may have written older fields
@@ -1068,6 +1091,7 @@ async fn apply<K: Kv, H: Http>(
         }
         Err(failure) => record.mark_error(now, failure),
     }
+    false
 }
 
 /// What [`apply`] would push for `so` now, when nothing stands in its way

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use sfsync_tests::app::{zendesk_variables, TestApp};
 use sfsync_tests::fake_salesforce::{FakeSalesforce, CLIENT_ID, CLIENT_SECRET};
 use sfsync_tests::fake_zendesk::FakeZendesk;
-use sync_core::admin::wire::PullReply;
+use sync_core::admin::wire::{PullReply, ResendOutcome, ResendResult};
 
 fn app_for(zendesk: &FakeZendesk, sf: &FakeSalesforce) -> TestApp {
     let mut vars = zendesk_variables(&zendesk.url(), false);
@@ -75,6 +75,46 @@ fn pull_all(app: &TestApp, query: &str) -> Vec<PullReply> {
     follow(app, "pull", query)
 }
 
+/// Collect the Zendesk bulk jobs pages were sent in, until none is open;
+/// the outcomes written.
+fn collect_all(app: &TestApp) -> Vec<ResendResult> {
+    let mut collected = Vec::new();
+    for _ in 0..600 {
+        let reply = app.resend(json!({"collect": true}));
+        collected.extend(reply.collected);
+        if reply.open_jobs == 0 {
+            return collected;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("bulk jobs still open after a minute");
+}
+
+/// How many of `outcomes` synced.
+fn synced_of(outcomes: &[ResendResult]) -> usize {
+    outcomes
+        .iter()
+        .filter(|r| r.outcome == ResendOutcome::Synced)
+        .count()
+}
+
+/// The external ids of the users a Zendesk call log wrote, one by one or in bulk.
+fn users_written(log: &[sfsync_tests::fake_zendesk::Logged]) -> Vec<String> {
+    log.iter()
+        .filter(|c| c.method != "GET")
+        .flat_map(|c| {
+            let one = c.body["user"]["external_id"].as_str().map(str::to_string);
+            let many = c.body["users"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|u| u["external_id"].as_str().map(str::to_string))
+                .collect::<Vec<_>>();
+            one.into_iter().chain(many)
+        })
+        .collect()
+}
+
 #[test]
 fn an_initial_pull_lands_every_contact_in_its_organization() {
     const CONTACTS: usize = 20_000;
@@ -84,7 +124,8 @@ fn an_initial_pull_lands_every_contact_in_its_organization() {
     let app = app_for(&zendesk, &sf);
 
     let accounts = pull_all(&app, "object=Account");
-    assert_eq!(accounts.iter().map(|r| r.counts.synced).sum::<u32>(), 25);
+    assert_eq!(accounts.iter().map(|r| r.queued).sum::<usize>(), 25);
+    assert_eq!(synced_of(&collect_all(&app)), 25, "organizations first");
     let contacts = pull_all(&app, "object=Contact&limit=2000");
     assert_eq!(
         contacts.len(),
@@ -92,13 +133,26 @@ fn an_initial_pull_lands_every_contact_in_its_organization() {
         "pages of at most 2000"
     );
     assert_eq!(contacts[0].total, CONTACTS as u64);
-    let synced: u32 = contacts.iter().map(|r| r.counts.synced).sum();
-    assert_eq!(
-        synced as usize,
-        CONTACTS,
-        "{:?}",
-        contacts.iter().map(|r| &r.failed).collect::<Vec<_>>()
-    );
+    let failed: Vec<_> = contacts.iter().flat_map(|r| &r.failed).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let queued: usize = contacts.iter().map(|r| r.queued).sum();
+    assert_eq!(queued, CONTACTS, "every Contact goes in a bulk job");
+    // Each page collects the jobs of the pages before; the rest after.
+    let on_the_way: u32 = contacts.iter().map(|r| r.counts.synced).sum();
+    let collected = synced_of(&collect_all(&app));
+    assert_eq!(on_the_way as usize + collected, CONTACTS, "and ends synced");
+    // A hundred users a call: 200 calls, not 20,000.
+    let per_record = zendesk
+        .log()
+        .iter()
+        .filter(|c| c.path == "/api/v2/users/create_or_update")
+        .count();
+    let in_bulk = zendesk
+        .log()
+        .iter()
+        .filter(|c| c.path == "/api/v2/users/create_or_update_many")
+        .count();
+    assert_eq!((per_record, in_bulk), (0, CONTACTS / 100));
     assert!(contacts[0].api_usage.is_some(), "Sforce-Limit-Info is read");
     assert_eq!(
         contacts.last().and_then(|r| r.high_water.as_deref()),
@@ -272,6 +326,7 @@ fn a_sweep_heals_exactly_what_changed_while_the_triggers_were_off() {
     let app = app_for(&zendesk, &sf);
     pull_all(&app, "object=Account");
     pull_all(&app, "object=Contact&limit=2000");
+    assert_eq!(synced_of(&collect_all(&app)), 1_000);
 
     let sweep = |app: &TestApp| follow(app, "reconcile", "object=Contact");
     // Nothing changed in the last day: nothing read, nothing called.
@@ -302,14 +357,11 @@ fn a_sweep_heals_exactly_what_changed_while_the_triggers_were_off() {
     zendesk.clear_log();
     let healed = sweep(&app);
     let read: usize = healed.iter().map(|r| r.fetched).sum();
-    let synced: u32 = healed.iter().map(|r| r.counts.synced).sum();
-    assert_eq!((read, synced), (350, 300), "{healed:?}");
-    let touched: std::collections::BTreeSet<String> = zendesk
-        .log()
-        .iter()
-        .filter(|c| c.method != "GET")
-        .filter_map(|c| c.body["user"]["external_id"].as_str().map(str::to_string))
-        .collect();
+    let queued: usize = healed.iter().map(|r| r.queued).sum();
+    assert_eq!((read, queued), (350, 300), "{healed:?}");
+    assert_eq!(synced_of(&collect_all(&app)), 300);
+    let touched: std::collections::BTreeSet<String> =
+        users_written(&zendesk.log()).into_iter().collect();
     let expected: std::collections::BTreeSet<String> = (0..300).map(contact_id).collect();
     assert_eq!(touched, expected, "exactly the changed records were pushed");
     let one = app

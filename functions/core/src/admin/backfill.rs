@@ -401,7 +401,10 @@ pub async fn handle<K: Kv, H: Http>(
             let input = SyncInput {
                 process: Process::Backfill,
                 arrival: Arrival::Row { sobject },
-                options: SyncOptions { force: false },
+                options: SyncOptions {
+                    force: false,
+                    stage: false,
+                },
             };
             (line, input)
         })

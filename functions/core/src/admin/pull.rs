@@ -3,7 +3,11 @@
 //! page of the object's records through the REST query API
 //! ([`crate::salesforce`]) and syncs each through the same pipeline as a
 //! backfill row (skipped when its mapped fields already synced), as a run
-//! with process `pull`. The answer's `next_cursor` goes on with the next
+//! with process `pull`. On Zendesk, a page of [`crate::bulk::MIN_RECORDS`]
+//! or more goes as a resend does ([`crate::bulk::sync_rows`]): what must
+//! be pushed is sent a hundred users or organizations a call, answered
+//! `queued`, and written when a later call (the next page, a sweep, or
+//! `POST /admin/resend {"collect":true}`) collects the job. The answer's `next_cursor` goes on with the next
 //! page (Salesforce's query locator, kept about 15 minutes); `high_water`,
 //! the last `SystemModstamp` read, is where a later pull goes on from with
 //! `since` if the locator has expired (`sfsync pull` does both).
@@ -31,7 +35,7 @@ use super::error::AdminError;
 use crate::context::Context;
 use crate::failure::ErrorKind;
 use crate::io::{Http, Kv};
-use crate::pipeline::{self, Arrival, SyncInput, SyncOptions, SyncState};
+use crate::pipeline::SyncState;
 use crate::record::{Process, Status};
 use crate::run::{FailedItem, Run, RunCounts};
 use crate::salesforce::slots::{self, SlotError};
@@ -72,6 +76,18 @@ pub struct PullReply {
     /// no `next_cursor`; run again later, from `high_water`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// On Zendesk: records of this page sent in bulk jobs (counted
+    /// `pending` until collected). Their outcomes are written by the next
+    /// pull, sweep or `POST /admin/resend {"collect":true}`.
+    #[serde(default)]
+    pub queued: usize,
+    /// Records of earlier calls' bulk jobs this call collected (their
+    /// outcomes are in `counts`).
+    #[serde(default)]
+    pub collected: usize,
+    /// Bulk jobs still open after this call.
+    #[serde(default)]
+    pub open_jobs: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -217,19 +233,20 @@ pub async fn handle<K: Kv, H: Http>(
 
     let mut run = Run::new(process, ctx.now, &path);
     state.name_run(&run);
-    let inputs = page
-        .records
-        .into_iter()
-        .map(|sobject| SyncInput {
-            process,
-            arrival: Arrival::Row { sobject },
-            options: SyncOptions { force: false },
-        })
-        .collect();
-    let outcomes = pipeline::sync_all(inputs, &state, ctx).await;
+    let fetched = page.records.len() + page.unusable.len();
+    let synced = crate::bulk::sync_rows(ctx, &state, process, page.records).await?;
     state.number_run(&mut run);
-    for o in &outcomes {
+    for o in synced.outcomes.iter().chain(&synced.collected) {
         o.count_in(&mut run);
+    }
+    for (record, _) in &synced.queued {
+        run.add(&record.to_string(), Status::Pending, None);
+    }
+    for (record, e) in &synced.not_kept {
+        let why = format!(
+            "sent in a bulk job that could not be kept ({e}); its outcome is unknown: resend it"
+        );
+        run.add(&record.to_string(), Status::Error, Some(&why));
     }
     for (id, why) in &page.unusable {
         run.note(&format!("{object}/{id}"), Status::Error, why);
@@ -275,13 +292,16 @@ pub async fn handle<K: Kv, H: Http>(
             run_id: run.id.clone(),
             object,
             total: page.total,
-            fetched: outcomes.len() + page.unusable.len(),
+            fetched,
             counts: run.counts.clone(),
             failed: run.failed.clone(),
             next_cursor,
             high_water: page.last_stamp,
             api_usage: client.usage.get(),
             stopped,
+            queued: synced.queued.len(),
+            collected: synced.collected.len(),
+            open_jobs: synced.open_jobs,
         },
     ))
 }

@@ -98,6 +98,8 @@ impl ResendResult {
             Outcome::Busy { until } => (ResendOutcome::Busy, Some(pipeline::busy_message(until))),
             // A resend is no delivery: it is never a repeat or stale.
             Outcome::Repeat | Outcome::Stale { .. } => (ResendOutcome::Skipped, None),
+            // A resend stages nothing: its bulk records are prepared apart.
+            Outcome::Staged => (ResendOutcome::Queued, None),
         };
         ResendResult {
             record: o.record.clone(),
@@ -264,7 +266,10 @@ pub async fn handle<K: Kv, H: Http>(
         .map(|record| SyncInput {
             process: Process::Resend,
             arrival: Arrival::Stored { record },
-            options: SyncOptions { force: true },
+            options: SyncOptions {
+                force: true,
+                stage: false,
+            },
         })
         .collect();
     let mut outcomes = pipeline::sync_all(inputs, &state, ctx).await;
