@@ -152,6 +152,8 @@ pub fn run(client: &Client, out: &Output, req: &Request) -> Result<Outcome> {
     bar.set_position(next as u64);
     let started = Instant::now();
     let (mut synced, mut skipped, mut done_here) = (0u64, 0u64, 0u64);
+    // Rows in Zendesk bulk jobs not collected yet, and the jobs open.
+    let (mut queued, mut open_jobs) = (0u64, 0u64);
     let mut problems: Vec<String> = Vec::new();
     let mut not_applied: Vec<String> = Vec::new();
     let mut unmapped: Vec<String> = Vec::new();
@@ -176,6 +178,8 @@ pub fn run(client: &Client, out: &Output, req: &Request) -> Result<Outcome> {
         let c = &reply.counts;
         synced += u64::from(c.synced);
         skipped += u64::from(c.skipped + c.ignored);
+        queued = (queued + reply.queued as u64).saturating_sub(reply.collected as u64);
+        open_jobs = reply.open_jobs;
         done_here += (to - next) as u64;
         for r in &reply.rejected {
             problems.push(format!("line {}: rejected: {}", r.line, r.error));
@@ -200,7 +204,7 @@ pub fn run(client: &Client, out: &Output, req: &Request) -> Result<Outcome> {
         bar.set_position(next as u64);
         let rate = done_here as f64 / started.elapsed().as_secs_f64().max(0.001);
         bar.set_message(format!(
-            "synced {synced}, skipped {skipped}, errors {}, {rate:.0} rows/s",
+            "synced {synced}, in bulk jobs {queued}, skipped {skipped}, errors {}, {rate:.0} rows/s",
             problems.len()
         ));
         if next < total {
@@ -210,6 +214,10 @@ pub fn run(client: &Client, out: &Output, req: &Request) -> Result<Outcome> {
     }
     let _ = std::fs::remove_file(&state);
     bar.finish_and_clear();
+    let got = super::jobs::wait(client, out, open_jobs, queued)?;
+    synced += got.synced;
+    skipped += got.other;
+    problems.extend(got.failures);
     let seconds = started.elapsed().as_secs_f64();
     out.object(&json!({
         "object": object,

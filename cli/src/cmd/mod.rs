@@ -5,6 +5,7 @@
 pub mod backfill;
 pub mod doctor;
 pub mod files;
+pub mod jobs;
 pub mod mapping;
 pub mod pull;
 pub mod records;

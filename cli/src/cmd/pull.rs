@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use sync_core::admin::wire::{PullReply, ResendOutcome, ResendReply, ResendResult};
+use sync_core::admin::wire::PullReply;
 
 use crate::client::{enc, Client};
 use crate::output::{Outcome, Output};
@@ -52,59 +52,14 @@ impl Tally {
         self.queued = (self.queued + reply.queued as u64).saturating_sub(reply.collected as u64);
         self.open_jobs = reply.open_jobs;
     }
-
-    /// Collected bulk answers: each record's outcome, now written.
-    fn add_collected(&mut self, collected: &[ResendResult]) {
-        for r in collected {
-            match r.outcome {
-                ResendOutcome::Synced => self.synced += 1,
-                ResendOutcome::Error | ResendOutcome::Unknown | ResendOutcome::Busy => {
-                    self.failures.push(format!(
-                        "{}: {}",
-                        r.record,
-                        r.error.as_deref().unwrap_or("error")
-                    ))
-                }
-                _ => self.unchanged += 1,
-            }
-        }
-        self.queued = self.queued.saturating_sub(collected.len() as u64);
-    }
 }
 
-/// How many collects in a row may bring nothing back before the command
-/// stops waiting for open bulk jobs (a second apart).
-const COLLECT_IDLE_ROUNDS: usize = 60;
-
-/// Wait for the Zendesk bulk jobs the pages were sent in, collecting their
-/// outcomes every second (`POST /admin/resend {"collect":true}`), until
-/// none is open or none comes back for a minute.
+/// Wait for the bulk jobs the pages were sent in ([`super::jobs`]).
 fn collect_jobs(client: &Client, out: &Output, tally: &mut Tally) -> Result<()> {
-    if tally.open_jobs == 0 {
-        return Ok(());
-    }
-    out.note(format!(
-        "waiting for {} Zendesk bulk job(s) to finish…",
-        tally.open_jobs
-    ));
-    let mut idle = 0;
-    while tally.open_jobs > 0 && idle < COLLECT_IDLE_ROUNDS {
-        std::thread::sleep(std::time::Duration::from_secs(1));
-        let reply: ResendReply = client.post("/admin/resend", &json!({ "collect": true }))?;
-        idle = if reply.collected.is_empty() {
-            idle + 1
-        } else {
-            0
-        };
-        tally.add_collected(&reply.collected);
-        tally.open_jobs = reply.open_jobs;
-    }
-    if tally.queued > 0 {
-        tally.failures.push(format!(
-            "{} records are still in Zendesk bulk jobs ({} open); run `sfsync resend --collect` later to write their outcomes",
-            tally.queued, tally.open_jobs
-        ));
-    }
+    let got = super::jobs::wait(client, out, tally.open_jobs, tally.queued)?;
+    tally.synced += got.synced;
+    tally.unchanged += got.other;
+    tally.failures.extend(got.failures);
     Ok(())
 }
 

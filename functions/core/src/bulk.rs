@@ -206,8 +206,9 @@ pub struct Submitted {
 /// What [`sync_rows`] did with records read from Salesforce.
 #[derive(Debug, Default)]
 pub struct RowsSynced {
-    /// Every record's outcome, except those sent in a job.
-    pub outcomes: Vec<SyncOutcome>,
+    /// Every row's outcome (with the row's index in the input), except
+    /// those sent in a job.
+    pub outcomes: Vec<(usize, SyncOutcome)>,
     /// Sent in a bulk job (with its slot): their outcome is written when a
     /// later call collects the job.
     pub queued: Vec<(RecordRef, u64)>,
@@ -220,7 +221,7 @@ pub struct RowsSynced {
 }
 
 /// Sync records that arrived with their fields (a pull's or a sweep's
-/// page) the way a resend does: on Zendesk, with [`MIN_RECORDS`] or more,
+/// page, a backfill's rows) the way a resend does: on Zendesk, with [`MIN_RECORDS`] or more,
 /// every record is first decided and stored by the pipeline without its
 /// push ([`pipeline::SyncOptions::stage`]); those that must be pushed go
 /// in bulk calls of a hundred where they may, and through the pipeline one
@@ -250,14 +251,30 @@ pub async fn sync_rows<K: Kv, H: Http>(
         .into_iter()
         .map(|sobject| input(Arrival::Row { sobject }, in_bulk))
         .collect();
-    let mut staged = Vec::new();
+    let mut staged: Vec<RecordRef> = Vec::new();
+    // The row each staged record came from (the first, if named twice).
+    let mut row_of: std::collections::HashMap<RecordRef, usize> = Default::default();
     let mut outcomes = Vec::new();
-    for o in pipeline::sync_all(inputs, state, ctx).await {
+    for (i, o) in pipeline::sync_all(inputs, state, ctx)
+        .await
+        .into_iter()
+        .enumerate()
+    {
         match o.outcome {
-            Outcome::Staged => staged.push(o.record),
-            _ => outcomes.push(o),
+            // A record named twice (two rows of a file) goes in once.
+            Outcome::Staged if row_of.contains_key(&o.record) => {}
+            Outcome::Staged => {
+                row_of.insert(o.record.clone(), i);
+                staged.push(o.record);
+            }
+            _ => outcomes.push((i, o)),
         }
     }
+    let indexed = |list: Vec<SyncOutcome>| {
+        list.into_iter()
+            .map(|o| (row_of.get(&o.record).copied().unwrap_or_default(), o))
+            .collect::<Vec<_>>()
+    };
     let mut out = RowsSynced {
         collected: collected.outcomes,
         open_jobs: collected.open,
@@ -273,11 +290,14 @@ pub async fn sync_rows<K: Kv, H: Http>(
         .into_iter()
         .map(|record| input(Arrival::Stored { record }, false))
         .collect();
-    outcomes.extend(pipeline::sync_all(one_by_one, state, ctx).await);
+    outcomes.extend(indexed(pipeline::sync_all(one_by_one, state, ctx).await));
     let mut submitted = submit(ctx, state, process, prepared.bulk, out.open_jobs).await;
     out.collected.append(&mut submitted.collected);
     out.open_jobs = submitted.open;
-    outcomes.extend(pipeline::sync_all(submitted.not_sent, state, ctx).await);
+    outcomes.extend(indexed(
+        pipeline::sync_all(submitted.not_sent, state, ctx).await,
+    ));
+    outcomes.sort_by_key(|(i, _)| *i);
     out.outcomes = outcomes;
     out.queued = submitted.sent;
     out.not_kept = submitted.not_kept;

@@ -67,6 +67,32 @@ fn backfill(app: &TestApp, object: &str, csv: &str) -> Vec<Value> {
     }
 }
 
+/// Collect the Zendesk bulk jobs a backfill's rows went in, until none
+/// is open; how many of their records synced.
+fn collect_synced(app: &TestApp) -> u64 {
+    let mut synced = 0;
+    for _ in 0..600 {
+        let reply = app.resend(serde_json::json!({"collect": true}));
+        synced += reply
+            .collected
+            .iter()
+            .filter(|r| r.outcome == sync_core::admin::wire::ResendOutcome::Synced)
+            .count() as u64;
+        if reply.open_jobs == 0 {
+            return synced;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("bulk jobs still open after a minute");
+}
+
+fn answers_total(answers: &[Value], key: &str) -> u64 {
+    answers
+        .iter()
+        .map(|a| a[key].as_u64().unwrap_or_default())
+        .sum()
+}
+
 fn total(answers: &[Value], key: &str) -> u64 {
     answers
         .iter()
@@ -79,7 +105,15 @@ fn accounts_then_5000_contacts_land_in_their_organizations_and_a_rerun_costs_not
     let fake = FakeZendesk::start(false);
     let app = zendesk_app(&fake);
     let accounts = backfill(&app, "Account", &accounts_csv(500));
-    assert_eq!(total(&accounts, "synced"), 500);
+    assert_eq!(answers_total(&accounts, "queued"), 500, "sent in bulk jobs");
+    assert_eq!(total(&accounts, "synced") + collect_synced(&app), 500);
+    let bulk_calls =
+        |fake: &FakeZendesk, path: &str| fake.log().iter().filter(|c| c.path == path).count();
+    assert_eq!(
+        bulk_calls(&fake, "/api/v2/organizations/create_or_update_many"),
+        5,
+        "a hundred organizations a call"
+    );
     assert_eq!(fake.organizations().len(), 500);
     assert!(fake
         .organizations()
@@ -94,7 +128,7 @@ fn accounts_then_5000_contacts_land_in_their_organizations_and_a_rerun_costs_not
         Some(Value::from(5000))
     );
     assert_eq!(
-        total(&answers, "synced"),
+        total(&answers, "synced") + collect_synced(&app),
         5000,
         "{:?}",
         answers
@@ -105,6 +139,13 @@ fn accounts_then_5000_contacts_land_in_their_organizations_and_a_rerun_costs_not
     assert!(answers
         .iter()
         .all(|a| a["rejected"].as_array().is_some_and(Vec::is_empty)));
+
+    assert_eq!(
+        bulk_calls(&fake, "/api/v2/users/create_or_update_many"),
+        50,
+        "a hundred users a call, not one each"
+    );
+    assert_eq!(bulk_calls(&fake, "/api/v2/users/create_or_update"), 0);
 
     // Every user is in the organization of its Account.
     let org_by_external: std::collections::HashMap<String, u64> = fake

@@ -19,6 +19,10 @@
 //!   prefix are rejected with their line; good rows are kept.
 //! - A record already synced with the same fingerprint is skipped, so a
 //!   second run costs no destination call.
+//! - On Zendesk, a batch of [`crate::bulk::MIN_RECORDS`] rows or more goes
+//!   through [`crate::bulk::sync_rows`]: what must be pushed is sent a
+//!   hundred a call, answered `queued`, and written when a later call
+//!   collects the job.
 //! - The file is processed `limit` rows per request (default 200); the
 //!   answer's `next_cursor`, sent back with the *same* file, continues.
 
@@ -31,7 +35,7 @@ use super::csv_upload::{file_line, first_line};
 use super::error::AdminError;
 use crate::context::Context;
 use crate::io::{Http, Kv};
-use crate::pipeline::{self, Arrival, Outcome, SyncInput, SyncOptions, SyncState};
+use crate::pipeline::{self, Outcome, SyncState};
 use crate::record::{Process, Status};
 use crate::reference::RecordRef;
 use crate::run::{Run, RunCounts};
@@ -269,6 +273,17 @@ pub struct BackfillReply {
     #[serde(default)]
     pub not_applied: Vec<FailedRow>,
     pub next_cursor: Option<String>,
+    /// On Zendesk: rows sent in bulk jobs (counted `pending` until
+    /// collected); their outcomes are written by the next backfill, pull or
+    /// `POST /admin/resend {"collect":true}`.
+    #[serde(default)]
+    pub queued: usize,
+    /// Records of earlier bulk jobs this call collected (in `counts`).
+    #[serde(default)]
+    pub collected: usize,
+    /// Bulk jobs still open after this call.
+    #[serde(default)]
+    pub open_jobs: u64,
     /// Columns whose label matched no field the mapping reads: left out of
     /// the records. Name them with `columns=Label=ApiName` if needed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -395,61 +410,61 @@ pub async fn handle<K: Kv, H: Http>(
             Err(error) => rejected.push(RejectedRow { line: *line, error }),
         }
     }
-    let (lines, inputs): (Vec<u64>, Vec<SyncInput>) = work
-        .into_iter()
-        .map(|(line, sobject)| {
-            let input = SyncInput {
-                process: Process::Backfill,
-                arrival: Arrival::Row { sobject },
-                options: SyncOptions {
-                    force: false,
-                    stage: false,
-                },
-            };
-            (line, input)
-        })
-        .unzip();
+    let (lines, rows): (Vec<u64>, Vec<SObject>) = work.into_iter().unzip();
+    let refs: Vec<RecordRef> = rows
+        .iter()
+        .map(|so| RecordRef::new(&so.object_type, &so.id))
+        .collect();
     let mut run = Run::new(Process::Backfill, ctx.now, &format!("{hash}-{start}"));
     state.name_run(&run);
-    let outcomes = pipeline::sync_all(inputs, &state, ctx).await;
+    let synced = crate::bulk::sync_rows(ctx, &state, Process::Backfill, rows).await?;
     state.number_run(&mut run);
     let mut failed = Vec::new();
     let mut busy = Vec::new();
     let mut not_applied = Vec::new();
-    for (line, o) in lines.iter().zip(&outcomes) {
+    let row = |i: usize, o: &crate::pipeline::SyncOutcome, error: Option<String>| FailedRow {
+        line: lines.get(i).copied().unwrap_or_default(),
+        record: o.record.clone(),
+        error,
+    };
+    for o in &synced.collected {
         o.count_in(&mut run);
-        if let Outcome::Stale { why } = &o.outcome {
-            not_applied.push(FailedRow {
-                line: *line,
-                record: o.record.clone(),
-                error: Some(why.clone()),
-            });
-            continue;
-        }
-        if let Outcome::Busy { until } = &o.outcome {
-            busy.push(FailedRow {
-                line: *line,
-                record: o.record.clone(),
-                error: Some(pipeline::busy_message(until)),
-            });
-            continue;
-        }
-        let error = match &o.outcome {
+    }
+    for (i, o) in &synced.outcomes {
+        let i = *i;
+        o.count_in(&mut run);
+        match &o.outcome {
+            Outcome::Stale { why } => not_applied.push(row(i, o, Some(why.clone()))),
+            Outcome::Busy { until } => busy.push(row(i, o, Some(pipeline::busy_message(until)))),
             Outcome::Stored {
                 status: Status::Error,
                 failure,
                 ..
-            } => Some(failure.as_ref().map(|f| f.message.clone())),
-            Outcome::NotStored(e) => Some(Some(format!("not stored: {e}"))),
-            _ => None,
-        };
-        if let Some(error) = error {
-            failed.push(FailedRow {
-                line: *line,
-                record: o.record.clone(),
-                error,
-            });
+            } => failed.push(row(i, o, failure.as_ref().map(|f| f.message.clone()))),
+            Outcome::NotStored(e) => failed.push(row(i, o, Some(format!("not stored: {e}")))),
+            _ => {}
         }
+    }
+    for (record, _) in &synced.queued {
+        run.add(&record.to_string(), Status::Pending, None);
+    }
+    for (record, e) in &synced.not_kept {
+        let why = format!(
+            "sent in a bulk job that could not be kept ({e}); its outcome is unknown: resend it"
+        );
+        run.add(&record.to_string(), Status::Error, Some(&why));
+        failed.push(FailedRow {
+            line: refs
+                .iter()
+                .position(|r| r == record)
+                .and_then(|i| lines.get(i).copied())
+                .unwrap_or_default(),
+            record: record.clone(),
+            error: Some(why),
+        });
+    }
+    for list in [&mut failed, &mut busy, &mut not_applied] {
+        list.sort_by_key(|r| r.line);
     }
     for r in &rejected {
         run.fail(&format!("line {}", r.line), &r.error);
@@ -478,6 +493,9 @@ pub async fn handle<K: Kv, H: Http>(
             busy,
             not_applied,
             next_cursor,
+            queued: synced.queued.len(),
+            collected: synced.collected.len(),
+            open_jobs: synced.open_jobs,
             unmapped_columns: resolved.unmapped,
         },
     ))

@@ -236,7 +236,12 @@ pub async fn handle<K: Kv, H: Http>(
     let fetched = page.records.len() + page.unusable.len();
     let synced = crate::bulk::sync_rows(ctx, &state, process, page.records).await?;
     state.number_run(&mut run);
-    for o in synced.outcomes.iter().chain(&synced.collected) {
+    for o in synced
+        .outcomes
+        .iter()
+        .map(|(_, o)| o)
+        .chain(&synced.collected)
+    {
         o.count_in(&mut run);
     }
     for (record, _) in &synced.queued {
