@@ -1,6 +1,7 @@
 //! Benchmark: backfill 500 Accounts, then a 5,000-row Contact export, into
 //! the fake Zendesk (answering at once) through the built components on the
-//! test host; prints rows/s. Baseline in the same run: the same Contact file
+//! test host; prints rows/s, counting until the Zendesk bulk jobs the rows
+//! went in are collected. Baseline in the same run: the same Contact file
 //! on the dry-run destination (sfsync's own cost per row).
 //!
 //! Then the growth with file size on dry-run (`--growth`): rows/s for files
@@ -43,8 +44,23 @@ fn run(app: &TestApp, object: &str, body: &str) -> Duration {
         assert!(v["failed"].as_array().is_some_and(Vec::is_empty), "{v}");
         match v["next_cursor"].as_str() {
             Some(c) => cursor = c.to_string(),
-            None => return start.elapsed(),
+            None => {
+                collect(app);
+                return start.elapsed();
+            }
         }
+    }
+}
+
+/// Wait for the Zendesk bulk jobs the rows went in (none on dry-run), as
+/// `sfsync backfill` does: the time counts until every outcome is written.
+fn collect(app: &TestApp) {
+    loop {
+        let reply = app.resend(serde_json::json!({"collect": true}));
+        if reply.open_jobs == 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -99,6 +115,15 @@ fn main() {
     let t_contacts = run(&zendesk, "Contact", &contacts);
     assert_eq!(fake.users().len(), 5000);
     let t_rerun = run(&zendesk, "Contact", &contacts);
+    // The same load against a Zendesk that takes 100 ms a call, as a real
+    // one does: what the number of calls costs.
+    let slow = FakeZendesk::start(false);
+    slow.set_latency(Duration::from_millis(100));
+    let slow_app = TestApp::with_zendesk(&slow.url(), false);
+    run(&slow_app, "Account", &accounts);
+    slow.clear_log();
+    let t_slow = run(&slow_app, "Contact", &contacts);
+    let slow_calls = slow.log().len();
     let dry = TestApp::start();
     let t_dry = run(&dry, "Contact", &contacts);
     let rate = |n: f64, d: Duration| n / d.as_secs_f64();
@@ -117,6 +142,11 @@ fn main() {
         "  same 5,000 again (no calls)       {:>6} ms  {:>6.0} rows/s",
         t_rerun.as_millis(),
         rate(5000.0, t_rerun)
+    );
+    println!(
+        "  5,000 Contacts, 100 ms a call     {:>6} ms  {:>6.0} rows/s  ({slow_calls} Zendesk calls)",
+        t_slow.as_millis(),
+        rate(5000.0, t_slow)
     );
     println!(
         "  baseline: 5,000 on dry-run        {:>6} ms  {:>6.0} rows/s",
