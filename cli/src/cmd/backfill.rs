@@ -178,8 +178,8 @@ pub fn run(client: &Client, out: &Output, req: &Request) -> Result<Outcome> {
         let c = &reply.counts;
         synced += u64::from(c.synced);
         skipped += u64::from(c.skipped + c.ignored);
-        queued = (queued + reply.queued as u64).saturating_sub(reply.collected as u64);
-        open_jobs = reply.open_jobs;
+        queued = (queued + reply.bulk.queued as u64).saturating_sub(reply.bulk.collected as u64);
+        open_jobs = reply.bulk.open_jobs;
         done_here += (to - next) as u64;
         for r in &reply.rejected {
             problems.push(format!("line {}: rejected: {}", r.line, r.error));

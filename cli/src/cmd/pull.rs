@@ -49,8 +49,9 @@ impl Tally {
         if reply.stopped.is_some() {
             self.stopped = reply.stopped.clone();
         }
-        self.queued = (self.queued + reply.queued as u64).saturating_sub(reply.collected as u64);
-        self.open_jobs = reply.open_jobs;
+        self.queued =
+            (self.queued + reply.bulk.queued as u64).saturating_sub(reply.bulk.collected as u64);
+        self.open_jobs = reply.bulk.open_jobs;
     }
 }
 

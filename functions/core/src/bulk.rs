@@ -203,6 +203,30 @@ pub struct Submitted {
     pub open: u64,
 }
 
+/// Where a call's bulk jobs stand, as pull and backfill answer it
+/// (flattened into their JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkProgress {
+    /// Records of this call sent in bulk jobs (counted `pending` until
+    /// collected); their outcomes are written by the next call that
+    /// collects (a pull, a sweep, a backfill, or `POST /admin/resend
+    /// {"collect":true}`).
+    #[serde(default)]
+    pub queued: usize,
+    /// Records of earlier calls' jobs this call collected (their outcomes
+    /// are in the call's counts).
+    #[serde(default)]
+    pub collected: usize,
+    /// Jobs still open after this call.
+    #[serde(default)]
+    pub open_jobs: u64,
+}
+
+/// What a record sent in a job that could not be kept is told.
+pub fn not_kept_message(e: &KvError) -> String {
+    format!("sent in a bulk job that could not be kept ({e}); its outcome is unknown: resend it")
+}
+
 /// What [`sync_rows`] did with records read from Salesforce.
 #[derive(Debug, Default)]
 pub struct RowsSynced {
@@ -218,6 +242,34 @@ pub struct RowsSynced {
     pub collected: Vec<SyncOutcome>,
     /// Jobs open after the call.
     pub open_jobs: u64,
+}
+
+impl RowsSynced {
+    /// Count every outcome in `run`: this call's, the collected ones, the
+    /// queued (pending) and those whose job was not kept (errors).
+    pub fn count_in(&self, run: &mut crate::run::Run) {
+        for o in self.outcomes.iter().map(|(_, o)| o).chain(&self.collected) {
+            o.count_in(run);
+        }
+        for (record, _) in &self.queued {
+            run.add(&record.to_string(), crate::record::Status::Pending, None);
+        }
+        for (record, e) in &self.not_kept {
+            run.add(
+                &record.to_string(),
+                crate::record::Status::Error,
+                Some(&not_kept_message(e)),
+            );
+        }
+    }
+
+    pub fn progress(&self) -> BulkProgress {
+        BulkProgress {
+            queued: self.queued.len(),
+            collected: self.collected.len(),
+            open_jobs: self.open_jobs,
+        }
+    }
 }
 
 /// Sync records that arrived with their fields (a pull's or a sweep's

@@ -61,15 +61,6 @@ pub fn converted_to(so: &SObject) -> Option<RecordRef> {
     converted.then(|| RecordRef::new(CONTACT, contact))
 }
 
-fn zendesk_user(record: &SyncRecord) -> Option<u64> {
-    record
-        .destination
-        .as_ref()
-        .filter(|d| d.kind == DestinationKind::Zendesk)
-        .and_then(|d| d.id.as_deref())
-        .and_then(|id| id.parse().ok())
-}
-
 /// Hand the converted Lead `lead`'s destination record over to `contact`
 /// (see the module docs), and note it on the Lead: `converted_to`, and the
 /// user the Contact has now as its destination. On failure nothing is
@@ -83,7 +74,7 @@ pub async fn hand_over<K: Kv, H: Http>(
     contact: &RecordRef,
 ) -> Result<(), Failure> {
     let lead_user =
-        zendesk_user(lead).filter(|_| ctx.settings.destination == DestinationKind::Zendesk);
+        zendesk::linked_id(lead).filter(|_| ctx.settings.destination == DestinationKind::Zendesk);
     let Some(lead_user) = lead_user else {
         lead.converted_to = Some(contact.clone());
         return Ok(());
@@ -121,7 +112,7 @@ async fn link_contact<K: Kv, H: Http>(
     let stored = store::load_record(ctx.kv, contact)
         .await
         .map_err(kv_failure)?;
-    let contact_user = stored.as_ref().and_then(zendesk_user);
+    let contact_user = stored.as_ref().and_then(zendesk::linked_id);
     let (now_user, calls) = zendesk::hand_over(ctx, lead_user, contact_user, &contact.id).await?;
     lead.destination_calls += calls;
     let lead_ref = lead.reference();

@@ -404,6 +404,11 @@ impl SyncOutcome {
             Outcome::Stored {
                 failure: Some(f), ..
             } if f.kind.needs_redelivery() => Some(format!("{}: {}", self.record, f.message)),
+            // Stored but not pushed: only a bulk job's collect settles it.
+            Outcome::Staged => Some(format!(
+                "{}: stored but not pushed yet (left to a bulk job); sent again",
+                self.record
+            )),
             _ => None,
         }
     }

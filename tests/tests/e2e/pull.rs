@@ -27,6 +27,18 @@ fn stamp(i: usize) -> String {
     )
 }
 
+/// Now, as Salesforce writes a `SystemModstamp`.
+fn now_stamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S.000+0000")
+        .to_string()
+}
+
 fn account_id(a: usize) -> String {
     format!("001{a:012}AAA")
 }
@@ -124,7 +136,7 @@ fn an_initial_pull_lands_every_contact_in_its_organization() {
     let app = app_for(&zendesk, &sf);
 
     let accounts = pull_all(&app, "object=Account");
-    assert_eq!(accounts.iter().map(|r| r.queued).sum::<usize>(), 25);
+    assert_eq!(accounts.iter().map(|r| r.bulk.queued).sum::<usize>(), 25);
     assert_eq!(synced_of(&collect_all(&app)), 25, "organizations first");
     let contacts = pull_all(&app, "object=Contact&limit=2000");
     assert_eq!(
@@ -135,7 +147,7 @@ fn an_initial_pull_lands_every_contact_in_its_organization() {
     assert_eq!(contacts[0].total, CONTACTS as u64);
     let failed: Vec<_> = contacts.iter().flat_map(|r| &r.failed).collect();
     assert!(failed.is_empty(), "{failed:?}");
-    let queued: usize = contacts.iter().map(|r| r.queued).sum();
+    let queued: usize = contacts.iter().map(|r| r.bulk.queued).sum();
     assert_eq!(queued, CONTACTS, "every Contact goes in a bulk job");
     // Each page collects the jobs of the pages before; the rest after.
     let on_the_way: u32 = contacts.iter().map(|r| r.counts.synced).sum();
@@ -337,14 +349,7 @@ fn a_sweep_heals_exactly_what_changed_while_the_triggers_were_off() {
 
     // While the triggers were off: 300 Contacts changed a mapped field, 50
     // were saved with no mapped change.
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
-    let now = chrono::DateTime::from_timestamp(secs, 0)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S.000+0000")
-        .to_string();
+    let now = now_stamp();
     for n in 0..350 {
         let changed = n < 300;
         sf.upsert(
@@ -357,7 +362,7 @@ fn a_sweep_heals_exactly_what_changed_while_the_triggers_were_off() {
     zendesk.clear_log();
     let healed = sweep(&app);
     let read: usize = healed.iter().map(|r| r.fetched).sum();
-    let queued: usize = healed.iter().map(|r| r.queued).sum();
+    let queued: usize = healed.iter().map(|r| r.bulk.queued).sum();
     assert_eq!((read, queued), (350, 300), "{healed:?}");
     assert_eq!(synced_of(&collect_all(&app)), 300);
     let touched: std::collections::BTreeSet<String> =
@@ -507,14 +512,7 @@ fn a_sweep_that_sees_a_lead_converted_hands_its_user_to_the_contact() {
     );
 
     // Lead 1 converts (another email on the Contact); no message arrives.
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
-    let now = chrono::DateTime::from_timestamp(secs, 0)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S.000+0000")
-        .to_string();
+    let now = now_stamp();
     sf.upsert("Lead", lead(1, true, &now));
     sf.upsert(
         "Account",

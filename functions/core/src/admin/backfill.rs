@@ -273,17 +273,9 @@ pub struct BackfillReply {
     #[serde(default)]
     pub not_applied: Vec<FailedRow>,
     pub next_cursor: Option<String>,
-    /// On Zendesk: rows sent in bulk jobs (counted `pending` until
-    /// collected); their outcomes are written by the next backfill, pull or
-    /// `POST /admin/resend {"collect":true}`.
-    #[serde(default)]
-    pub queued: usize,
-    /// Records of earlier bulk jobs this call collected (in `counts`).
-    #[serde(default)]
-    pub collected: usize,
-    /// Bulk jobs still open after this call.
-    #[serde(default)]
-    pub open_jobs: u64,
+    /// On Zendesk: this batch's rows in bulk jobs, and the jobs open.
+    #[serde(flatten)]
+    pub bulk: crate::bulk::BulkProgress,
     /// Columns whose label matched no field the mapping reads: left out of
     /// the records. Name them with `columns=Label=ApiName` if needed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -427,12 +419,9 @@ pub async fn handle<K: Kv, H: Http>(
         record: o.record.clone(),
         error,
     };
-    for o in &synced.collected {
-        o.count_in(&mut run);
-    }
+    synced.count_in(&mut run);
     for (i, o) in &synced.outcomes {
         let i = *i;
-        o.count_in(&mut run);
         match &o.outcome {
             Outcome::Stale { why } => not_applied.push(row(i, o, Some(why.clone()))),
             Outcome::Busy { until } => busy.push(row(i, o, Some(pipeline::busy_message(until)))),
@@ -445,14 +434,8 @@ pub async fn handle<K: Kv, H: Http>(
             _ => {}
         }
     }
-    for (record, _) in &synced.queued {
-        run.add(&record.to_string(), Status::Pending, None);
-    }
     for (record, e) in &synced.not_kept {
-        let why = format!(
-            "sent in a bulk job that could not be kept ({e}); its outcome is unknown: resend it"
-        );
-        run.add(&record.to_string(), Status::Error, Some(&why));
+        let why = crate::bulk::not_kept_message(e);
         failed.push(FailedRow {
             line: refs
                 .iter()
@@ -493,9 +476,7 @@ pub async fn handle<K: Kv, H: Http>(
             busy,
             not_applied,
             next_cursor,
-            queued: synced.queued.len(),
-            collected: synced.collected.len(),
-            open_jobs: synced.open_jobs,
+            bulk: synced.progress(),
             unmapped_columns: resolved.unmapped,
         },
     ))

@@ -32,6 +32,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::error::AdminError;
+use crate::bulk::BulkProgress;
 use crate::context::Context;
 use crate::failure::ErrorKind;
 use crate::io::{Http, Kv};
@@ -76,18 +77,9 @@ pub struct PullReply {
     /// no `next_cursor`; run again later, from `high_water`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
-    /// On Zendesk: records of this page sent in bulk jobs (counted
-    /// `pending` until collected). Their outcomes are written by the next
-    /// pull, sweep or `POST /admin/resend {"collect":true}`.
-    #[serde(default)]
-    pub queued: usize,
-    /// Records of earlier calls' bulk jobs this call collected (their
-    /// outcomes are in `counts`).
-    #[serde(default)]
-    pub collected: usize,
-    /// Bulk jobs still open after this call.
-    #[serde(default)]
-    pub open_jobs: u64,
+    /// On Zendesk: this page's records in bulk jobs, and the jobs open.
+    #[serde(flatten)]
+    pub bulk: BulkProgress,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -236,23 +228,7 @@ pub async fn handle<K: Kv, H: Http>(
     let fetched = page.records.len() + page.unusable.len();
     let synced = crate::bulk::sync_rows(ctx, &state, process, page.records).await?;
     state.number_run(&mut run);
-    for o in synced
-        .outcomes
-        .iter()
-        .map(|(_, o)| o)
-        .chain(&synced.collected)
-    {
-        o.count_in(&mut run);
-    }
-    for (record, _) in &synced.queued {
-        run.add(&record.to_string(), Status::Pending, None);
-    }
-    for (record, e) in &synced.not_kept {
-        let why = format!(
-            "sent in a bulk job that could not be kept ({e}); its outcome is unknown: resend it"
-        );
-        run.add(&record.to_string(), Status::Error, Some(&why));
-    }
+    synced.count_in(&mut run);
     for (id, why) in &page.unusable {
         run.note(&format!("{object}/{id}"), Status::Error, why);
     }
@@ -304,9 +280,7 @@ pub async fn handle<K: Kv, H: Http>(
             high_water: page.last_stamp,
             api_usage: client.usage.get(),
             stopped,
-            queued: synced.queued.len(),
-            collected: synced.collected.len(),
-            open_jobs: synced.open_jobs,
+            bulk: synced.progress(),
         },
     ))
 }

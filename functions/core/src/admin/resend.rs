@@ -297,9 +297,7 @@ pub async fn handle<K: Kv, H: Http>(
         });
     }
     for (record, e) in submitted.not_kept {
-        let why = format!(
-            "sent in a bulk job that could not be kept ({e}); its outcome is unknown: resend it"
-        );
+        let why = bulk::not_kept_message(&e);
         run.add(&record.to_string(), Status::Error, Some(&why));
         results.push(ResendResult {
             record,

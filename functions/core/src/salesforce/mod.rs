@@ -333,7 +333,7 @@ impl<'c, 'a, K: Kv, H: Http> Client<'c, 'a, K, H> {
             ),
             status => failed(
                 ErrorKind::Permanent,
-                format!("{WHO} answered {status}: {code}: {message}"),
+                format!("{WHO} answered {status}: {code}: {message}; check that the run-as user can read the object and every field the mapping reads (sfsync mapping get lists them)"),
             ),
         }
     }

@@ -32,7 +32,8 @@ use crate::store::{self, EmailEntry};
 use api::{Client, User};
 use rules::{Situation, UserState};
 
-fn linked_id(record: &SyncRecord) -> Option<u64> {
+/// The Zendesk id `record` is linked to, if any.
+pub fn linked_id(record: &SyncRecord) -> Option<u64> {
     record
         .destination
         .as_ref()
